@@ -1,1 +1,371 @@
-fn main() {}
+//! `authctl`: the authsync command line. Parses arguments, asks the local
+//! daemon, prints. No crypto or storage of its own.
+//!
+//! Exit codes: 0 ok, 1 failure, 2 bad usage or input, 3 locked, 4 not found
+//! or ambiguous, 69 daemon unavailable.
+
+mod client;
+mod input;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use authsync_proto::ipc::{Reply, Request};
+use authsync_proto::paths::Paths;
+use clap::{Parser, Subcommand};
+
+use client::{Client, Failure};
+use input::{BadInput, SecretFlags};
+
+/// authctl: the household authenticator. Codes, entries and the vault.
+#[derive(Parser)]
+#[command(version, propagate_version = true)]
+struct Cli {
+    /// Print replies as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a household on this device.
+    Init {
+        /// This device's name (default: the host name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Keep the vault key in a key file instead of deriving it from a passphrase.
+        #[arg(long, conflicts_with = "passphrase_file")]
+        no_passphrase: bool,
+        /// Read the passphrase from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Open the vault.
+    Unlock {
+        /// Read the passphrase from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Close the vault: every key is wiped from memory.
+    Lock,
+    /// Show the daemon's and the vault's state.
+    Status,
+    /// Stop the daemon.
+    Shutdown,
+    /// Add an entry from an otpauth URI or from --secret; prints its first code.
+    Add {
+        /// An otpauth:// URI (`-` reads it from standard input).
+        uri: Option<String>,
+        /// The site (overrides the URI's).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The login (overrides the URI's).
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        secret: SecretFlags,
+        /// A tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Print the code of the entry QUERY names (issuer or account).
+    Code {
+        query: String,
+        /// The code of the next period.
+        #[arg(long, conflicts_with = "previous")]
+        next: bool,
+        /// The code of the secret before the last rotation.
+        #[arg(long)]
+        previous: bool,
+        /// Also print the entry and the seconds left, on stderr.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// List entries.
+    List {
+        /// Include deleted entries.
+        #[arg(long)]
+        deleted: bool,
+    },
+    /// Show an entry (never its secret).
+    Show { query: String },
+    /// Change an entry's issuer or account.
+    Rename {
+        query: String,
+        #[arg(long)]
+        issuer: Option<String>,
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Change an entry's tags or note.
+    Edit {
+        query: String,
+        /// Add a tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        add_tags: Vec<String>,
+        /// Remove a tag (repeatable).
+        #[arg(long = "untag", value_name = "TAG")]
+        remove_tags: Vec<String>,
+        /// Replace the note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Delete an entry (it stays in history; `restore` brings it back).
+    Rm { query: String },
+    /// Bring back a deleted entry.
+    Restore { query: String },
+    /// Every version of an entry.
+    History { query: String },
+    /// Replace an entry's secret (after the site re-issued it); the old one stays as --previous.
+    Rotate {
+        query: String,
+        /// The new otpauth:// URI (`-` reads it from standard input).
+        uri: Option<String>,
+        #[command(flatten)]
+        secret: SecretFlags,
+    },
+    /// The audit log: who changed what, when (never secrets).
+    Log {
+        /// At most N events.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+}
+
+/// How a command ended badly.
+enum Exit {
+    Failure(Failure),
+    Other(anyhow::Error),
+}
+
+impl From<Failure> for Exit {
+    fn from(f: Failure) -> Self {
+        Exit::Failure(f)
+    }
+}
+
+impl From<anyhow::Error> for Exit {
+    fn from(e: anyhow::Error) -> Self {
+        Exit::Other(e)
+    }
+}
+
+impl From<client::Unavailable> for Exit {
+    fn from(e: client::Unavailable) -> Self {
+        Exit::Failure(Failure::Unavailable(e))
+    }
+}
+
+fn paths() -> Paths {
+    Paths::resolve(|k| std::env::var(k).ok(), nix::unistd::geteuid().as_raw())
+}
+
+fn call(paths: &Paths, request: &Request) -> Result<Reply, Exit> {
+    Ok(Client::connect(paths, true)?.call(request)?)
+}
+
+fn unexpected(reply: Reply) -> Exit {
+    Exit::Other(anyhow::anyhow!("authd sent an unexpected reply ({reply:?})"))
+}
+
+fn run(cli: Cli) -> Result<(), Exit> {
+    let paths = paths();
+    let json = cli.json;
+    match cli.command {
+        Command::Init {
+            name,
+            no_passphrase,
+            passphrase_file,
+        } => {
+            let name = match name {
+                Some(name) => name,
+                None => nix::unistd::gethostname()
+                    .ok()
+                    .and_then(|h| h.into_string().ok())
+                    .unwrap_or_else(|| "this-device".into()),
+            };
+            // Refuse early, before asking for a passphrase, if there is a household.
+            if let Reply::Status(s) = call(&paths, &Request::Status)? {
+                if s.initialized {
+                    return Err(Failure::Refused(authsync_proto::ipc::IpcError::new(
+                        authsync_proto::ipc::ErrorCode::AlreadyInitialized,
+                        "this device already has a household; nothing was changed",
+                    ))
+                    .into());
+                }
+            }
+            let passphrase = if no_passphrase {
+                None
+            } else {
+                Some(input::passphrase(passphrase_file.as_deref(), true)?)
+            };
+            match call(&paths, &Request::Init { name, passphrase })? {
+                Reply::Status(s) if json => output::json(&s),
+                Reply::Status(s) => {
+                    println!(
+                        "Started a household on {} ({}).",
+                        s.device_name.as_deref().unwrap_or("?"),
+                        s.device.as_deref().unwrap_or("?")
+                    );
+                    println!("Add an entry with `authctl add`.");
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+        Command::Unlock { passphrase_file } => {
+            let Reply::Status(s) = call(&paths, &Request::Status)? else {
+                return Err(Exit::Other(anyhow::anyhow!("authd sent an unexpected reply")));
+            };
+            if !s.locked {
+                eprintln!("already unlocked");
+                return Ok(());
+            }
+            let passphrase = if s.needs_passphrase {
+                Some(input::passphrase(passphrase_file.as_deref(), false)?)
+            } else {
+                None
+            };
+            call(&paths, &Request::Unlock { passphrase })?;
+            eprintln!("unlocked");
+        }
+        Command::Lock => {
+            call(&paths, &Request::Lock)?;
+            eprintln!("locked");
+        }
+        Command::Status => match call(&paths, &Request::Status)? {
+            Reply::Status(s) if json => output::json(&s),
+            Reply::Status(s) => output::status(&s),
+            other => return Err(unexpected(other)),
+        },
+        Command::Shutdown => match Client::connect(&paths, false) {
+            Ok(client) => {
+                client.call(&Request::Shutdown)?;
+                eprintln!("authd stopped");
+            }
+            Err(_) => eprintln!("authd is not running"),
+        },
+        Command::Add {
+            uri,
+            issuer,
+            account,
+            secret,
+            tags,
+            note,
+        } => {
+            let mut entry = input::new_entry(uri.as_deref(), &secret, issuer, account)?;
+            entry.tags = tags;
+            entry.note = note.unwrap_or_default();
+            match call(&paths, &Request::Add { entry })? {
+                Reply::Code(c) if json => output::json(&c),
+                Reply::Code(c) => output::new_code("Added", &c),
+                other => return Err(unexpected(other)),
+            }
+        }
+        Command::Code {
+            query,
+            next,
+            previous,
+            verbose,
+        } => match call(&paths, &Request::Code { query, next, previous })? {
+            Reply::Code(c) if json => output::json(&c),
+            Reply::Code(c) => output::code(&c, verbose),
+            other => return Err(unexpected(other)),
+        },
+        Command::List { deleted } => match call(&paths, &Request::List { deleted })? {
+            Reply::Entries(list) if json => output::json(&list),
+            Reply::Entries(list) => output::entries(&list),
+            other => return Err(unexpected(other)),
+        },
+        Command::History { query } => match call(&paths, &Request::History { query })? {
+            Reply::History(v) if json => output::json(&v),
+            Reply::History(v) => output::history(&v),
+            other => return Err(unexpected(other)),
+        },
+        Command::Log { limit } => match call(&paths, &Request::Log { limit })? {
+            Reply::Log(events) if json => output::json(&events),
+            Reply::Log(events) => output::log(&events),
+            other => return Err(unexpected(other)),
+        },
+        Command::Rotate { query, uri, secret } => {
+            let current = match call(&paths, &Request::Show { query: query.clone() })? {
+                Reply::Entry(e) => e.spec,
+                other => return Err(unexpected(other)),
+            };
+            let otp = input::rotation(uri.as_deref(), &secret, current)?;
+            match call(&paths, &Request::Rotate { query, otp })? {
+                Reply::Code(c) if json => output::json(&c),
+                Reply::Code(c) => {
+                    output::new_code("Rotated", &c);
+                    println!("the old secret stays available: authctl code --previous");
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+        Command::Show { query } => entry_reply(&paths, json, Request::Show { query }, None)?,
+        Command::Rename { query, issuer, account } => entry_reply(
+            &paths,
+            json,
+            Request::Rename { query, issuer, account },
+            Some("renamed"),
+        )?,
+        Command::Edit {
+            query,
+            add_tags,
+            remove_tags,
+            note,
+        } => entry_reply(
+            &paths,
+            json,
+            Request::Edit {
+                query,
+                add_tags,
+                remove_tags,
+                note,
+            },
+            Some("edited"),
+        )?,
+        Command::Rm { query } => entry_reply(&paths, json, Request::Remove { query }, Some("deleted"))?,
+        Command::Restore { query } => entry_reply(&paths, json, Request::Restore { query }, Some("restored"))?,
+    }
+    Ok(())
+}
+
+/// Requests that answer with one entry: print it, or say what was done.
+fn entry_reply(paths: &Paths, json: bool, request: Request, done: Option<&str>) -> Result<(), Exit> {
+    match call(paths, &request)? {
+        Reply::Entry(e) if json => output::json(&e),
+        Reply::Entry(e) => match done {
+            Some(done) => println!("{done} {}", e.label()),
+            None => output::entry(&e),
+        },
+        other => return Err(unexpected(other)),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Exit::Failure(Failure::Unavailable(e))) => {
+            eprintln!("authctl: {e}");
+            ExitCode::from(69)
+        }
+        Err(Exit::Failure(Failure::Refused(e))) => {
+            eprintln!("authctl: {}", e.message);
+            output::candidates(&e.candidates);
+            ExitCode::from(u8::try_from(e.code.exit_code()).unwrap_or(1))
+        }
+        Err(Exit::Other(e)) => {
+            eprintln!("authctl: {e:#}");
+            let code = if e.downcast_ref::<BadInput>().is_some() { 2 } else { 1 };
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,1 +1,107 @@
-fn main() {}
+//! `authd`: the authsync daemon. Holds the vault and answers `authctl` over a
+//! Unix socket. Everything of substance lives in the modules; this file
+//! parses arguments, sets up logging and runs the parts until told to stop.
+
+mod daemon;
+mod handlers;
+mod ipc;
+mod store;
+mod vault;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use authsync_proto::paths::Paths;
+use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// authd: keeps the household's authenticator vault and serves codes.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Lock the vault after this many seconds without requests (0: never).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    auto_lock: u64,
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("sled=warn,{default}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(args.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("authd: failed to start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("authd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    let paths = Paths::resolve(|k| std::env::var(k).ok(), nix::unistd::geteuid().as_raw());
+    let vault = vault::Vault::open(&paths.data_dir)?;
+    let auto_lock = (args.auto_lock > 0).then(|| Duration::from_secs(args.auto_lock));
+    let daemon = daemon::Daemon::new(vault, auto_lock);
+    daemon
+        .unlock_with_key_file()
+        .context("failed to unlock with the key file")?;
+
+    store::ensure_private_dir(&paths.runtime_dir)?;
+    let socket = paths.socket();
+    let listener = ipc::bind(&socket).await?;
+    let pid_file = paths.runtime_dir.join("authd.pid");
+    std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .with_context(|| format!("failed to write {}", pid_file.display()))?;
+    tracing::info!(socket = %socket.display(), data = %paths.data_dir.display(), "authd ready");
+
+    let mut term = signal(SignalKind::terminate()).context("failed to watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("failed to watch SIGINT")?;
+    let server = tokio::spawn(ipc::serve(listener, daemon.clone()));
+    let auto_lock = tokio::spawn({
+        let daemon = daemon.clone();
+        async move { daemon.auto_lock().await }
+    });
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        _ = daemon.stopped() => tracing::info!("shutdown requested: stopping"),
+    }
+    daemon.stop();
+    daemon.lock();
+    let _ = server.await;
+    let _ = auto_lock.await;
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&pid_file);
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -3,3 +3,15 @@
 //! reads: time and randomness are passed in, so every rule here is testable
 //! without a daemon.
 #![warn(missing_docs)]
+
+pub mod crypto;
+pub mod entries;
+pub mod hlc;
+pub mod household;
+pub mod ids;
+pub mod ipc;
+pub mod ledger;
+pub mod otp;
+pub mod otpauth;
+pub mod paths;
+pub mod record;

@@ -1,0 +1,232 @@
+//! What the user hands `authctl`: passphrases (terminal without echo, or a
+//! file) and new secrets (an otpauth URI, or flags), checked here so that bad
+//! input fails before the daemon is asked anything.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use authsync_proto::ipc::{NewEntry, NewSecret, WireSecret};
+use authsync_proto::otp::{Algorithm, OtpKind, OtpSpec, Secret};
+use authsync_proto::otpauth;
+use zeroize::Zeroizing;
+
+/// Bad input from the user (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+fn bad(message: impl Into<String>) -> anyhow::Error {
+    BadInput(message.into()).into()
+}
+
+/// Reads a passphrase from `file` (first line), or from the terminal without
+/// echo; with `confirm`, asks twice.
+pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<WireSecret> {
+    if let Some(file) = file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?,
+        );
+        let line = text.lines().next().unwrap_or("");
+        if line.is_empty() {
+            return Err(bad(format!("{} holds no passphrase", file.display())));
+        }
+        return Ok(WireSecret::new(line.to_string()));
+    }
+    if !std::io::stderr().is_terminal() && !std::io::stdin().is_terminal() {
+        return Err(bad("no terminal to ask for the passphrase; use --passphrase-file"));
+    }
+    let first = Zeroizing::new(rpassword::prompt_password("Vault passphrase: ").map_err(|e| {
+        bad(format!(
+            "cannot read the passphrase from the terminal ({e}); use --passphrase-file"
+        ))
+    })?);
+    if confirm {
+        let again = Zeroizing::new(rpassword::prompt_password("Again: ").context("failed to read the passphrase")?);
+        if *first != *again {
+            return Err(bad("the passphrases differ; nothing was changed"));
+        }
+    }
+    Ok(WireSecret::new(first.to_string()))
+}
+
+/// `-` means: read one line from standard input (keeps secrets out of the
+/// process list and shell history).
+fn maybe_stdin(value: &str) -> Result<Zeroizing<String>> {
+    if value != "-" {
+        return Ok(Zeroizing::new(value.to_string()));
+    }
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("failed to read standard input")?;
+    Ok(Zeroizing::new(line.trim().to_string()))
+}
+
+/// The flags that describe a secret, shared by `add` and `rotate`.
+#[derive(clap::Args, Debug, Default)]
+pub struct SecretFlags {
+    /// The secret, base32 (`-` reads it from standard input).
+    #[arg(long, value_name = "B32")]
+    pub secret: Option<String>,
+    /// SHA1 (default), SHA256 or SHA512.
+    #[arg(long, value_name = "ALG")]
+    pub algorithm: Option<String>,
+    /// Code length: 6 (default), 7 or 8.
+    #[arg(long)]
+    pub digits: Option<u32>,
+    /// TOTP period in seconds (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub period: Option<u64>,
+    /// Counter-based (HOTP) instead of time-based.
+    #[arg(long, conflicts_with_all = ["steam", "period"])]
+    pub hotp: bool,
+    /// The HOTP counter to start at (default 0).
+    #[arg(long, requires = "hotp", value_name = "N")]
+    pub counter: Option<u64>,
+    /// Steam Guard (5 characters).
+    #[arg(long, conflicts_with_all = ["digits", "algorithm", "period"])]
+    pub steam: bool,
+}
+
+impl SecretFlags {
+    fn any_parameter(&self) -> bool {
+        self.algorithm.is_some()
+            || self.digits.is_some()
+            || self.period.is_some()
+            || self.hotp
+            || self.counter.is_some()
+            || self.steam
+    }
+
+    /// The spec these flags describe, starting from `base`.
+    pub fn spec(&self, base: OtpSpec) -> Result<OtpSpec> {
+        if self.steam {
+            return Ok(OtpSpec::steam());
+        }
+        let mut spec = base;
+        if matches!(spec.kind, OtpKind::Steam) {
+            spec = OtpSpec::totp_default();
+        }
+        if let Some(alg) = &self.algorithm {
+            spec.algorithm = alg
+                .parse::<Algorithm>()
+                .map_err(|_| bad(format!("unknown algorithm '{alg}'; use SHA1, SHA256 or SHA512")))?;
+        }
+        if let Some(digits) = self.digits {
+            spec.digits = u8::try_from(digits).unwrap_or(u8::MAX);
+        }
+        if self.hotp {
+            spec.kind = OtpKind::Hotp {
+                counter: self.counter.unwrap_or(0),
+            };
+        } else if let Some(period) = self.period {
+            spec.kind = OtpKind::Totp { period };
+        }
+        spec.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(spec)
+    }
+
+    /// A new secret from `--secret` and the parameter flags.
+    pub fn new_secret(&self, base: OtpSpec) -> Result<Option<NewSecret>> {
+        let Some(secret) = &self.secret else {
+            return Ok(None);
+        };
+        let secret = maybe_stdin(secret)?;
+        let parsed = Secret::from_base32(&secret).map_err(|e| bad(e.to_string()))?;
+        warn_short(&parsed);
+        Ok(Some(NewSecret {
+            secret: WireSecret::new(parsed.to_base32().to_string()),
+            spec: self.spec(base)?,
+        }))
+    }
+}
+
+fn warn_short(secret: &Secret) {
+    if secret.is_short() {
+        eprintln!(
+            "warning: the secret is only {} bits, below the 128 bits RFC 4226 asks for; it works, but ask the site for a longer one if you can",
+            secret.len() * 8
+        );
+    }
+}
+
+/// Parses an otpauth URI (or `-` for standard input) into a new entry.
+pub fn entry_from_uri(uri: &str) -> Result<NewEntry> {
+    let uri = maybe_stdin(uri)?;
+    let parsed = otpauth::parse(&uri).map_err(|e| bad(format!("invalid otpauth URI: {e}")))?;
+    for warning in &parsed.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(NewEntry {
+        issuer: parsed.issuer,
+        account: parsed.account,
+        otp: NewSecret {
+            secret: WireSecret::new(parsed.secret.to_base32().to_string()),
+            spec: parsed.spec,
+        },
+        tags: Vec::new(),
+        note: String::new(),
+    })
+}
+
+/// A new entry from a URI or from flags (exactly one of the two).
+pub fn new_entry(
+    uri: Option<&str>,
+    flags: &SecretFlags,
+    issuer: Option<String>,
+    account: Option<String>,
+) -> Result<NewEntry> {
+    match uri {
+        Some(uri) => {
+            if flags.secret.is_some() || flags.any_parameter() {
+                bail!(BadInput(
+                    "give either an otpauth URI or --secret with its flags, not both".into()
+                ));
+            }
+            let mut entry = entry_from_uri(uri)?;
+            if let Some(issuer) = issuer {
+                entry.issuer = Some(issuer);
+            }
+            if let Some(account) = account {
+                entry.account = account;
+            }
+            Ok(entry)
+        }
+        None => {
+            let otp = flags
+                .new_secret(OtpSpec::totp_default())?
+                .ok_or_else(|| bad("give an otpauth URI, or --secret B32 with --issuer and --account"))?;
+            let account = account.unwrap_or_default();
+            if account.is_empty() && issuer.as_deref().unwrap_or("").is_empty() {
+                return Err(bad("give --issuer or --account (or both) to name the entry"));
+            }
+            Ok(NewEntry {
+                issuer,
+                account,
+                otp,
+                tags: Vec::new(),
+                note: String::new(),
+            })
+        }
+    }
+}
+
+/// A new secret for `rotate`: a URI, or `--secret` with flags that change
+/// the entry's current `spec`.
+pub fn rotation(uri: Option<&str>, flags: &SecretFlags, current: OtpSpec) -> Result<NewSecret> {
+    if let Some(uri) = uri {
+        if flags.secret.is_some() || flags.any_parameter() {
+            return Err(bad("give either an otpauth URI or --secret with its flags, not both"));
+        }
+        return Ok(entry_from_uri(uri)?.otp);
+    }
+    let mut base = current;
+    if let OtpKind::Hotp { counter } = &mut base.kind {
+        *counter = 0;
+    }
+    flags
+        .new_secret(base)?
+        .ok_or_else(|| bad("give the new secret as an otpauth URI or with --secret B32"))
+}

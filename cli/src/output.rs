@@ -1,0 +1,148 @@
+//! How replies are shown: for people by default, JSON with `--json`.
+
+use authsync_proto::ipc::{CodeReply, EntrySummary, LogEvent, StatusReply, VersionInfo};
+use authsync_proto::otp::OtpKind;
+
+fn time(ms: u64) -> String {
+    // UTC, ISO 8601, without pulling in a date library.
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}Z")
+}
+
+fn kind(entry: &EntrySummary) -> String {
+    let spec = &entry.spec;
+    match spec.kind {
+        OtpKind::Totp { period } => format!("totp {} {}d {period}s", spec.algorithm, spec.digits),
+        OtpKind::Hotp { counter } => format!("hotp {} {}d #{counter}", spec.algorithm, spec.digits),
+        OtpKind::Steam => "steam".to_string(),
+    }
+}
+
+pub fn json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("replies always serialize")
+    );
+}
+
+pub fn entries(list: &[EntrySummary]) {
+    if list.is_empty() {
+        eprintln!("no entries; add one with `authctl add`");
+    }
+    for e in list {
+        let deleted = if e.deleted { "  (deleted)" } else { "" };
+        let merging = if e.heads > 1 { "  (merging edits)" } else { "" };
+        println!("{:<8}  {:<40}  {}{deleted}{merging}", &e.id[..8], e.label(), kind(e));
+    }
+}
+
+pub fn entry(e: &EntrySummary) {
+    println!("id:       {}", e.id);
+    println!("issuer:   {}", e.issuer.as_deref().unwrap_or("-"));
+    println!("account:  {}", e.account);
+    println!("kind:     {}", kind(e));
+    if !e.tags.is_empty() {
+        println!("tags:     {}", e.tags.join(", "));
+    }
+    if !e.note.is_empty() {
+        println!("note:     {}", e.note);
+    }
+    println!("updated:  {}", time(e.updated_ms));
+    if e.deleted {
+        println!("deleted:  yes (authctl restore brings it back)");
+    }
+}
+
+pub fn candidates(list: &[EntrySummary]) {
+    for e in list {
+        eprintln!("  {:<8}  {}", &e.id[..8], e.label());
+    }
+}
+
+pub fn code(reply: &CodeReply, verbose: bool) {
+    println!("{}", reply.code);
+    if verbose {
+        match reply.seconds_left {
+            Some(left) => eprintln!("{}: valid for {left} s more", reply.entry.label()),
+            None => eprintln!("{}", reply.entry.label()),
+        }
+    }
+}
+
+pub fn new_code(what: &str, reply: &CodeReply) {
+    println!("{what} {}", reply.entry.label());
+    match reply.seconds_left {
+        Some(left) => println!("code: {}  (valid for {left} s more)", reply.code),
+        None => println!("code: {}", reply.code),
+    }
+}
+
+pub fn history(versions: &[VersionInfo]) {
+    for v in versions {
+        let device = v.device_name.clone().unwrap_or_else(|| v.device[..8].to_string());
+        let head = if v.head { "*" } else { " " };
+        println!(
+            "{head} {}  {:<14}  secret {}  {}",
+            time(v.time_ms),
+            device,
+            v.secret_fingerprint,
+            v.change
+        );
+    }
+}
+
+pub fn log(events: &[LogEvent]) {
+    for e in events {
+        let device = e.device_name.clone().unwrap_or_else(|| e.device[..8].to_string());
+        println!("{}  {:<14}  {}", time(e.time_ms), device, e.what);
+    }
+}
+
+pub fn status(s: &StatusReply) {
+    println!("daemon:     {}", s.daemon);
+    if !s.initialized {
+        println!("household:  none yet (run `authctl init`)");
+        return;
+    }
+    println!(
+        "device:     {} ({})",
+        s.device_name.as_deref().unwrap_or("?"),
+        s.device.as_deref().unwrap_or("?")
+    );
+    println!(
+        "household:  {} ({} members)",
+        s.household.as_deref().unwrap_or("?"),
+        s.members
+    );
+    println!("vault:      {}", if s.locked { "locked" } else { "unlocked" });
+    if let Some(n) = s.entries {
+        println!("entries:    {n}");
+    }
+    println!("records:    {}", s.records);
+    println!("data:       {}", s.data_dir);
+    if let Some(secs) = s.auto_lock_secs {
+        println!("auto-lock:  after {secs} s idle");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(super::time(0), "1970-01-01 00:00:00Z");
+        assert_eq!(super::time(1_700_000_000_000), "2023-11-14 22:13:20Z");
+        assert_eq!(super::time(951_782_400_000), "2000-02-29 00:00:00Z");
+    }
+}

@@ -1,0 +1,331 @@
+//! One handler per IPC request kind. Each takes the vault, does its one job
+//! and returns a reply or a typed error whose message says what to do.
+
+use authsync_proto::entries::{EntryHistory, Index, describe_change};
+use authsync_proto::ids::EntryId;
+use authsync_proto::ipc::{
+    CodeReply, EntrySummary, ErrorCode, IpcError, LogEvent, NewEntry, NewSecret, Reply, StatusReply, VersionInfo,
+};
+use authsync_proto::otp::{self, OtpKind, Secret};
+use authsync_proto::record::{Body, EntryBody};
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+use crate::vault::{Vault, now_ms};
+
+type Result<T> = std::result::Result<T, IpcError>;
+
+/// Turns an internal failure into a reply that does not leak details.
+pub fn internal(e: anyhow::Error) -> IpcError {
+    if e.downcast_ref::<crate::vault::Locked>().is_some() {
+        return locked();
+    }
+    tracing::error!(error = %format!("{e:#}"), "request failed");
+    IpcError::new(ErrorCode::Storage, format!("{e:#}"))
+}
+
+fn locked() -> IpcError {
+    IpcError::new(ErrorCode::Locked, "the vault is locked; run `authctl unlock`")
+}
+
+fn bad(message: impl Into<String>) -> IpcError {
+    IpcError::new(ErrorCode::BadRequest, message)
+}
+
+fn index(vault: &Vault) -> Result<&Index> {
+    if !vault.is_initialized() {
+        return Err(not_initialized());
+    }
+    vault.unlocked().map(|u| &u.index).ok_or_else(locked)
+}
+
+pub fn not_initialized() -> IpcError {
+    IpcError::new(
+        ErrorCode::NotInitialized,
+        "no household on this device yet; run `authctl init`",
+    )
+}
+
+pub fn summary(entry: &EntryHistory) -> EntrySummary {
+    let view = entry.view();
+    let updated_ms = entry.versions().first().map_or(0, |v| v.hlc.ms);
+    EntrySummary {
+        id: entry.id().to_string(),
+        issuer: view.issuer.clone(),
+        account: view.account.clone(),
+        spec: view.spec,
+        tags: view.tags.clone(),
+        note: view.note.clone(),
+        deleted: view.deleted,
+        updated_ms,
+        heads: entry.heads().len(),
+    }
+}
+
+/// Which entries a query looks at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Live,
+    Deleted,
+    All,
+}
+
+/// The one entry `query` names.
+fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryHistory> {
+    let mut found = index.find(query, scope != Scope::Live);
+    if scope == Scope::Deleted {
+        found.retain(|e| e.view().deleted);
+    }
+    match found.as_slice() {
+        [one] => Ok(one),
+        [] => Err(IpcError::new(
+            ErrorCode::NotFound,
+            format!("no entry matches '{query}'; `authctl list` shows them all"),
+        )),
+        many => Err(IpcError {
+            code: ErrorCode::Ambiguous,
+            message: format!("'{query}' matches {} entries; be more specific", many.len()),
+            candidates: many.iter().map(|e| summary(e)).collect(),
+        }),
+    }
+}
+
+fn secret_of(new: &NewSecret) -> Result<Secret> {
+    new.spec.validate().map_err(|e| bad(e.to_string()))?;
+    Secret::from_base32(new.secret.expose()).map_err(|e| bad(e.to_string()))
+}
+
+fn unix_secs() -> u64 {
+    now_ms() / 1000
+}
+
+fn code_reply(entry: &EntryHistory, body: &EntryBody, at: u64) -> Result<CodeReply> {
+    let code = otp::code(&body.secret, &body.spec, at).map_err(|e| bad(e.to_string()))?;
+    Ok(CodeReply {
+        code,
+        seconds_left: otp::seconds_left(&body.spec, unix_secs()),
+        entry: summary(entry),
+    })
+}
+
+pub fn status(vault: &Vault, auto_lock_secs: Option<u64>) -> Reply {
+    let household = vault.ledger().household();
+    Reply::Status(StatusReply {
+        daemon: concat!("authd ", env!("CARGO_PKG_VERSION")).to_string(),
+        initialized: vault.is_initialized(),
+        locked: vault.unlocked().is_none(),
+        needs_passphrase: matches!(vault.kek_source(), Ok(Some(crate::vault::KekSource::Passphrase(_)))),
+        device: vault.device_id().map(|d| d.to_string()),
+        device_name: vault.device_name().map(str::to_string),
+        household: household.map(|h| h.id.to_string()),
+        members: household.map_or(0, |h| h.members.values().filter(|m| m.revoked_after.is_none()).count()),
+        records: vault.ledger().len(),
+        entries: vault
+            .unlocked()
+            .map(|u| u.index.entries().filter(|e| !e.view().deleted).count()),
+        data_dir: vault.data_dir().display().to_string(),
+        auto_lock_secs,
+    })
+}
+
+pub fn add(vault: &mut Vault, entry: NewEntry) -> Result<Reply> {
+    index(vault)?;
+    let secret = secret_of(&entry.otp)?;
+    if entry.account.trim().is_empty() && entry.issuer.as_deref().unwrap_or("").trim().is_empty() {
+        return Err(bad("an entry needs an issuer or an account name"));
+    }
+    let body = EntryBody {
+        issuer: entry.issuer.filter(|i| !i.is_empty()),
+        account: entry.account,
+        secret,
+        spec: entry.otp.spec,
+        tags: entry.tags,
+        note: entry.note,
+        deleted: false,
+    };
+    // Codes are checked before anything is written.
+    otp::code(&body.secret, &body.spec, unix_secs()).map_err(|e| bad(e.to_string()))?;
+    let mut id = [0u8; 16];
+    OsRng.fill_bytes(&mut id);
+    let id = EntryId(id);
+    vault.write_entry(id, Vec::new(), &body).map_err(internal)?;
+    let index = index(vault)?;
+    let entry = index
+        .get(&id)
+        .ok_or_else(|| internal(anyhow::anyhow!("a new entry vanished")))?;
+    code_reply(entry, entry.view(), unix_secs()).map(Reply::Code)
+}
+
+pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Result<Reply> {
+    let entry = resolve(index(vault)?, query, Scope::Live)?;
+    let now = unix_secs();
+    if previous {
+        let version = entry.previous().ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::NotFound,
+                format!("{} has no previous secret", entry.view().label()),
+            )
+        })?;
+        return code_reply(entry, &version.body, now).map(Reply::Code);
+    }
+    let view = entry.view();
+    match view.spec.kind {
+        OtpKind::Hotp { counter } => {
+            // Each HOTP code is used once: advance the counter durably first.
+            let reply = code_reply(entry, view, now)?;
+            let mut body = view.duplicate();
+            body.spec.kind = OtpKind::Hotp {
+                counter: counter
+                    .checked_add(1)
+                    .ok_or_else(|| bad("the HOTP counter is exhausted"))?,
+            };
+            let (id, heads) = (entry.id(), entry.heads().to_vec());
+            vault.write_entry(id, heads, &body).map_err(internal)?;
+            Ok(Reply::Code(reply))
+        }
+        OtpKind::Totp { period } => {
+            let at = if next { now + period } else { now };
+            code_reply(entry, view, at).map(Reply::Code)
+        }
+        OtpKind::Steam => code_reply(entry, view, if next { now + 30 } else { now }).map(Reply::Code),
+    }
+}
+
+pub fn list(vault: &Vault, deleted: bool) -> Result<Reply> {
+    let index = index(vault)?;
+    let mut entries: Vec<EntrySummary> = index
+        .entries()
+        .filter(|e| deleted || !e.view().deleted)
+        .map(summary)
+        .collect();
+    entries.sort_by_key(|e| (e.label().to_lowercase(), e.id.clone()));
+    Ok(Reply::Entries(entries))
+}
+
+pub fn show(vault: &Vault, query: &str) -> Result<Reply> {
+    Ok(Reply::Entry(summary(resolve(index(vault)?, query, Scope::All)?)))
+}
+
+/// Writes a new version of the entry `query` names, changed by `change`.
+/// Nothing is written when `change` changes nothing.
+pub fn edit(
+    vault: &mut Vault,
+    query: &str,
+    scope: Scope,
+    change: impl FnOnce(&mut EntryBody) -> Result<()>,
+) -> Result<Reply> {
+    let entry = resolve(index(vault)?, query, scope)?;
+    let mut body = entry.view().duplicate();
+    change(&mut body)?;
+    let (id, heads) = (entry.id(), entry.heads().to_vec());
+    if body == *entry.view() && heads.len() == 1 {
+        return Ok(Reply::Entry(summary(entry)));
+    }
+    vault.write_entry(id, heads, &body).map_err(internal)?;
+    let entry = index(vault)?
+        .get(&id)
+        .ok_or_else(|| internal(anyhow::anyhow!("an entry vanished")))?;
+    Ok(Reply::Entry(summary(entry)))
+}
+
+pub fn rotate(vault: &mut Vault, query: &str, otp: &NewSecret) -> Result<Reply> {
+    let secret = secret_of(otp)?;
+    let entry = resolve(index(vault)?, query, Scope::Live)?;
+    if secret.ct_eq(&entry.view().secret) && otp.spec == entry.view().spec {
+        return Err(bad("that is the entry's current secret already"));
+    }
+    let mut body = entry.view().duplicate();
+    body.secret = secret;
+    body.spec = otp.spec;
+    let (id, heads) = (entry.id(), entry.heads().to_vec());
+    vault.write_entry(id, heads, &body).map_err(internal)?;
+    let entry = index(vault)?
+        .get(&id)
+        .ok_or_else(|| internal(anyhow::anyhow!("an entry vanished")))?;
+    code_reply(entry, entry.view(), unix_secs()).map(Reply::Code)
+}
+
+fn fingerprint(secret: &Secret) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"authsync fingerprint")
+        .chain_update(secret.expose())
+        .finalize();
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn device_name(vault: &Vault, device: &authsync_proto::ids::DeviceId) -> Option<String> {
+    vault
+        .ledger()
+        .household()
+        .and_then(|h| h.members.get(device))
+        .map(|m| m.info.name.clone())
+}
+
+pub fn history(vault: &Vault, query: &str) -> Result<Reply> {
+    let entry = resolve(index(vault)?, query, Scope::All)?;
+    let versions = entry
+        .versions()
+        .into_iter()
+        .map(|v| VersionInfo {
+            record: v.record.to_string(),
+            device: v.record.origin.to_string(),
+            device_name: device_name(vault, &v.record.origin),
+            time_ms: v.hlc.ms,
+            change: describe_change(entry.base_of(v), &v.body),
+            head: entry.heads().contains(&v.record),
+            issuer: v.body.issuer.clone(),
+            account: v.body.account.clone(),
+            secret_fingerprint: fingerprint(&v.body.secret),
+        })
+        .collect();
+    Ok(Reply::History(versions))
+}
+
+pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
+    if !vault.is_initialized() {
+        return Err(not_initialized());
+    }
+    let ledger = vault.ledger();
+    let index = vault.unlocked().map(|u| &u.index);
+    let mut records: Vec<_> = ledger.records().collect();
+    records.sort_by_key(|r| std::cmp::Reverse((r.hlc, r.id)));
+    let name = |d| device_name(vault, d).unwrap_or_else(|| d.short());
+    let events = records
+        .into_iter()
+        .take(limit.unwrap_or(usize::MAX))
+        .map(|record| {
+            let what = match &record.body {
+                Body::Genesis { founder } => format!("started the household as {}", founder.name),
+                Body::Member { member } => format!("admitted device {} ({})", member.name, member.device.short()),
+                Body::Revoke { device, .. } => format!("revoked device {}", name(device)),
+                Body::Epoch { counter: 0, .. } => "created the household key".to_string(),
+                Body::Epoch { counter, envelopes, .. } => {
+                    format!("shared household key #{counter} with {} devices", envelopes.len())
+                }
+                Body::Entry(sealed) => index
+                    .and_then(|i| i.get(&sealed.entry))
+                    .and_then(|e| {
+                        let v = e.versions().into_iter().find(|v| v.record == record.id)?;
+                        Some(describe_change(e.base_of(v), &v.body))
+                    })
+                    .unwrap_or_else(|| "changed an entry (unlock to see which)".to_string()),
+            };
+            LogEvent {
+                time_ms: record.hlc.ms,
+                device: record.id.origin.to_string(),
+                device_name: device_name(vault, &record.id.origin),
+                record: record.id.to_string(),
+                what,
+            }
+        })
+        .collect();
+    Ok(Reply::Log(events))
+}
+
+pub fn restore(vault: &mut Vault, query: &str) -> Result<Reply> {
+    edit(vault, query, Scope::Deleted, |body| {
+        body.deleted = false;
+        Ok(())
+    })
+}

@@ -1,0 +1,291 @@
+//! Decrypted entries: each entry's version DAG, its heads, and the merged view.
+//!
+//! An entry's versions form a DAG through `parents`; its heads are the
+//! versions no other version names as a parent. With one head, that is the
+//! entry. With several (edits made apart), the view is merged field by field
+//! when read and never written back: for each field, the newest head (by HLC,
+//! then record id) that changed it wins; an HOTP counter takes the maximum;
+//! the entry is deleted only if every head is (an edit concurrent with a
+//! delete keeps it alive). The next local edit names every head as a parent.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::crypto::{BoxKey, SymKey};
+use crate::hlc::Hlc;
+use crate::household::Household;
+use crate::ids::{DeviceId, EntryId, EpochId, RecordId};
+use crate::ledger::Ledger;
+use crate::otp::{OtpKind, OtpSpec};
+use crate::record::{Body, EntryBody, Record};
+
+/// One decrypted version of an entry.
+#[derive(Debug)]
+pub struct Version {
+    /// The record it came in.
+    pub record: RecordId,
+    /// When it was written.
+    pub hlc: Hlc,
+    /// The versions it supersedes.
+    pub parents: Vec<RecordId>,
+    /// Its content.
+    pub body: EntryBody,
+}
+
+/// Every readable version of one entry, and its merged view.
+#[derive(Debug)]
+pub struct EntryHistory {
+    id: EntryId,
+    versions: BTreeMap<RecordId, Version>,
+    heads: Vec<RecordId>,
+    view: Option<EntryBody>,
+}
+
+/// The spec with the HOTP counter cleared: what a rotation changes.
+fn otp_identity(spec: &OtpSpec) -> OtpSpec {
+    let mut spec = *spec;
+    if let OtpKind::Hotp { counter } = &mut spec.kind {
+        *counter = 0;
+    }
+    spec
+}
+
+fn same_otp(a: &EntryBody, b: &EntryBody) -> bool {
+    a.secret.ct_eq(&b.secret) && otp_identity(&a.spec) == otp_identity(&b.spec)
+}
+
+impl EntryHistory {
+    fn new(id: EntryId) -> Self {
+        EntryHistory {
+            id,
+            versions: BTreeMap::new(),
+            heads: Vec::new(),
+            view: None,
+        }
+    }
+
+    /// The entry's id.
+    pub fn id(&self) -> EntryId {
+        self.id
+    }
+
+    fn insert(&mut self, version: Version) {
+        self.versions.insert(version.record, version);
+        let superseded: BTreeSet<RecordId> = self.versions.values().flat_map(|v| v.parents.iter().copied()).collect();
+        let mut heads: Vec<&Version> = self
+            .versions
+            .values()
+            .filter(|v| !superseded.contains(&v.record))
+            .collect();
+        heads.sort_by_key(|v| std::cmp::Reverse((v.hlc, v.record)));
+        self.heads = heads.iter().map(|v| v.record).collect();
+        self.view = self.merge();
+    }
+
+    /// The current heads, newest first.
+    pub fn heads(&self) -> &[RecordId] {
+        &self.heads
+    }
+
+    /// The merged current state.
+    pub fn view(&self) -> &EntryBody {
+        self.view
+            .as_ref()
+            .expect("an entry history always holds at least one version")
+    }
+
+    /// Every version, newest first.
+    pub fn versions(&self) -> Vec<&Version> {
+        let mut all: Vec<&Version> = self.versions.values().collect();
+        all.sort_by_key(|v| std::cmp::Reverse((v.hlc, v.record)));
+        all
+    }
+
+    /// The newest version whose secret differs from the current one: what the
+    /// entry used before its last rotation.
+    pub fn previous(&self) -> Option<&Version> {
+        let current = self.view();
+        self.versions().into_iter().find(|v| !same_otp(&v.body, current))
+    }
+
+    /// The version `v` was edited from: its newest parent.
+    fn base(&self, v: &Version) -> Option<&Version> {
+        v.parents
+            .iter()
+            .filter_map(|p| self.versions.get(p))
+            .max_by_key(|p| (p.hlc, p.record))
+    }
+
+    fn merge(&self) -> Option<EntryBody> {
+        let heads: Vec<&Version> = self.heads.iter().filter_map(|id| self.versions.get(id)).collect();
+        let newest = heads.first()?;
+        if heads.len() == 1 {
+            return Some(newest.body.duplicate());
+        }
+        // The value of field `changed` from the newest head that changed it.
+        let pick = |changed: &dyn Fn(&EntryBody, &EntryBody) -> bool| -> &EntryBody {
+            heads
+                .iter()
+                .find(|h| self.base(h).is_none_or(|base| changed(&h.body, &base.body)))
+                .map_or(&newest.body, |h| &h.body)
+        };
+        let otp = pick(&|a, b| !same_otp(a, b));
+        let mut spec = otp.spec;
+        if let OtpKind::Hotp { counter } = &mut spec.kind {
+            *counter = heads
+                .iter()
+                .filter(|h| same_otp(&h.body, otp))
+                .filter_map(|h| match h.body.spec.kind {
+                    OtpKind::Hotp { counter } => Some(counter),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(*counter);
+        }
+        Some(EntryBody {
+            issuer: pick(&|a, b| a.issuer != b.issuer).issuer.clone(),
+            account: pick(&|a, b| a.account != b.account).account.clone(),
+            secret: otp.secret.duplicate(),
+            spec,
+            tags: pick(&|a, b| a.tags != b.tags).tags.clone(),
+            note: pick(&|a, b| a.note != b.note).note.clone(),
+            deleted: heads.iter().all(|h| h.body.deleted),
+        })
+    }
+}
+
+/// The decrypted entries of a ledger, kept only while the vault is unlocked.
+#[derive(Default)]
+pub struct Index {
+    keys: BTreeMap<EpochId, SymKey>,
+    entries: BTreeMap<EntryId, EntryHistory>,
+    unreadable: usize,
+}
+
+impl Index {
+    /// Decrypts every entry of `ledger` that `me`, holding `box_key`, can read.
+    pub fn build(ledger: &Ledger, me: &DeviceId, box_key: &BoxKey) -> Index {
+        let mut index = Index::default();
+        if let Some(household) = ledger.household() {
+            index.keys = household.open_epoch_keys(me, box_key);
+            for record in ledger.records() {
+                index.apply(household, record);
+            }
+        }
+        index
+    }
+
+    /// Adds one newly admitted `Entry` record (others are ignored).
+    pub fn apply(&mut self, household: &Household, record: &Record) {
+        let Body::Entry(sealed) = &record.body else {
+            return;
+        };
+        if !household.accepts(record.id) {
+            return;
+        }
+        let opened = self.keys.get(&sealed.epoch).and_then(|key| record.open_entry(key));
+        let Some(Ok(body)) = opened else {
+            self.unreadable += 1;
+            return;
+        };
+        self.entries
+            .entry(sealed.entry)
+            .or_insert_with(|| EntryHistory::new(sealed.entry))
+            .insert(Version {
+                record: record.id,
+                hlc: record.hlc,
+                parents: sealed.parents.clone(),
+                body,
+            });
+    }
+
+    /// The key of `epoch`, if this device holds it.
+    pub fn epoch_key(&self, epoch: &EpochId) -> Option<&SymKey> {
+        self.keys.get(epoch)
+    }
+
+    /// Adds an epoch key (one this device just made).
+    pub fn add_epoch_key(&mut self, epoch: EpochId, key: SymKey) {
+        self.keys.insert(epoch, key);
+    }
+
+    /// Every entry, deleted ones included, in id order.
+    pub fn entries(&self) -> impl Iterator<Item = &EntryHistory> {
+        self.entries.values()
+    }
+
+    /// One entry.
+    pub fn get(&self, id: &EntryId) -> Option<&EntryHistory> {
+        self.entries.get(id)
+    }
+
+    /// How many entry records could not be opened (no key for their epoch).
+    pub fn unreadable(&self) -> usize {
+        self.unreadable
+    }
+
+    /// The entries a query names. Matching is case-insensitive on issuer,
+    /// account, `issuer:account` and the entry id; when some entries match
+    /// exactly, only those count.
+    pub fn find(&self, query: &str, include_deleted: bool) -> Vec<&EntryHistory> {
+        let q = query.trim().to_lowercase();
+        let candidates: Vec<(&EntryHistory, bool)> = self
+            .entries
+            .values()
+            .filter(|e| include_deleted || !e.view().deleted)
+            .filter_map(|e| {
+                let view = e.view();
+                let issuer = view.issuer.as_deref().unwrap_or("").to_lowercase();
+                let account = view.account.to_lowercase();
+                let full = format!("{issuer}:{account}");
+                let id = e.id.to_string();
+                let exact = q == issuer || q == account || q == full || q == id;
+                let partial = issuer.contains(&q) || account.contains(&q) || full.contains(&q) || id.starts_with(&q);
+                (exact || partial).then_some((e, exact))
+            })
+            .collect();
+        let any_exact = candidates.iter().any(|(_, exact)| *exact);
+        candidates
+            .into_iter()
+            .filter(|(_, exact)| *exact || !any_exact)
+            .map(|(e, _)| e)
+            .collect()
+    }
+}
+
+/// What changed from `base` to `version`, in words, for `history` and `log`:
+/// names, never secrets.
+pub fn describe_change(base: Option<&EntryBody>, version: &EntryBody) -> String {
+    let label = version.label();
+    let Some(base) = base else {
+        return format!("added {label}");
+    };
+    let mut changes = Vec::new();
+    if base.deleted != version.deleted {
+        changes.push(if version.deleted { "deleted" } else { "restored" }.to_string());
+    }
+    if !same_otp(base, version) {
+        changes.push("rotated the secret".to_string());
+    } else if base.spec != version.spec {
+        changes.push("used an HOTP code".to_string());
+    }
+    if base.issuer != version.issuer || base.account != version.account {
+        changes.push(format!("renamed from {}", base.label()));
+    }
+    if base.tags != version.tags {
+        changes.push("edited tags".to_string());
+    }
+    if base.note != version.note {
+        changes.push("edited the note".to_string());
+    }
+    if changes.is_empty() {
+        changes.push("merged edits".to_string());
+    }
+    format!("{label}: {}", changes.join(", "))
+}
+
+impl EntryHistory {
+    /// The body `version` was edited from, if any.
+    pub fn base_of(&self, version: &Version) -> Option<&EntryBody> {
+        self.base(version).map(|v| &v.body)
+    }
+}

@@ -1,0 +1,470 @@
+//! The local IPC protocol between `authctl` (or any other tool) and `authd`.
+//!
+//! JSON lines over a Unix socket. The client's first line is a [`Hello`]; the
+//! daemon answers with its own [`Hello`], or an error if the protocol versions
+//! differ. Then each line is a [`Request`] answered by one [`Response`] line.
+//! A line is at most [`MAX_LINE_BYTES`]. Errors carry an [`ErrorCode`] that
+//! maps to the CLI's exit code, not only a message.
+//!
+//! The daemon hands out codes, never seeds: no reply here carries a secret.
+//! Requests that *add* a secret carry it as a [`WireSecret`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::otp::OtpSpec;
+
+/// The protocol version; bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest line either side accepts, newline included.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The first line each side sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub protocol: u32,
+    /// The sending program and its version, for diagnostics.
+    pub agent: String,
+}
+
+/// A secret in transit to the daemon (base32 text). Zeroized on drop, and its
+/// `Debug` never shows it; it is `Serialize` only because it must cross the
+/// socket.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WireSecret(Zeroizing<String>);
+
+impl WireSecret {
+    /// Wraps base32 text.
+    pub fn new(base32: String) -> Self {
+        WireSecret(Zeroizing::new(base32))
+    }
+
+    /// The base32 text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WireSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WireSecret([redacted])")
+    }
+}
+
+/// A new secret and how to make codes from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSecret {
+    /// The seed, base32.
+    pub secret: WireSecret,
+    /// How codes are made.
+    pub spec: OtpSpec,
+}
+
+/// A new entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEntry {
+    /// The site.
+    pub issuer: Option<String>,
+    /// The login.
+    pub account: String,
+    /// The seed and its parameters.
+    pub otp: NewSecret,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// A note.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// One request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Daemon and vault state.
+    Status,
+    /// Starts a household on this device. Without a passphrase the vault key
+    /// is kept in a key file beside the vault.
+    Init {
+        /// This device's name.
+        name: String,
+        /// The vault passphrase, or `None` for a key file.
+        passphrase: Option<WireSecret>,
+    },
+    /// Opens the vault.
+    Unlock {
+        /// The vault passphrase (`None` for a vault with a key file).
+        passphrase: Option<WireSecret>,
+    },
+    /// Forgets every key in memory.
+    Lock,
+    /// Stops the daemon cleanly.
+    Shutdown,
+    /// Adds an entry; replies with its first code.
+    Add {
+        /// The entry.
+        entry: NewEntry,
+    },
+    /// The current code of the entry `query` names.
+    Code {
+        /// Names one entry.
+        query: String,
+        /// The code of the next period instead (TOTP).
+        #[serde(default)]
+        next: bool,
+        /// The code of the secret before the last rotation.
+        #[serde(default)]
+        previous: bool,
+    },
+    /// Every entry.
+    List {
+        /// Deleted ones too.
+        #[serde(default)]
+        deleted: bool,
+    },
+    /// One entry, without its secret.
+    Show {
+        /// Names one entry.
+        query: String,
+    },
+    /// Changes an entry's issuer or account.
+    Rename {
+        /// Names one entry.
+        query: String,
+        /// The new issuer.
+        issuer: Option<String>,
+        /// The new account.
+        account: Option<String>,
+    },
+    /// Changes an entry's tags or note.
+    Edit {
+        /// Names one entry.
+        query: String,
+        /// Tags to add.
+        #[serde(default)]
+        add_tags: Vec<String>,
+        /// Tags to remove.
+        #[serde(default)]
+        remove_tags: Vec<String>,
+        /// The new note.
+        note: Option<String>,
+    },
+    /// Deletes an entry (it stays in history).
+    Remove {
+        /// Names one entry.
+        query: String,
+    },
+    /// Undeletes an entry.
+    Restore {
+        /// Names one deleted entry.
+        query: String,
+    },
+    /// Every version of an entry.
+    History {
+        /// Names one entry, deleted or not.
+        query: String,
+    },
+    /// Replaces an entry's secret; the old one stays as `previous`.
+    Rotate {
+        /// Names one entry.
+        query: String,
+        /// The new secret.
+        otp: NewSecret,
+    },
+    /// The audit log, newest first.
+    Log {
+        /// At most this many events.
+        limit: Option<usize>,
+    },
+}
+
+impl Request {
+    /// The request's name, for logs (never its content).
+    pub fn op(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::Init { .. } => "init",
+            Request::Unlock { .. } => "unlock",
+            Request::Lock => "lock",
+            Request::Shutdown => "shutdown",
+            Request::Add { .. } => "add",
+            Request::Code { .. } => "code",
+            Request::List { .. } => "list",
+            Request::Show { .. } => "show",
+            Request::Rename { .. } => "rename",
+            Request::Edit { .. } => "edit",
+            Request::Remove { .. } => "remove",
+            Request::Restore { .. } => "restore",
+            Request::History { .. } => "history",
+            Request::Rotate { .. } => "rotate",
+            Request::Log { .. } => "log",
+        }
+    }
+}
+
+/// What kind of code an entry makes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntrySummary {
+    /// The entry id.
+    pub id: String,
+    /// The site.
+    pub issuer: Option<String>,
+    /// The login.
+    pub account: String,
+    /// `totp`, `hotp` or `steam`, with its parameters.
+    pub spec: OtpSpec,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Note.
+    pub note: String,
+    /// Deleted (restorable).
+    pub deleted: bool,
+    /// When it last changed, Unix ms.
+    pub updated_ms: u64,
+    /// More than one: edits made apart are being merged.
+    pub heads: usize,
+}
+
+impl EntrySummary {
+    /// "Issuer: account", or the account alone.
+    pub fn label(&self) -> String {
+        match &self.issuer {
+            Some(issuer) if !issuer.is_empty() => format!("{issuer}: {}", self.account),
+            _ => self.account.clone(),
+        }
+    }
+}
+
+/// A code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeReply {
+    /// The code itself.
+    pub code: String,
+    /// Seconds until it changes (TOTP and Steam).
+    pub seconds_left: Option<u64>,
+    /// Which entry it is for.
+    pub entry: EntrySummary,
+}
+
+/// One version in an entry's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    /// `origin/seq` of its record.
+    pub record: String,
+    /// The device that wrote it.
+    pub device: String,
+    /// Its name, if known.
+    pub device_name: Option<String>,
+    /// When, Unix ms.
+    pub time_ms: u64,
+    /// What changed from its parent.
+    pub change: String,
+    /// Whether it is a current head.
+    pub head: bool,
+    /// The entry as of this version.
+    pub issuer: Option<String>,
+    /// The entry as of this version.
+    pub account: String,
+    /// A short fingerprint of the secret (SHA-256 prefix), to tell versions
+    /// apart without revealing it.
+    pub secret_fingerprint: String,
+}
+
+/// One event of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEvent {
+    /// When, Unix ms.
+    pub time_ms: u64,
+    /// The device that did it.
+    pub device: String,
+    /// Its name, if known.
+    pub device_name: Option<String>,
+    /// `origin/seq` of the record.
+    pub record: String,
+    /// What happened, in words (names, never secrets).
+    pub what: String,
+}
+
+/// The daemon's and the vault's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReply {
+    /// The daemon's version.
+    pub daemon: String,
+    /// Whether a household exists on this device.
+    pub initialized: bool,
+    /// Whether the vault is locked.
+    pub locked: bool,
+    /// Whether unlocking needs a passphrase (else a key file opens it).
+    pub needs_passphrase: bool,
+    /// This device's id.
+    pub device: Option<String>,
+    /// This device's name.
+    pub device_name: Option<String>,
+    /// The household id.
+    pub household: Option<String>,
+    /// Members (current).
+    pub members: usize,
+    /// Records held.
+    pub records: usize,
+    /// Entries (not deleted), when unlocked.
+    pub entries: Option<usize>,
+    /// Where the vault lives.
+    pub data_dir: String,
+    /// Auto-lock after this many idle seconds.
+    pub auto_lock_secs: Option<u64>,
+}
+
+/// A successful reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// Done; nothing to say.
+    Done,
+    /// For `status`.
+    Status(StatusReply),
+    /// For `code`, and for `add` and `rotate` (the new code).
+    Code(CodeReply),
+    /// For `list`.
+    Entries(Vec<EntrySummary>),
+    /// For `show`, `rename`, `edit`, `rm`, `restore`.
+    Entry(EntrySummary),
+    /// For `history`, newest first.
+    History(Vec<VersionInfo>),
+    /// For `log`, newest first.
+    Log(Vec<LogEvent>),
+}
+
+/// What went wrong, as a type the client can act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The request was malformed or its content invalid.
+    BadRequest,
+    /// The protocol versions differ.
+    Protocol,
+    /// The line was too long.
+    TooLarge,
+    /// The vault is locked.
+    Locked,
+    /// The passphrase is wrong.
+    WrongPassphrase,
+    /// There is no household on this device yet.
+    NotInitialized,
+    /// There is a household on this device already.
+    AlreadyInitialized,
+    /// No entry matches.
+    NotFound,
+    /// Several entries match.
+    Ambiguous,
+    /// The vault could not be read or written.
+    Storage,
+    /// Anything else.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The CLI's exit code for this error (DESIGN.md: 1 failure, 2 bad input,
+    /// 3 locked, 4 not found or ambiguous).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorCode::BadRequest
+            | ErrorCode::TooLarge
+            | ErrorCode::WrongPassphrase
+            | ErrorCode::AlreadyInitialized
+            | ErrorCode::NotInitialized => 2,
+            ErrorCode::Locked => 3,
+            ErrorCode::NotFound | ErrorCode::Ambiguous => 4,
+            ErrorCode::Protocol | ErrorCode::Storage | ErrorCode::Internal => 1,
+        }
+    }
+}
+
+/// A failed request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct IpcError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// One line for a person: what went wrong and what to do.
+    pub message: String,
+    /// For `Ambiguous`: the entries the query matched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<EntrySummary>,
+}
+
+impl IpcError {
+    /// An error with no candidates.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        IpcError {
+            code,
+            message: message.into(),
+            candidates: Vec::new(),
+        }
+    }
+}
+
+/// One reply line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// It worked.
+    Ok(Reply),
+    /// It did not.
+    Error(IpcError),
+}
+
+impl From<Result<Reply, IpcError>> for Response {
+    fn from(result: Result<Reply, IpcError>) -> Self {
+        match result {
+            Ok(reply) => Response::Ok(reply),
+            Err(error) => Response::Error(error),
+        }
+    }
+}
+
+impl From<Response> for Result<Reply, IpcError> {
+    fn from(response: Response) -> Self {
+        match response {
+            Response::Ok(reply) => Ok(reply),
+            Response::Error(error) => Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn requests_are_plain_json_lines() {
+        let req = Request::Code {
+            query: "amazon".into(),
+            next: false,
+            previous: false,
+        };
+        let line = serde_json::to_string(&req).unwrap();
+        assert_eq!(line, r#"{"op":"code","query":"amazon","next":false,"previous":false}"#);
+        let parsed: Request = serde_json::from_str(r#"{"op":"code","query":"amazon"}"#).unwrap();
+        assert_eq!(
+            parsed,
+            Request::Code {
+                query: "amazon".into(),
+                next: false,
+                previous: false
+            }
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let s = WireSecret::new("JBSWY3DPEHPK3PXP".into());
+        assert!(!format!("{s:?}").contains("JBSW"));
+    }
+}
