@@ -187,3 +187,20 @@ fn start_daemon(paths: &Paths) -> Result<(), Unavailable> {
         log_path.display()
     )))
 }
+
+/// Waits until a daemon asked to stop has let go of the vault (it removes
+/// its pid file last).
+pub fn wait_stopped(paths: &Paths) -> Result<(), Unavailable> {
+    let pid_file = paths.runtime_dir.join("authd.pid");
+    let deadline = Instant::now() + START_TIMEOUT;
+    while pid_file.exists() {
+        if Instant::now() > deadline {
+            return Err(Unavailable(format!(
+                "authd was asked to stop but is still running after {}s",
+                START_TIMEOUT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}

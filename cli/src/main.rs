@@ -246,6 +246,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
         Command::Shutdown => match Client::connect(&paths, false) {
             Ok(client) => {
                 client.call(&Request::Shutdown)?;
+                client::wait_stopped(&paths)?;
                 eprintln!("authd stopped");
             }
             Err(_) => eprintln!("authd is not running"),
@@ -349,8 +350,38 @@ fn entry_reply(paths: &Paths, json: bool, request: Request, done: Option<&str>) 
     Ok(())
 }
 
+/// `authctl code QUERY [--next|--previous] [-v] [--json]`, read without
+/// clap: building clap's command tree is a fifth of a plain `code` call, and
+/// this is the command people run most. Anything else (help, errors, other
+/// flags) goes through clap as usual.
+fn fast_code() -> Option<Command> {
+    let mut args = std::env::args().skip(1);
+    if args.next()? != "code" {
+        return None;
+    }
+    let (mut query, mut next, mut previous, mut verbose) = (None, false, false, false);
+    for arg in args {
+        match arg.as_str() {
+            "--next" if !previous => next = true,
+            "--previous" if !next => previous = true,
+            "-v" | "--verbose" => verbose = true,
+            _ if arg.starts_with('-') || query.is_some() => return None,
+            _ => query = Some(arg),
+        }
+    }
+    Some(Command::Code {
+        query: query?,
+        next,
+        previous,
+        verbose,
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match fast_code() {
+        Some(command) => Cli { json: false, command },
+        None => Cli::parse(),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Exit::Failure(Failure::Unavailable(e))) => {

@@ -266,7 +266,7 @@ pub fn history(vault: &Vault, query: &str) -> Result<Reply> {
     let entry = resolve(index(vault)?, query, Scope::All)?;
     let versions = entry
         .versions()
-        .into_iter()
+        .iter()
         .map(|v| VersionInfo {
             record: v.record.to_string(),
             device: v.record.origin.to_string(),
@@ -306,7 +306,7 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
                 Body::Entry(sealed) => index
                     .and_then(|i| i.get(&sealed.entry))
                     .and_then(|e| {
-                        let v = e.versions().into_iter().find(|v| v.record == record.id)?;
+                        let v = e.versions().iter().find(|v| v.record == record.id)?;
                         Some(describe_change(e.base_of(v), &v.body))
                     })
                     .unwrap_or_else(|| "changed an entry (unlock to see which)".to_string()),

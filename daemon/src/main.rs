@@ -57,8 +57,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let paths = Paths::resolve(|k| std::env::var(k).ok(), nix::unistd::geteuid().as_raw());
+    let result = runtime.block_on(run(args, &paths));
+    // Dropping the runtime drops every task, and with them the last handle
+    // on the vault: sled flushes and releases its lock. Only then do the
+    // socket and pid file go, so `authctl shutdown` can wait for them.
+    // (On an error, the socket may be another daemon's: leave it alone.)
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    if result.is_ok() {
+        let _ = std::fs::remove_file(paths.socket());
+        let _ = std::fs::remove_file(paths.runtime_dir.join("authd.pid"));
+    }
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("authd: {e:#}");
@@ -67,8 +81,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<()> {
-    let paths = Paths::resolve(|k| std::env::var(k).ok(), nix::unistd::geteuid().as_raw());
+async fn run(args: Args, paths: &Paths) -> Result<()> {
     let vault = vault::Vault::open(&paths.data_dir)?;
     let auto_lock = (args.auto_lock > 0).then(|| Duration::from_secs(args.auto_lock));
     let daemon = daemon::Daemon::new(vault, auto_lock);
@@ -100,8 +113,5 @@ async fn run(args: Args) -> Result<()> {
     daemon.lock();
     let _ = server.await;
     let _ = auto_lock.await;
-    let _ = std::fs::remove_file(&socket);
-    let _ = std::fs::remove_file(&pid_file);
-    tracing::info!("stopped");
     Ok(())
 }

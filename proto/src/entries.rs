@@ -8,7 +8,7 @@
 //! the entry is deleted only if every head is (an edit concurrent with a
 //! delete keeps it alive). The next local edit names every head as a parent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::crypto::{BoxKey, SymKey};
 use crate::hlc::Hlc;
@@ -35,9 +35,54 @@ pub struct Version {
 #[derive(Debug)]
 pub struct EntryHistory {
     id: EntryId,
-    versions: BTreeMap<RecordId, Version>,
+    /// Newest first. A `Vec`, not a map: entries have few versions, and
+    /// 10,000 one-version maps would cost a 3 KB B-tree node each.
+    versions: Vec<Version>,
     heads: Vec<RecordId>,
-    view: Option<EntryBody>,
+    /// The merge of the heads, when there are several (one head is the view).
+    merged: Option<EntryBody>,
+    /// Lowercased names and the id as text, kept with the view so that
+    /// `find` (on every `authctl code`) allocates nothing per entry.
+    search: SearchKey,
+}
+
+#[derive(Debug, Default)]
+struct SearchKey {
+    issuer: String,
+    account: String,
+    id: String,
+}
+
+impl SearchKey {
+    /// The lowercased strings a query must equal to name this entry exactly.
+    fn exact_names(&self) -> impl Iterator<Item = String> + '_ {
+        let full = (!self.issuer.is_empty()).then(|| format!("{}:{}", self.issuer, self.account));
+        [
+            (!self.issuer.is_empty()).then(|| self.issuer.clone()),
+            Some(self.account.clone()),
+            Some(self.id.clone()),
+            full,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// `Some(true)` for an exact match, `Some(false)` for a partial one.
+    fn matches(&self, q: &str) -> Option<bool> {
+        let full = q
+            .split_once(':')
+            .map(|(i, a)| (i.trim(), a.trim()))
+            .filter(|(i, a)| !i.is_empty() && !a.is_empty());
+        let exact = q == self.issuer
+            || q == self.account
+            || q == self.id
+            || full.is_some_and(|(i, a)| i == self.issuer && a == self.account);
+        let partial = self.issuer.contains(q)
+            || self.account.contains(q)
+            || self.id.starts_with(q)
+            || full.is_some_and(|(i, a)| self.issuer.ends_with(i) && self.account.starts_with(a));
+        (exact || partial).then_some(exact)
+    }
 }
 
 /// The spec with the HOTP counter cleared: what a rotation changes.
@@ -57,9 +102,10 @@ impl EntryHistory {
     fn new(id: EntryId) -> Self {
         EntryHistory {
             id,
-            versions: BTreeMap::new(),
+            versions: Vec::new(),
             heads: Vec::new(),
-            view: None,
+            merged: None,
+            search: SearchKey::default(),
         }
     }
 
@@ -69,16 +115,27 @@ impl EntryHistory {
     }
 
     fn insert(&mut self, version: Version) {
-        self.versions.insert(version.record, version);
-        let superseded: BTreeSet<RecordId> = self.versions.values().flat_map(|v| v.parents.iter().copied()).collect();
-        let mut heads: Vec<&Version> = self
+        if self.version(&version.record).is_some() {
+            return;
+        }
+        let at = self
             .versions
-            .values()
+            .partition_point(|v| (v.hlc, v.record) > (version.hlc, version.record));
+        self.versions.insert(at, version);
+        let superseded: BTreeSet<RecordId> = self.versions.iter().flat_map(|v| v.parents.iter().copied()).collect();
+        self.heads = self
+            .versions
+            .iter()
             .filter(|v| !superseded.contains(&v.record))
+            .map(|v| v.record)
             .collect();
-        heads.sort_by_key(|v| std::cmp::Reverse((v.hlc, v.record)));
-        self.heads = heads.iter().map(|v| v.record).collect();
-        self.view = self.merge();
+        self.merged = if self.heads.len() > 1 { self.merge() } else { None };
+        let view = self.view();
+        self.search = SearchKey {
+            issuer: view.issuer.as_deref().unwrap_or("").to_lowercase(),
+            account: view.account.to_lowercase(),
+            id: self.id.to_string(),
+        };
     }
 
     /// The current heads, newest first.
@@ -88,39 +145,43 @@ impl EntryHistory {
 
     /// The merged current state.
     pub fn view(&self) -> &EntryBody {
-        self.view
-            .as_ref()
-            .expect("an entry history always holds at least one version")
+        match &self.merged {
+            Some(merged) => merged,
+            None => {
+                let head = self.heads.first().and_then(|id| self.version(id));
+                &head.expect("an entry history always holds at least one version").body
+            }
+        }
     }
 
     /// Every version, newest first.
-    pub fn versions(&self) -> Vec<&Version> {
-        let mut all: Vec<&Version> = self.versions.values().collect();
-        all.sort_by_key(|v| std::cmp::Reverse((v.hlc, v.record)));
-        all
+    pub fn versions(&self) -> &[Version] {
+        &self.versions
+    }
+
+    /// One version.
+    pub fn version(&self, record: &RecordId) -> Option<&Version> {
+        self.versions.iter().find(|v| v.record == *record)
     }
 
     /// The newest version whose secret differs from the current one: what the
     /// entry used before its last rotation.
     pub fn previous(&self) -> Option<&Version> {
         let current = self.view();
-        self.versions().into_iter().find(|v| !same_otp(&v.body, current))
+        self.versions.iter().find(|v| !same_otp(&v.body, current))
     }
 
     /// The version `v` was edited from: its newest parent.
     fn base(&self, v: &Version) -> Option<&Version> {
         v.parents
             .iter()
-            .filter_map(|p| self.versions.get(p))
+            .filter_map(|p| self.version(p))
             .max_by_key(|p| (p.hlc, p.record))
     }
 
     fn merge(&self) -> Option<EntryBody> {
-        let heads: Vec<&Version> = self.heads.iter().filter_map(|id| self.versions.get(id)).collect();
+        let heads: Vec<&Version> = self.heads.iter().filter_map(|id| self.version(id)).collect();
         let newest = heads.first()?;
-        if heads.len() == 1 {
-            return Some(newest.body.duplicate());
-        }
         // The value of field `changed` from the newest head that changed it.
         let pick = |changed: &dyn Fn(&EntryBody, &EntryBody) -> bool| -> &EntryBody {
             heads
@@ -158,6 +219,9 @@ impl EntryHistory {
 pub struct Index {
     keys: BTreeMap<EpochId, SymKey>,
     entries: BTreeMap<EntryId, EntryHistory>,
+    /// Exact names (see [`SearchKey::exact_names`]) → entries, so the usual
+    /// `authctl code amazon` is a hash lookup, not a scan.
+    by_name: HashMap<String, Vec<EntryId>>,
     unreadable: usize,
 }
 
@@ -187,15 +251,27 @@ impl Index {
             self.unreadable += 1;
             return;
         };
-        self.entries
+        let history = self
+            .entries
             .entry(sealed.entry)
-            .or_insert_with(|| EntryHistory::new(sealed.entry))
-            .insert(Version {
-                record: record.id,
-                hlc: record.hlc,
-                parents: sealed.parents.clone(),
-                body,
-            });
+            .or_insert_with(|| EntryHistory::new(sealed.entry));
+        for name in history.search.exact_names() {
+            if let Some(ids) = self.by_name.get_mut(&name) {
+                ids.retain(|id| *id != sealed.entry);
+                if ids.is_empty() {
+                    self.by_name.remove(&name);
+                }
+            }
+        }
+        history.insert(Version {
+            record: record.id,
+            hlc: record.hlc,
+            parents: sealed.parents.clone(),
+            body,
+        });
+        for name in history.search.exact_names() {
+            self.by_name.entry(name).or_default().push(sealed.entry);
+        }
     }
 
     /// The key of `epoch`, if this device holds it.
@@ -228,20 +304,22 @@ impl Index {
     /// exactly, only those count.
     pub fn find(&self, query: &str, include_deleted: bool) -> Vec<&EntryHistory> {
         let q = query.trim().to_lowercase();
+        let usable = |e: &&EntryHistory| include_deleted || !e.view().deleted;
+        if let Some(ids) = self.by_name.get(&q) {
+            let exact: Vec<&EntryHistory> = ids
+                .iter()
+                .filter_map(|id| self.entries.get(id))
+                .filter(usable)
+                .collect();
+            if !exact.is_empty() {
+                return exact;
+            }
+        }
         let candidates: Vec<(&EntryHistory, bool)> = self
             .entries
             .values()
-            .filter(|e| include_deleted || !e.view().deleted)
-            .filter_map(|e| {
-                let view = e.view();
-                let issuer = view.issuer.as_deref().unwrap_or("").to_lowercase();
-                let account = view.account.to_lowercase();
-                let full = format!("{issuer}:{account}");
-                let id = e.id.to_string();
-                let exact = q == issuer || q == account || q == full || q == id;
-                let partial = issuer.contains(&q) || account.contains(&q) || full.contains(&q) || id.starts_with(&q);
-                (exact || partial).then_some((e, exact))
-            })
+            .filter(usable)
+            .filter_map(|e| e.search.matches(&q).map(|exact| (e, exact)))
             .collect();
         let any_exact = candidates.iter().any(|(_, exact)| *exact);
         candidates
