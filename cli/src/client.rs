@@ -60,10 +60,12 @@ impl Client {
     /// `start` is set.
     pub fn connect(paths: &Paths, start: bool) -> Result<Client, Unavailable> {
         let socket = paths.socket();
+        check_private(&paths.runtime_dir)?;
         match UnixStream::connect(&socket) {
             Ok(stream) => Client::new(stream),
             Err(_) if start => {
                 start_daemon(paths)?;
+                check_private(&paths.runtime_dir)?;
                 let stream = UnixStream::connect(&socket)
                     .map_err(|e| Unavailable(format!("authd started but its socket refuses connections: {e}")))?;
                 Client::new(stream)
@@ -77,6 +79,18 @@ impl Client {
 
     fn new(stream: UnixStream) -> Result<Client, Unavailable> {
         let broken = |e: std::io::Error| Unavailable(format!("lost the connection to authd: {e}"));
+        // Passphrases and seeds go over this socket: only to our own user's daemon.
+        let me = nix::unistd::geteuid().as_raw();
+        match nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials) {
+            Ok(cred) if cred.uid() == me => {}
+            Ok(cred) => {
+                return Err(Unavailable(format!(
+                    "the daemon's socket belongs to uid {}, not to you (uid {me}); refusing to talk to it",
+                    cred.uid()
+                )));
+            }
+            Err(e) => return Err(Unavailable(format!("cannot check who serves the socket: {e}"))),
+        }
         stream.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(broken)?;
         let writer = stream.try_clone().map_err(broken)?;
         Ok(Client {
@@ -137,6 +151,32 @@ fn authd_binary() -> PathBuf {
         .and_then(|exe| exe.parent().map(|dir| dir.join("authd")))
         .filter(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("authd"))
+}
+
+/// Refuses a runtime dir that another user owns or can enter: whoever
+/// controls it could stand in for the daemon and receive passphrases.
+fn check_private(dir: &Path) -> Result<(), Unavailable> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::metadata(dir) else {
+        return Ok(()); // not there yet: authd creates it, 0700
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(Unavailable(format!(
+            "{} is owned by uid {}, not by you (uid {me}); remove it, or set AUTHSYNC_HOME",
+            dir.display(),
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(Unavailable(format!(
+            "{} has mode {:o}, open to other users; run `chmod 700 {}`",
+            dir.display(),
+            meta.mode() & 0o777,
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {

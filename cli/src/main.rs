@@ -130,6 +130,31 @@ enum Command {
         #[command(flatten)]
         secret: SecretFlags,
     },
+    /// Let a new device join: prints a one-time code to type on it.
+    Pair {
+        /// How long the code stays valid, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        ttl: u64,
+    },
+    /// Join a household with the code `authctl pair` printed on one of its devices.
+    Join {
+        /// The one-time code, like 7-orbit-velvet-cactus.
+        code: String,
+        /// The other device's address, when mDNS cannot find it.
+        #[arg(long, value_name = "HOST:PORT")]
+        peer: Option<String>,
+        /// This device's name (default: the host name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Keep the vault key in a key file instead of deriving it from a passphrase.
+        #[arg(long, conflicts_with = "passphrase_file")]
+        no_passphrase: bool,
+        /// Read the passphrase from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// The household's devices: online or last seen, address, clock skew.
+    Devices,
     /// The audit log: who changed what, when (never secrets).
     Log {
         /// At most N events.
@@ -162,6 +187,13 @@ impl From<client::Unavailable> for Exit {
     }
 }
 
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "this-device".into())
+}
+
 fn paths() -> Paths {
     Paths::resolve(|k| std::env::var(k).ok(), nix::unistd::geteuid().as_raw())
 }
@@ -183,13 +215,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
             no_passphrase,
             passphrase_file,
         } => {
-            let name = match name {
-                Some(name) => name,
-                None => nix::unistd::gethostname()
-                    .ok()
-                    .and_then(|h| h.into_string().ok())
-                    .unwrap_or_else(|| "this-device".into()),
-            };
+            let name = name.unwrap_or_else(host_name);
             // Refuse early, before asking for a passphrase, if there is a household.
             if let Reply::Status(s) = call(&paths, &Request::Status)? {
                 if s.initialized {
@@ -238,6 +264,70 @@ fn run(cli: Cli) -> Result<(), Exit> {
             call(&paths, &Request::Lock)?;
             eprintln!("locked");
         }
+        Command::Pair { ttl } => match call(&paths, &Request::Pair { ttl_secs: Some(ttl) })? {
+            Reply::Pairing(p) if json => output::json(&p),
+            Reply::Pairing(p) => {
+                println!("{}", p.code);
+                eprintln!(
+                    "On the new device run: authctl join {}{}",
+                    p.code,
+                    p.listen
+                        .map(|l| format!("   (or add --peer THIS-HOST:{})", l.rsplit(':').next().unwrap_or("")))
+                        .unwrap_or_default()
+                );
+                eprintln!("The code works once, for {} s.", p.expires_in_secs);
+            }
+            other => return Err(unexpected(other)),
+        },
+        Command::Join {
+            code,
+            peer,
+            name,
+            no_passphrase,
+            passphrase_file,
+        } => {
+            let code = code.trim().to_string();
+            if let Err(e) = code.parse::<authsync_proto::pairing::PairingCode>() {
+                return Err(Exit::Other(BadInput(format!("{e}")).into()));
+            }
+            if let Reply::Status(s) = call(&paths, &Request::Status)? {
+                if s.initialized {
+                    return Err(Failure::Refused(authsync_proto::ipc::IpcError::new(
+                        authsync_proto::ipc::ErrorCode::AlreadyInitialized,
+                        "this device already has a household; `join` is for a new device",
+                    ))
+                    .into());
+                }
+            }
+            let passphrase = if no_passphrase {
+                None
+            } else {
+                Some(input::passphrase(passphrase_file.as_deref(), true)?)
+            };
+            let name = name.unwrap_or_else(host_name);
+            match call(
+                &paths,
+                &Request::Join {
+                    code,
+                    peer,
+                    name,
+                    passphrase,
+                },
+            )? {
+                Reply::Status(s) if json => output::json(&s),
+                Reply::Status(s) => println!(
+                    "Joined household {} as {}. Entries arrive from the other devices now.",
+                    s.household.as_deref().unwrap_or("?"),
+                    s.device_name.as_deref().unwrap_or("?")
+                ),
+                other => return Err(unexpected(other)),
+            }
+        }
+        Command::Devices => match call(&paths, &Request::Devices)? {
+            Reply::Devices(d) if json => output::json(&d),
+            Reply::Devices(d) => output::devices(&d),
+            other => return Err(unexpected(other)),
+        },
         Command::Status => match call(&paths, &Request::Status)? {
             Reply::Status(s) if json => output::json(&s),
             Reply::Status(s) => output::status(&s),
@@ -275,7 +365,10 @@ fn run(cli: Cli) -> Result<(), Exit> {
             verbose,
         } => match call(&paths, &Request::Code { query, next, previous })? {
             Reply::Code(c) if json => output::json(&c),
-            Reply::Code(c) => output::code(&c, verbose),
+            Reply::Code(c) => {
+                output::skew_warning(c.clock_skew_ms);
+                output::code(&c, verbose)
+            }
             other => return Err(unexpected(other)),
         },
         Command::List { deleted } => match call(&paths, &Request::List { deleted })? {

@@ -1,6 +1,6 @@
 //! How replies are shown: for people by default, JSON with `--json`.
 
-use authsync_proto::ipc::{CodeReply, EntrySummary, LogEvent, StatusReply, VersionInfo};
+use authsync_proto::ipc::{CodeReply, DeviceInfo, EntrySummary, LogEvent, StatusReply, VersionInfo};
 use authsync_proto::otp::OtpKind;
 
 fn time(ms: u64) -> String {
@@ -110,6 +110,35 @@ pub fn log(events: &[LogEvent]) {
     }
 }
 
+pub fn skew_warning(skew_ms: Option<i64>) {
+    if let Some(skew) = skew_ms {
+        let (secs, way) = (skew.unsigned_abs() / 1000, if skew > 0 { "behind" } else { "ahead of" });
+        eprintln!(
+            "warning: this device's clock is {secs} s {way} its peers'; codes may be refused. Fix the clock (NTP)."
+        );
+    }
+}
+
+pub fn devices(list: &[DeviceInfo]) {
+    for d in list {
+        let state = if d.this_device {
+            "this device".to_string()
+        } else if d.revoked {
+            "revoked".to_string()
+        } else if d.online {
+            "online".to_string()
+        } else {
+            d.last_seen_ms
+                .map_or("never seen".to_string(), |ms| format!("last seen {}", time(ms)))
+        };
+        let addr = d.addr.as_deref().unwrap_or("-");
+        let skew = d
+            .clock_skew_ms
+            .map_or(String::new(), |s| format!("  clock {:+.1} s", s as f64 / 1000.0));
+        println!("{:<16}  {:<8}  {:<28}  {addr}{skew}", d.name, &d.id[..8], state);
+    }
+}
+
 pub fn status(s: &StatusReply) {
     println!("daemon:     {}", s.daemon);
     if !s.initialized {
@@ -131,6 +160,10 @@ pub fn status(s: &StatusReply) {
         println!("entries:    {n}");
     }
     println!("records:    {}", s.records);
+    println!("peers:      {} online", s.peers_online);
+    if let Some(listen) = &s.listen {
+        println!("listening:  {listen}");
+    }
     println!("data:       {}", s.data_dir);
     if let Some(secs) = s.auto_lock_secs {
         println!("auto-lock:  after {secs} s idle");

@@ -10,14 +10,26 @@ use authsync_proto::ipc::{ErrorCode, IpcError, Reply, Request, WireSecret};
 use rand::rngs::OsRng;
 use tokio::sync::watch;
 
+use std::collections::BTreeMap;
+
+use authsync_proto::ids::DeviceId;
+use authsync_proto::record::{Body, Record};
+use authsync_proto::wire::{Hello, SYNC_PROTOCOL};
+use tokio::sync::broadcast;
+
 use crate::handlers::{self, Scope, internal, not_initialized};
-use crate::vault::{KekSource, Vault, WrongKey};
+use crate::peers::Peers;
+use crate::transport::Trust;
+use crate::vault::{Ingested, KekSource, Vault, WrongKey, now_ms};
+
+/// `code` warns when this device's clock is further than this from a peer's.
+const CLOCK_SKEW_WARNING_MS: u64 = 15_000;
 
 /// The longest a wrong passphrase makes the next attempt wait.
 const MAX_UNLOCK_DELAY: Duration = Duration::from_secs(8);
 
 /// Shared daemon state; clone the [`Daemon`] handle to share it.
-struct Shared {
+pub(crate) struct Shared {
     vault: Mutex<Vault>,
     auto_lock: Option<Duration>,
     last_used: Mutex<Instant>,
@@ -26,22 +38,39 @@ struct Shared {
     /// slows every guesser, not only one connection.
     unlock_gate: tokio::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
+    peers: Arc<Peers>,
+    trust: Arc<Trust>,
+    /// Set once this device has a household (at start, `init` or `join`).
+    pub(crate) established: watch::Sender<bool>,
+    /// The network, once started.
+    pub(crate) net: std::sync::OnceLock<Arc<crate::network::Net>>,
+    /// Discovery, when enabled (also used by `join` before the network runs).
+    pub(crate) discovery: Option<Arc<dyn crate::discovery::Discovery>>,
+    /// The open pairing offer.
+    pub(crate) offer: Mutex<Option<crate::pairing::Offer>>,
+    /// Peers learned at run time (the sponsor a `join` reached).
+    pub(crate) learned_peers: Mutex<Vec<String>>,
 }
 
 /// A handle to the daemon's state.
 #[derive(Clone)]
-pub struct Daemon(Arc<Shared>);
+pub struct Daemon(pub(crate) Arc<Shared>);
 
 type Result<T> = std::result::Result<T, IpcError>;
 
-fn bad(message: &str) -> IpcError {
+pub(crate) fn bad(message: &str) -> IpcError {
     IpcError::new(ErrorCode::BadRequest, message)
 }
 
 impl Daemon {
     /// Wraps an opened vault.
-    pub fn new(vault: Vault, auto_lock: Option<Duration>) -> Daemon {
+    pub fn new(
+        vault: Vault,
+        auto_lock: Option<Duration>,
+        discovery: Option<Arc<dyn crate::discovery::Discovery>>,
+    ) -> Daemon {
         let (shutdown, _) = watch::channel(false);
+        let established = watch::channel(vault.is_initialized()).0;
         Daemon(Arc::new(Shared {
             vault: Mutex::new(vault),
             auto_lock,
@@ -49,13 +78,116 @@ impl Daemon {
             failed_unlocks: AtomicU32::new(0),
             unlock_gate: tokio::sync::Mutex::new(()),
             shutdown,
+            peers: Arc::new(Peers::default()),
+            trust: Arc::new(Trust::default()),
+            established,
+            net: std::sync::OnceLock::new(),
+            discovery,
+            offer: Mutex::new(None),
+            learned_peers: Mutex::new(Vec::new()),
         }))
     }
 
-    fn vault(&self) -> MutexGuard<'_, Vault> {
+    pub(crate) fn vault(&self) -> MutexGuard<'_, Vault> {
         // A panic while holding the lock cannot leave the vault half-written
         // (records are durable before memory changes), so carry on.
         self.0.vault.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until this device has a household. `false` if the daemon stopped first.
+    pub async fn established(&self) -> bool {
+        let mut rx = self.0.established.subscribe();
+        tokio::select! {
+            ok = rx.wait_for(|e| *e) => ok.is_ok(),
+            _ = self.stopped() => false,
+        }
+    }
+
+    /// Peers learned at run time (the sponsor a `join` reached).
+    pub fn learned_peers(&self) -> Vec<String> {
+        self.0.learned_peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Records the running network.
+    pub fn set_net(&self, net: Arc<crate::network::Net>) {
+        let _ = self.0.net.set(net);
+    }
+
+    /// The idle auto-lock, in seconds.
+    pub fn auto_lock_secs(&self) -> Option<u64> {
+        self.0.auto_lock.map(|d| d.as_secs())
+    }
+
+    /// The peer table.
+    pub fn peers(&self) -> &Arc<Peers> {
+        &self.0.peers
+    }
+
+    /// Whom TLS accepts.
+    pub fn trust(&self) -> &Arc<Trust> {
+        &self.0.trust
+    }
+
+    /// Brings `trust` and the peer table up to date with the household.
+    pub fn refresh_trust(&self) {
+        let vault = self.vault();
+        if let Some(me) = vault.device_id() {
+            self.0.peers.set_me(me);
+        }
+        if let Some(household) = vault.ledger().household() {
+            self.0.trust.set_members(
+                household
+                    .members
+                    .values()
+                    .filter(|m| m.revoked_after.is_none())
+                    .map(|m| m.info.device),
+            );
+        }
+    }
+
+    /// Runs `f` with this device's key, if it has one.
+    pub fn with_device_key<T>(&self, f: impl FnOnce(&authsync_proto::crypto::DeviceKey) -> T) -> Option<T> {
+        self.vault().device_key().map(f)
+    }
+
+    /// The household's tag for mDNS, once there is a household.
+    pub fn household_tag(&self) -> Option<String> {
+        self.vault().ledger().household_id().map(|h| h.tag())
+    }
+
+    /// Our side of a sync hello.
+    pub fn hello(&self) -> Option<Hello> {
+        let vault = self.vault();
+        Some(Hello {
+            protocol: SYNC_PROTOCOL,
+            device: vault.device_id()?,
+            household: vault.ledger().household_id()?,
+            version_vector: vault.ledger().version_vector().clone(),
+            wall_ms: now_ms(),
+        })
+    }
+
+    /// New records, as they are admitted.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Record>> {
+        self.vault().subscribe()
+    }
+
+    /// The records a peer with version vector `theirs` lacks, in causal order.
+    pub fn missing_for(&self, theirs: &BTreeMap<DeviceId, u64>) -> Vec<Record> {
+        self.vault().ledger().missing_for(theirs).into_iter().cloned().collect()
+    }
+
+    /// Admits records from a peer (off the async threads: it fsyncs).
+    pub async fn ingest(&self, records: Vec<Record>) -> anyhow::Result<Ingested> {
+        let daemon = self.clone();
+        let membership_changed = records.iter().any(|r| !matches!(r.body, Body::Entry(_)));
+        let ingested = tokio::task::spawn_blocking(move || daemon.vault().ingest(records))
+            .await
+            .map_err(|e| anyhow::anyhow!("ingest stopped: {e}"))??;
+        if membership_changed && !ingested.new.is_empty() {
+            self.refresh_trust();
+        }
+        Ok(ingested)
     }
 
     /// Resolves when a shutdown was requested.
@@ -111,6 +243,13 @@ impl Daemon {
         *self.0.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
         match request {
             Request::Init { name, passphrase } => self.init(name, passphrase).await,
+            Request::Pair { ttl_secs } => self.pair(ttl_secs),
+            Request::Join {
+                code,
+                peer,
+                name,
+                passphrase,
+            } => self.join(code, peer, name, passphrase).await,
             Request::Unlock { passphrase } => self.unlock(passphrase).await,
             Request::Shutdown => {
                 self.stop();
@@ -124,13 +263,22 @@ impl Daemon {
         let mut vault = self.vault();
         let vault = &mut *vault;
         match request {
-            Request::Status => Ok(handlers::status(vault, self.0.auto_lock.map(|d| d.as_secs()))),
+            Request::Status => Ok(self.status(vault)),
             Request::Lock => {
                 vault.lock();
                 Ok(Reply::Done)
             }
             Request::Add { entry } => handlers::add(vault, entry),
-            Request::Code { query, next, previous } => handlers::code(vault, &query, next, previous),
+            Request::Code { query, next, previous } => {
+                let mut reply = handlers::code(vault, &query, next, previous)?;
+                if let Reply::Code(code) = &mut reply {
+                    code.clock_skew_ms = self
+                        .peers()
+                        .worst_skew_ms()
+                        .filter(|skew| skew.unsigned_abs() > CLOCK_SKEW_WARNING_MS);
+                }
+                Ok(reply)
+            }
             Request::List { deleted } => handlers::list(vault, deleted),
             Request::Show { query } => handlers::show(vault, &query),
             Request::Rename { query, issuer, account } => handlers::edit(vault, &query, Scope::Live, |body| {
@@ -142,6 +290,9 @@ impl Daemon {
                 }
                 if let Some(account) = account {
                     body.account = account;
+                }
+                if body.account.trim().is_empty() && body.issuer.as_deref().unwrap_or("").trim().is_empty() {
+                    return Err(bad("an entry needs an issuer or an account name"));
                 }
                 Ok(())
             }),
@@ -170,7 +321,12 @@ impl Daemon {
             Request::History { query } => handlers::history(vault, &query),
             Request::Rotate { query, otp } => handlers::rotate(vault, &query, &otp),
             Request::Log { limit } => handlers::log(vault, limit),
-            Request::Init { .. } | Request::Unlock { .. } | Request::Shutdown => Err(IpcError::new(
+            Request::Devices => Ok(self.devices(vault)),
+            Request::Init { .. }
+            | Request::Unlock { .. }
+            | Request::Shutdown
+            | Request::Pair { .. }
+            | Request::Join { .. } => Err(IpcError::new(
                 ErrorCode::Internal,
                 "request routed to the wrong handler",
             )),
@@ -188,19 +344,7 @@ impl Daemon {
                 "this device already has a household; nothing was changed",
             ));
         }
-        let (kek, source) = match passphrase {
-            Some(passphrase) if passphrase.expose().is_empty() => {
-                return Err(bad(
-                    "the passphrase is empty; give one, or use --no-passphrase for a key file",
-                ));
-            }
-            Some(passphrase) => {
-                let params = KdfParams::recommended(&mut OsRng);
-                let kek = derive(params.clone(), passphrase).await?;
-                (kek, KekSource::Passphrase(params))
-            }
-            None => (SymKey::generate(&mut OsRng), KekSource::KeyFile),
-        };
+        let (kek, source) = new_kek(passphrase).await?;
         let mut vault = self.vault();
         if vault.is_initialized() {
             return Err(IpcError::new(
@@ -210,7 +354,10 @@ impl Daemon {
         }
         vault.init(&name, kek, source).map_err(internal)?;
         tracing::info!(device = %vault.device_id().map(|d| d.short()).unwrap_or_default(), "household started");
-        Ok(handlers::status(&vault, self.0.auto_lock.map(|d| d.as_secs())))
+        let reply = self.status(&vault);
+        drop(vault);
+        self.0.established.send_replace(true);
+        Ok(reply)
     }
 
     async fn unlock(&self, passphrase: Option<WireSecret>) -> Result<Reply> {
@@ -252,6 +399,21 @@ impl Daemon {
             }
             Err(e) => Err(internal(e)),
         }
+    }
+}
+
+/// A new vault's key-encryption key: from a passphrase, or random for a key file.
+pub(crate) async fn new_kek(passphrase: Option<WireSecret>) -> Result<(SymKey, KekSource)> {
+    match passphrase {
+        Some(passphrase) if passphrase.expose().is_empty() => Err(bad(
+            "the passphrase is empty; give one, or use --no-passphrase for a key file",
+        )),
+        Some(passphrase) => {
+            let params = KdfParams::recommended(&mut OsRng);
+            let kek = derive(params.clone(), passphrase).await?;
+            Ok((kek, KekSource::Passphrase(params)))
+        }
+        None => Ok((SymKey::generate(&mut OsRng), KekSource::KeyFile)),
     }
 }
 

@@ -106,6 +106,7 @@ fn code_reply(entry: &EntryHistory, body: &EntryBody, at: u64) -> Result<CodeRep
         code,
         seconds_left: otp::seconds_left(&body.spec, unix_secs()),
         entry: summary(entry),
+        clock_skew_ms: None,
     })
 }
 
@@ -126,6 +127,8 @@ pub fn status(vault: &Vault, auto_lock_secs: Option<u64>) -> Reply {
             .map(|u| u.index.entries().filter(|e| !e.view().deleted).count()),
         data_dir: vault.data_dir().display().to_string(),
         auto_lock_secs,
+        listen: None,
+        peers_online: 0,
     })
 }
 
@@ -135,7 +138,7 @@ pub fn add(vault: &mut Vault, entry: NewEntry) -> Result<Reply> {
     if entry.account.trim().is_empty() && entry.issuer.as_deref().unwrap_or("").trim().is_empty() {
         return Err(bad("an entry needs an issuer or an account name"));
     }
-    let body = EntryBody {
+    let mut body = EntryBody {
         issuer: entry.issuer.filter(|i| !i.is_empty()),
         account: entry.account,
         secret,
@@ -144,8 +147,7 @@ pub fn add(vault: &mut Vault, entry: NewEntry) -> Result<Reply> {
         note: entry.note,
         deleted: false,
     };
-    // Codes are checked before anything is written.
-    otp::code(&body.secret, &body.spec, unix_secs()).map_err(|e| bad(e.to_string()))?;
+    let shown = show_code(&mut body)?;
     let mut id = [0u8; 16];
     OsRng.fill_bytes(&mut id);
     let id = EntryId(id);
@@ -154,7 +156,22 @@ pub fn add(vault: &mut Vault, entry: NewEntry) -> Result<Reply> {
     let entry = index
         .get(&id)
         .ok_or_else(|| internal(anyhow::anyhow!("a new entry vanished")))?;
-    code_reply(entry, entry.view(), unix_secs()).map(Reply::Code)
+    let mut reply = code_reply(entry, entry.view(), unix_secs())?;
+    reply.code = shown;
+    Ok(Reply::Code(reply))
+}
+
+/// The code to show for a body about to be written. Computed before anything
+/// is written; an HOTP code shown counts as used, so the body's counter moves
+/// on to the next.
+fn show_code(body: &mut EntryBody) -> Result<String> {
+    let shown = otp::code(&body.secret, &body.spec, unix_secs()).map_err(|e| bad(e.to_string()))?;
+    if let OtpKind::Hotp { counter } = &mut body.spec.kind {
+        *counter = counter
+            .checked_add(1)
+            .ok_or_else(|| bad("the HOTP counter is exhausted"))?;
+    }
+    Ok(shown)
 }
 
 pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Result<Reply> {
@@ -185,7 +202,7 @@ pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Resul
             Ok(Reply::Code(reply))
         }
         OtpKind::Totp { period } => {
-            let at = if next { now + period } else { now };
+            let at = if next { now.saturating_add(period) } else { now };
             code_reply(entry, view, at).map(Reply::Code)
         }
         OtpKind::Steam => code_reply(entry, view, if next { now + 30 } else { now }).map(Reply::Code),
@@ -238,12 +255,15 @@ pub fn rotate(vault: &mut Vault, query: &str, otp: &NewSecret) -> Result<Reply> 
     let mut body = entry.view().duplicate();
     body.secret = secret;
     body.spec = otp.spec;
+    let shown = show_code(&mut body)?;
     let (id, heads) = (entry.id(), entry.heads().to_vec());
     vault.write_entry(id, heads, &body).map_err(internal)?;
     let entry = index(vault)?
         .get(&id)
         .ok_or_else(|| internal(anyhow::anyhow!("an entry vanished")))?;
-    code_reply(entry, entry.view(), unix_secs()).map(Reply::Code)
+    let mut reply = code_reply(entry, entry.view(), unix_secs())?;
+    reply.code = shown;
+    Ok(Reply::Code(reply))
 }
 
 fn fingerprint(secret: &Secret) -> String {

@@ -2,16 +2,13 @@
 //! Unix socket. Everything of substance lives in the modules; this file
 //! parses arguments, sets up logging and runs the parts until told to stop.
 
-mod daemon;
-mod handlers;
-mod ipc;
-mod store;
-mod vault;
-
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use authsync_daemon::{config, daemon, discovery, ipc, network, store, vault};
 use authsync_proto::paths::Paths;
 use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
@@ -21,8 +18,17 @@ use tokio::signal::unix::{SignalKind, signal};
 #[command(version)]
 struct Args {
     /// Lock the vault after this many seconds without requests (0: never).
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
-    auto_lock: u64,
+    #[arg(long, value_name = "SECS")]
+    auto_lock: Option<u64>,
+    /// Where to listen for peers (UDP).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+    /// A peer to sync with, for networks without multicast (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    peers: Vec<String>,
+    /// Do not announce or look for devices with mDNS.
+    #[arg(long)]
+    no_mdns: bool,
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -82,9 +88,33 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args, paths: &Paths) -> Result<()> {
+    let config = config::Config::load(&paths.config_file)?;
     let vault = vault::Vault::open(&paths.data_dir)?;
-    let auto_lock = (args.auto_lock > 0).then(|| Duration::from_secs(args.auto_lock));
-    let daemon = daemon::Daemon::new(vault, auto_lock);
+    let auto_lock = args
+        .auto_lock
+        .or(config.auto_lock)
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs);
+    let net_config = network::NetConfig {
+        listen: args
+            .listen
+            .or(config.listen)
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], network::DEFAULT_PORT))),
+        peers: if args.peers.is_empty() {
+            config.peers
+        } else {
+            args.peers
+        },
+    };
+    let discovery: Option<Arc<dyn discovery::Discovery>> = if args.no_mdns || config.mdns == Some(false) {
+        None
+    } else {
+        let bind = Some(net_config.listen.ip()).filter(|ip| !ip.is_unspecified());
+        Some(Arc::new(
+            discovery::Mdns::new(bind).context("failed to start mDNS (use --no-mdns to go without)")?,
+        ))
+    };
+    let daemon = daemon::Daemon::new(vault, auto_lock, discovery.clone());
     daemon
         .unlock_with_key_file()
         .context("failed to unlock with the key file")?;
@@ -96,6 +126,23 @@ async fn run(args: Args, paths: &Paths) -> Result<()> {
     std::fs::write(&pid_file, format!("{}\n", std::process::id()))
         .with_context(|| format!("failed to write {}", pid_file.display()))?;
     tracing::info!(socket = %socket.display(), data = %paths.data_dir.display(), "authd ready");
+
+    // The network starts once there is a household (now, or after init/join).
+    tokio::spawn({
+        let daemon = daemon.clone();
+        async move {
+            if !daemon.established().await {
+                return;
+            }
+            let mut config = net_config;
+            config.peers.extend(daemon.learned_peers());
+            match network::start(&daemon, &config, discovery).await {
+                Ok(net) => daemon.set_net(net),
+                // Codes still work without the network: keep serving them.
+                Err(e) => tracing::error!("the network could not start, so this device will not sync: {e:#}"),
+            }
+        }
+    });
 
     let mut term = signal(SignalKind::terminate()).context("failed to watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("failed to watch SIGINT")?;

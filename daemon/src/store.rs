@@ -99,10 +99,16 @@ impl Store {
 
     /// Stores one record durably.
     pub fn put_record(&self, record: &Record) -> Result<()> {
+        self.put_record_unsynced(record)?;
+        self.sync()
+    }
+
+    /// Stores one record; durable only after the next [`Store::sync`].
+    pub fn put_record_unsynced(&self, record: &Record) -> Result<()> {
         self.records
             .insert(record_key(&record.id), record.encode())
             .context("failed to write the vault")?;
-        self.sync()
+        Ok(())
     }
 
     /// Writes a new vault's first records and keys in one transaction, so a

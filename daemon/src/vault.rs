@@ -18,11 +18,13 @@ use authsync_proto::crypto::{BoxKey, DeviceKey, Envelope, KdfParams, Sealed, Sym
 use authsync_proto::entries::Index;
 use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
-use authsync_proto::ledger::Ledger;
+use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::record::{Body, EntryBody, MemberInfo, Record};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::broadcast;
 
 use crate::store::Store;
 
@@ -35,13 +37,46 @@ pub enum KekSource {
     KeyFile,
 }
 
+/// Records a slow subscriber may fall behind by before it must resync.
+const EVENT_BACKLOG: usize = 4096;
 const BOX_KEY_AAD: &[u8] = b"authsync box key v1";
 const KEY_FILE: &str = "vault.key";
+/// Names the household this data dir holds, outside sled: if the store ever
+/// opens empty while this exists, the store was lost or replaced.
+const MARKER_FILE: &str = "household";
 
 /// The keys needed to read and write entries; dropped (and so zeroized) on lock.
 pub struct Unlocked {
     pub box_key: BoxKey,
     pub index: Index,
+}
+
+/// A device's keys before they belong to a vault (while joining).
+pub struct Identity {
+    pub device: DeviceKey,
+    pub box_key: BoxKey,
+    pub name: String,
+}
+
+impl Identity {
+    /// A new random identity called `name`.
+    pub fn generate(name: &str) -> Identity {
+        Identity {
+            device: DeviceKey::generate(&mut OsRng),
+            box_key: BoxKey::generate(&mut OsRng),
+            name: name.to_string(),
+        }
+    }
+
+    /// How the household will know it.
+    pub fn member_info(&self) -> MemberInfo {
+        MemberInfo {
+            device: self.device.id(),
+            name: self.name.clone(),
+            signing_key: self.device.public(),
+            box_key: self.box_key.public(),
+        }
+    }
 }
 
 /// One device's vault.
@@ -52,6 +87,8 @@ pub struct Vault {
     device: Option<DeviceKey>,
     name: Option<String>,
     unlocked: Option<Unlocked>,
+    /// Every record newly admitted, local or received, once it is durable.
+    events: broadcast::Sender<Arc<Record>>,
 }
 
 /// The current time in Unix milliseconds.
@@ -83,12 +120,36 @@ impl Vault {
         let mut ledger = Ledger::new();
         for record in records {
             let id = record.id;
-            ledger
-                .admit(record)
-                .map_err(|e| anyhow!("the vault is corrupt: stored record {id} is refused ({e})"))?;
+            match ledger.admit(record) {
+                // Held from before its origin's revocation arrived: ignored.
+                Ok(_) | Err(Rejected::Revoked) => {}
+                Err(e) => return Err(anyhow!("the vault is corrupt: stored record {id} is refused ({e})")),
+            }
         }
         if device.is_some() != ledger.household().is_some() {
             return Err(anyhow!("the vault in {} is incomplete or corrupt", data_dir.display()));
+        }
+        let marker = data_dir.join(MARKER_FILE);
+        let held = ledger.household_id().map(|h| h.to_string());
+        match (fs::read_to_string(&marker).ok(), held) {
+            (Some(expected), Some(held)) if expected.trim() == held => {}
+            (None, Some(held)) => write_private_file(&marker, held.as_bytes())?,
+            (Some(expected), held) => {
+                return Err(anyhow!(
+                    "the vault in {} is corrupt or was replaced: it should hold household {} but holds {}; restore it from a backup, or move the data dir away to start over",
+                    data_dir.display(),
+                    expected.trim(),
+                    held.as_deref().unwrap_or("none")
+                ));
+            }
+            (None, None) => {}
+        }
+        // A crash between committing a key-file vault and renaming its key
+        // file into place leaves the key beside it: finish the rename.
+        let key_file = data_dir.join(KEY_FILE);
+        let key_file_tmp = key_file.with_extension("tmp");
+        if ledger.household().is_some() && !key_file.exists() && key_file_tmp.exists() {
+            commit_file(&key_file_tmp, &key_file)?;
         }
         Ok(Vault {
             store,
@@ -97,6 +158,7 @@ impl Vault {
             device,
             name,
             unlocked: None,
+            events: broadcast::channel(EVENT_BACKLOG).0,
         })
     }
 
@@ -110,6 +172,10 @@ impl Vault {
 
     pub fn device_id(&self) -> Option<DeviceId> {
         self.device.as_ref().map(DeviceKey::id)
+    }
+
+    pub fn device_key(&self) -> Option<&DeviceKey> {
+        self.device.as_ref()
     }
 
     pub fn device_name(&self) -> Option<&str> {
@@ -135,9 +201,8 @@ impl Vault {
     /// Starts a household with this device as its founder.
     pub fn init(&mut self, name: &str, kek: SymKey, source: KekSource) -> Result<()> {
         let rng = &mut OsRng;
-        let device = DeviceKey::generate(rng);
-        let box_key = BoxKey::generate(rng);
-        let me = device.id();
+        let identity = Identity::generate(name);
+        let me = identity.device.id();
         let mut household = [0u8; 16];
         rng.fill_bytes(&mut household);
         let household = HouseholdId(household);
@@ -146,24 +211,20 @@ impl Vault {
         let epoch = EpochId(epoch);
         let epoch_key = SymKey::generate(rng);
 
-        let founder = MemberInfo {
-            device: me,
-            name: name.to_string(),
-            signing_key: device.public(),
-            box_key: box_key.public(),
-        };
         let now = now_ms();
         let genesis_hlc = Hlc::tick(Hlc::default(), now);
         let genesis = Record::sign(
-            &device,
+            &identity.device,
             RecordId { origin: me, seq: 1 },
             household,
             genesis_hlc,
-            Body::Genesis { founder },
+            Body::Genesis {
+                founder: identity.member_info(),
+            },
         );
-        let envelope = Envelope::seal(rng, me, &box_key.public(), &epoch, &epoch_key);
+        let envelope = Envelope::seal(rng, me, &identity.box_key.public(), &epoch, &epoch_key);
         let first_epoch = Record::sign(
-            &device,
+            &identity.device,
             RecordId { origin: me, seq: 2 },
             household,
             Hlc::tick(genesis_hlc, now),
@@ -173,30 +234,71 @@ impl Vault {
                 envelopes: vec![envelope],
             },
         );
+        self.establish(identity, kek, source, vec![genesis, first_epoch])
+    }
 
-        let wrapped = kek.seal(rng, &box_aad(&me), box_key.expose_bytes().as_ref());
+    /// Makes `identity` this vault's, with `records` (a new household's, or
+    /// the ones a sponsor welcomed it with), in one transaction: a crash
+    /// leaves either nothing or a complete vault. Then unlocks it.
+    pub fn establish(
+        &mut self,
+        identity: Identity,
+        kek: SymKey,
+        source: KekSource,
+        records: Vec<Record>,
+    ) -> Result<()> {
+        if self.device.is_some() {
+            return Err(anyhow!("this device already has a household"));
+        }
+        let me = identity.device.id();
+        let mut ledger = Ledger::new();
+        for record in &records {
+            ledger
+                .admit(record.clone())
+                .map_err(|e| anyhow!("the household's records were refused: {e}"))?;
+        }
+        if !ledger.household().is_some_and(|h| h.is_current_member(&me)) {
+            return Err(anyhow!("the household's records do not admit this device"));
+        }
+        let key_file = self.data_dir.join(KEY_FILE);
+        if key_file.exists() {
+            return Err(anyhow!(
+                "{} exists: this data dir held a vault before; move it away to start over",
+                key_file.display()
+            ));
+        }
+        let wrapped = kek.seal(&mut OsRng, &box_aad(&me), identity.box_key.expose_bytes().as_ref());
+        let key_file_tmp = key_file.with_extension("tmp");
         if matches!(source, KekSource::KeyFile) {
-            write_key_file(&self.data_dir.join(KEY_FILE), kek.expose())?;
+            // Written aside first, renamed once the vault is committed: a
+            // crash in between leaves no key file that names no vault.
+            write_private_file(&key_file_tmp, kek.expose())?;
         }
         let source = postcard::to_stdvec(&source).context("failed to encode the key parameters")?;
         let wrapped = postcard::to_stdvec(&wrapped).context("failed to encode the wrapped key")?;
+        let refs: Vec<&Record> = records.iter().collect();
         self.store.init(
-            &[&genesis, &first_epoch],
+            &refs,
             &[
-                ("device_key", device.expose_bytes().as_ref()),
-                ("device_name", name.as_bytes()),
+                ("device_key", identity.device.expose_bytes().as_ref()),
+                ("device_name", identity.name.as_bytes()),
                 ("kek", &source),
                 ("box_key", &wrapped),
             ],
         )?;
-        for record in [genesis, first_epoch] {
-            self.ledger
-                .admit(record)
-                .map_err(|e| anyhow!("a new household was refused: {e}"))?;
+        if key_file_tmp.exists() {
+            commit_file(&key_file_tmp, &key_file)?;
         }
-        self.device = Some(device);
-        self.name = Some(name.to_string());
-        self.unlock_with(&kek)
+        let household = ledger.household_id().ok_or_else(|| anyhow!("no household"))?;
+        write_private_file(&self.data_dir.join(MARKER_FILE), household.to_string().as_bytes())?;
+        self.ledger = ledger;
+        self.device = Some(identity.device);
+        self.name = Some(identity.name);
+        self.unlock_with(&kek)?;
+        for record in records {
+            let _ = self.events.send(Arc::new(record));
+        }
+        Ok(())
     }
 
     /// The key file's key, when the vault uses one.
@@ -278,13 +380,18 @@ impl Vault {
         self.ledger
             .admit(record)
             .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
+        self.admitted(id);
+        Ok(id)
+    }
+
+    /// Brings the index up to date with a newly admitted record and tells
+    /// subscribers about it.
+    fn admitted(&mut self, id: RecordId) {
         let me = self.device_id();
-        if let (Some(unlocked), Some(household), Some(record), Some(me)) = (
-            self.unlocked.as_mut(),
-            self.ledger.household(),
-            self.ledger.get(&id),
-            me,
-        ) {
+        let Some(record) = self.ledger.get(&id) else {
+            return;
+        };
+        if let (Some(unlocked), Some(household), Some(me)) = (self.unlocked.as_mut(), self.ledger.household(), me) {
             if matches!(record.body, Body::Entry(_)) {
                 unlocked.index.apply(household, record);
             } else {
@@ -292,7 +399,120 @@ impl Vault {
                 unlocked.index = Index::build(&self.ledger, &me, &unlocked.box_key);
             }
         }
-        Ok(id)
+        let _ = self.events.send(Arc::new(record.clone()));
+    }
+
+    /// New records and their order, as the daemon sees them.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Record>> {
+        self.events.subscribe()
+    }
+
+    /// Admits records received from a peer, in order, storing each new one
+    /// before it enters memory and syncing the store once at the end. Stops
+    /// at the first record refused; what came before it stays admitted.
+    pub fn ingest(&mut self, records: Vec<Record>) -> Result<Ingested> {
+        let mut ingested = Ingested::default();
+        for record in records {
+            match self.ledger.check(&record) {
+                Ok(Admitted::Duplicate) => ingested.duplicates += 1,
+                Ok(Admitted::New) => {
+                    let id = record.id;
+                    self.store.put_record_unsynced(&record)?;
+                    self.ledger
+                        .admit(record)
+                        .map_err(|e| anyhow!("a checked record was refused: {e}"))?;
+                    ingested.new.push(id);
+                }
+                // Written after its origin was revoked: dropped, not an attack
+                // by the peer that forwarded it (it may have held it first).
+                Err(Rejected::Revoked) => ingested.dropped += 1,
+                Err(rejected) => {
+                    ingested.rejected = Some((record.id, rejected));
+                    break;
+                }
+            }
+        }
+        if !ingested.new.is_empty() {
+            self.store.sync()?;
+            for id in ingested.new.clone() {
+                self.admitted(id);
+            }
+        }
+        Ok(ingested)
+    }
+
+    /// Admits `joiner` to the household (this device is its sponsor): a
+    /// `Member` record, then an `Epoch` record for every epoch key this device
+    /// holds, sealed to the joiner, so it reads all history. Returns the
+    /// records that describe the household (every one but entries), in an
+    /// order the joiner can admit.
+    pub fn sponsor(&mut self, joiner: MemberInfo) -> Result<Vec<Record>> {
+        let device = self
+            .device
+            .as_ref()
+            .ok_or_else(|| anyhow!("no household on this device"))?;
+        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        let household = self
+            .ledger
+            .household()
+            .ok_or_else(|| anyhow!("no household on this device"))?;
+        if household.members.contains_key(&joiner.device) {
+            return Err(anyhow!("that device was a member of this household before"));
+        }
+        let me = device.id();
+        let mut bodies = vec![Body::Member { member: joiner.clone() }];
+        for epoch in household.epochs.values() {
+            if let Some(key) = unlocked.index.epoch_key(&epoch.id) {
+                bodies.push(Body::Epoch {
+                    epoch: epoch.id,
+                    counter: epoch.counter,
+                    envelopes: vec![Envelope::seal(
+                        &mut OsRng,
+                        joiner.device,
+                        &joiner.box_key,
+                        &epoch.id,
+                        key,
+                    )],
+                });
+            }
+        }
+        let household_id = household.id;
+        let mut records = Vec::new();
+        for body in bodies {
+            let record = Record::sign(
+                device,
+                RecordId {
+                    origin: me,
+                    seq: self.ledger.next_seq(&me) + records.len() as u64,
+                },
+                household_id,
+                Hlc::tick(
+                    records.last().map_or(self.ledger.latest_hlc(), |r: &Record| r.hlc),
+                    now_ms(),
+                ),
+                body,
+            );
+            records.push(record);
+        }
+        for record in &records {
+            self.store.put_record_unsynced(record)?;
+        }
+        self.store.sync()?;
+        for record in records {
+            let id = record.id;
+            self.ledger
+                .admit(record)
+                .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
+            self.admitted(id);
+        }
+        let mut welcome: Vec<Record> = self
+            .ledger
+            .records()
+            .filter(|r| !matches!(r.body, Body::Entry(_)))
+            .cloned()
+            .collect();
+        welcome.sort_by_key(|r| (r.hlc, r.id));
+        Ok(welcome)
     }
 }
 
@@ -302,24 +522,44 @@ fn box_aad(me: &DeviceId) -> Vec<u8> {
     aad
 }
 
-/// Writes a secret file atomically with mode 0600.
-fn write_key_file(path: &Path, key: &[u8; 32]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+/// Writes a file durably with mode 0600.
+fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("failed to create {}", tmp.display()))?;
+        .open(path)
+        .with_context(|| format!("failed to create {}", path.display()))?;
     file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    file.write_all(key)?;
+    file.write_all(bytes)?;
     file.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("failed to write {}", path.display()))?;
     if let Some(dir) = path.parent() {
         fs::File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+/// Renames `from` to `to` durably.
+fn commit_file(from: &Path, to: &Path) -> Result<()> {
+    fs::rename(from, to).with_context(|| format!("failed to write {}", to.display()))?;
+    if let Some(dir) = to.parent() {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// What [`Vault::ingest`] did.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// Records newly admitted.
+    pub new: Vec<RecordId>,
+    /// Records already held.
+    pub duplicates: usize,
+    /// Records written past their origin's revocation, dropped.
+    pub dropped: usize,
+    /// The first record refused, and why (nothing after it was looked at).
+    pub rejected: Option<(RecordId, authsync_proto::ledger::Rejected)>,
 }
 
 /// The passphrase or key file did not open the vault.

@@ -182,12 +182,24 @@ impl EntryHistory {
     fn merge(&self) -> Option<EntryBody> {
         let heads: Vec<&Version> = self.heads.iter().filter_map(|id| self.version(id)).collect();
         let newest = heads.first()?;
-        // The value of field `changed` from the newest head that changed it.
+        // For each head, the latest version on its branch (following newest
+        // parents back) that set the field; the newest of those wins. A change
+        // made before a branch's last edit, or before the fork, still counts.
         let pick = |changed: &dyn Fn(&EntryBody, &EntryBody) -> bool| -> &EntryBody {
             heads
                 .iter()
-                .find(|h| self.base(h).is_none_or(|base| changed(&h.body, &base.body)))
-                .map_or(&newest.body, |h| &h.body)
+                .map(|head| {
+                    let mut v = *head;
+                    while let Some(base) = self.base(v) {
+                        if changed(&v.body, &base.body) {
+                            break;
+                        }
+                        v = base;
+                    }
+                    v
+                })
+                .max_by_key(|v| (v.hlc, v.record))
+                .map_or(&newest.body, |v| &v.body)
         };
         let otp = pick(&|a, b| !same_otp(a, b));
         let mut spec = otp.spec;
@@ -270,7 +282,11 @@ impl Index {
             body,
         });
         for name in history.search.exact_names() {
-            self.by_name.entry(name).or_default().push(sealed.entry);
+            let ids = self.by_name.entry(name).or_default();
+            // An issuer and account that are the same word name it once.
+            if !ids.contains(&sealed.entry) {
+                ids.push(sealed.entry);
+            }
         }
     }
 

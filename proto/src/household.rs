@@ -121,15 +121,21 @@ impl Household {
             }
         }
 
-        // A member admitted only by records that are no longer accepted is out.
-        let admitted_late: Vec<DeviceId> = household
-            .members
-            .values()
-            .filter(|m| m.sponsor.is_some() && !household.accepts(m.admitted_by))
-            .map(|m| m.info.device)
-            .collect();
-        for device in admitted_late {
-            household.members.remove(&device);
+        // A member admitted only by records that are no longer accepted is
+        // out, and so is whoever only it admitted, to a fixpoint.
+        loop {
+            let admitted_late: Vec<DeviceId> = household
+                .members
+                .values()
+                .filter(|m| m.sponsor.is_some() && !household.accepts(m.admitted_by))
+                .map(|m| m.info.device)
+                .collect();
+            if admitted_late.is_empty() {
+                break;
+            }
+            for device in admitted_late {
+                household.members.remove(&device);
+            }
         }
 
         for record in &set {

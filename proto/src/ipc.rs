@@ -176,6 +176,25 @@ pub enum Request {
         /// The new secret.
         otp: NewSecret,
     },
+    /// Opens a pairing offer: replies with the one-time code.
+    Pair {
+        /// How long the offer stays open (default 300 s).
+        ttl_secs: Option<u64>,
+    },
+    /// Joins the household whose member shows `code` (this device must have
+    /// no household yet).
+    Join {
+        /// The one-time code, `7-orbit-velvet-cactus`.
+        code: String,
+        /// The sponsor's `host:port`; found by mDNS when absent.
+        peer: Option<String>,
+        /// This device's name.
+        name: String,
+        /// The vault passphrase, or `None` for a key file.
+        passphrase: Option<WireSecret>,
+    },
+    /// The household's devices and what is known of each.
+    Devices,
     /// The audit log, newest first.
     Log {
         /// At most this many events.
@@ -203,6 +222,9 @@ impl Request {
             Request::History { .. } => "history",
             Request::Rotate { .. } => "rotate",
             Request::Log { .. } => "log",
+            Request::Pair { .. } => "pair",
+            Request::Join { .. } => "join",
+            Request::Devices => "devices",
         }
     }
 }
@@ -249,6 +271,42 @@ pub struct CodeReply {
     pub seconds_left: Option<u64>,
     /// Which entry it is for.
     pub entry: EntrySummary,
+    /// Set when this device's clock is more than 15 s off its peers': the
+    /// worst skew (peer minus us), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_ms: Option<i64>,
+}
+
+/// An open pairing offer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingReply {
+    /// The one-time code to type on the new device.
+    pub code: String,
+    /// Seconds until the offer expires.
+    pub expires_in_secs: u64,
+    /// Where this daemon listens (for `join --peer`).
+    pub listen: Option<String>,
+}
+
+/// One device of the household.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Whether it is this device.
+    pub this_device: bool,
+    /// Whether it was revoked.
+    pub revoked: bool,
+    /// Whether a sync session with it is up.
+    pub online: bool,
+    /// When it was last heard from, Unix ms.
+    pub last_seen_ms: Option<u64>,
+    /// Its address on the last connection.
+    pub addr: Option<String>,
+    /// Its clock minus ours at its last hello, ms.
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// One version in an entry's history.
@@ -317,6 +375,12 @@ pub struct StatusReply {
     pub data_dir: String,
     /// Auto-lock after this many idle seconds.
     pub auto_lock_secs: Option<u64>,
+    /// Where the sync endpoint listens.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Peers with a sync session up.
+    #[serde(default)]
+    pub peers_online: usize,
 }
 
 /// A successful reply.
@@ -337,6 +401,10 @@ pub enum Reply {
     History(Vec<VersionInfo>),
     /// For `log`, newest first.
     Log(Vec<LogEvent>),
+    /// For `pair`.
+    Pairing(PairingReply),
+    /// For `devices`.
+    Devices(Vec<DeviceInfo>),
 }
 
 /// What went wrong, as a type the client can act on.

@@ -120,6 +120,22 @@ impl Ledger {
 
     /// Checks `record` against the rules and adds it if it passes.
     pub fn admit(&mut self, record: Record) -> Result<Admitted, Rejected> {
+        if self.check(&record)? == Admitted::Duplicate {
+            return Ok(Admitted::Duplicate);
+        }
+        let refold = !matches!(record.body, Body::Entry(_));
+        self.contiguous.insert(record.id.origin, record.id.seq);
+        self.latest = self.latest.max(record.hlc);
+        self.records.insert(record.id, record);
+        if refold {
+            self.household = Household::fold(self.records.values());
+        }
+        Ok(Admitted::New)
+    }
+
+    /// What [`Ledger::admit`] would do with `record`, without doing it: lets
+    /// the daemon store a record durably before it enters memory.
+    pub fn check(&self, record: &Record) -> Result<Admitted, Rejected> {
         let signing_key = match &self.household {
             None => match &record.body {
                 Body::Genesis { founder } if founder.device == record.id.origin && record.id.seq == 1 => {
@@ -139,7 +155,7 @@ impl Ledger {
             }
         };
         if let Some(held) = self.records.get(&record.id) {
-            return if *held == record {
+            return if held == record {
                 Ok(Admitted::Duplicate)
             } else {
                 Err(Rejected::Equivocation)
@@ -160,14 +176,6 @@ impl Ledger {
             Body::Genesis { .. } if self.household.is_some() => return Err(Rejected::WrongHousehold),
             _ => {}
         }
-
-        let refold = !matches!(record.body, Body::Entry(_));
-        self.contiguous.insert(record.id.origin, record.id.seq);
-        self.latest = self.latest.max(record.hlc);
-        self.records.insert(record.id, record);
-        if refold {
-            self.household = Household::fold(self.records.values());
-        }
         Ok(Admitted::New)
     }
 
@@ -176,10 +184,14 @@ impl Ledger {
     /// rises with its seq, and a device writes only after it has admitted
     /// (and so moved its clock past) the `Member` record that admitted it.
     pub fn missing_for(&self, theirs: &BTreeMap<DeviceId, u64>) -> Vec<&Record> {
+        // Records written past their origin's revocation are held (a ledger
+        // may have admitted them before the `Revoke` arrived) but never
+        // passed on: other members refuse them.
         let mut out: Vec<&Record> = self
             .records
             .values()
             .filter(|r| r.id.seq > theirs.get(&r.id.origin).copied().unwrap_or(0))
+            .filter(|r| self.household.as_ref().is_none_or(|h| h.accepts(r.id)))
             .collect();
         out.sort_by_key(|r| (r.hlc, r.id));
         out

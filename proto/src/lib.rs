@@ -13,5 +13,8 @@ pub mod ipc;
 pub mod ledger;
 pub mod otp;
 pub mod otpauth;
+pub mod pairing;
 pub mod paths;
 pub mod record;
+pub mod wire;
+mod words;

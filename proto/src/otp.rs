@@ -21,6 +21,10 @@ const STEAM_DIGITS: u8 = 5;
 /// RFC 4226 §4: a shared secret must be at least 128 bits.
 const MIN_SECRET_BYTES: usize = 16;
 
+/// The longest TOTP period accepted: a day. Real sites use 30 or 60 s; a
+/// bound keeps time arithmetic far from overflow.
+pub const MAX_PERIOD: u64 = 86_400;
+
 /// What can go wrong with a secret or a code's parameters. Never carries
 /// secret material.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -41,6 +45,9 @@ pub enum OtpError {
     /// A TOTP period of zero seconds.
     #[error("the period must be a positive number of seconds, not 0")]
     ZeroPeriod,
+    /// A TOTP period longer than [`MAX_PERIOD`] (a day).
+    #[error("the period must be at most {MAX_PERIOD} seconds (a day), not {0}")]
+    LongPeriod(u64),
     /// An algorithm other than SHA1, SHA256 or SHA512 (the name given, cut short).
     #[error("unsupported algorithm {0:?}; expected SHA1, SHA256 or SHA512")]
     BadAlgorithm(String),
@@ -164,6 +171,7 @@ impl OtpSpec {
                 return Ok(());
             }
             OtpKind::Totp { period: 0 } => return Err(OtpError::ZeroPeriod),
+            OtpKind::Totp { period } if period > MAX_PERIOD => return Err(OtpError::LongPeriod(period)),
             OtpKind::Totp { .. } | OtpKind::Hotp { .. } => {}
         }
         if !(6..=8).contains(&self.digits) {
@@ -363,7 +371,12 @@ mod tests {
             (OtpSpec::totp_default(), Ok(())),
             (OtpSpec::steam(), Ok(())),
             (totp(Algorithm::Sha512, 8, 1), Ok(())),
-            (totp(Algorithm::Sha1, 7, u64::MAX), Ok(())),
+            (totp(Algorithm::Sha1, 7, MAX_PERIOD), Ok(())),
+            (
+                totp(Algorithm::Sha1, 7, MAX_PERIOD + 1),
+                Err(OtpError::LongPeriod(MAX_PERIOD + 1)),
+            ),
+            (totp(Algorithm::Sha1, 7, u64::MAX), Err(OtpError::LongPeriod(u64::MAX))),
             (totp(Algorithm::Sha1, 5, 30), Err(OtpError::BadDigits(5))),
             (totp(Algorithm::Sha1, 9, 30), Err(OtpError::BadDigits(9))),
             (totp(Algorithm::Sha1, 6, 0), Err(OtpError::ZeroPeriod)),

@@ -1,1 +1,154 @@
-//! Helpers for the end-to-end tests.
+//! The harness of the end-to-end tests: real `authd` and `authctl` processes
+//! on temp dirs, and the assertions the scenarios share.
+//!
+//! - [`Instance`]: one `AUTHSYNC_HOME` with an `authd` the test starts
+//!   itself, killed and reaped on drop (and any daemon `authctl` auto-started
+//!   there, found by its pid file). A test whose daemon panicked fails.
+//! - [`Output`]: what one `authctl` run printed, with exit-code and
+//!   one-line-error assertions.
+//! - [`raw`]: the IPC protocol spoken directly over the socket, for input
+//!   `authctl` would never send.
+//! - [`wait_until`]: every wait polls a condition against a deadline; no
+//!   test sleeps for a fixed time hoping something has happened.
+//!
+//! The binaries are the ones `cargo build --workspace` (or `cargo test
+//! --workspace`) put beside the test executable; the harness refuses to run
+//! binaries older than their sources. So: `cargo build --workspace && cargo
+//! test -p authsync-tests`. Known bugs are `#[ignore = "bug: ..."]` tests;
+//! `-- --ignored` runs them.
+
+pub mod files;
+mod instance;
+pub mod otp;
+mod output;
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+pub use instance::{Ctl, Instance, Snapshot, path_str};
+pub use output::Output;
+
+/// How long one `authctl` run may take before the test fails.
+pub const CTL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `authd` may take to answer after it was started.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The directory that holds `authd` and `authctl`: the test executable is in
+/// `target/<profile>/deps/`, the binaries in `target/<profile>/`.
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test executable has a path");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test executable lives in target/<profile>/deps")
+            .to_path_buf();
+        for name in ["authd", "authctl"] {
+            let bin = dir.join(name);
+            assert!(
+                bin.is_file(),
+                "{} is missing: run `cargo build --workspace` first",
+                bin.display()
+            );
+            check_fresh(&bin);
+        }
+        dir
+    })
+}
+
+/// Refuses a binary older than one of its sources, as listed in the
+/// dep-info file cargo writes beside it (`authd.d`): `cargo test -p
+/// authsync-tests` does not rebuild the binaries, and a stale one makes a
+/// test pass or fail for the wrong reason. Set
+/// `AUTHSYNC_TESTS_ALLOW_STALE=1` to run them anyway.
+fn check_fresh(bin: &Path) {
+    if std::env::var_os("AUTHSYNC_TESTS_ALLOW_STALE").is_some() {
+        return;
+    }
+    let Ok(dep_info) = std::fs::read_to_string(bin.with_extension("d")) else {
+        return;
+    };
+    let built = modified(bin);
+    // "TARGET: SOURCE SOURCE ...", spaces inside paths escaped as "\ ".
+    let sources = dep_info
+        .lines()
+        .filter_map(|line| line.split_once(": "))
+        .flat_map(|(_, sources)| {
+            let joined = sources.replace("\\ ", "\u{0}");
+            let paths: Vec<PathBuf> = joined
+                .split_whitespace()
+                .map(|p| PathBuf::from(p.replace('\u{0}', " ")))
+                .collect();
+            paths
+        });
+    for source in sources {
+        if source.is_file() && modified(&source) > built {
+            panic!(
+                "{} is older than {}: run `cargo build --workspace` first \
+                 (or set AUTHSYNC_TESTS_ALLOW_STALE=1)",
+                bin.display(),
+                source.display()
+            );
+        }
+    }
+}
+
+fn modified(path: &Path) -> SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("cannot stat {}: {e}", path.display()))
+}
+
+/// `authd` of this build.
+pub fn authd_bin() -> PathBuf {
+    bin_dir().join("authd")
+}
+
+/// `authctl` of this build.
+pub fn authctl_bin() -> PathBuf {
+    bin_dir().join("authctl")
+}
+
+/// Polls `condition` every few milliseconds until it holds; panics, naming
+/// `what`, if it still does not after `timeout`.
+#[track_caller]
+pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    if !poll_until(timeout, &mut condition) {
+        panic!("timed out after {timeout:?} waiting for {what}");
+    }
+}
+
+/// Like [`wait_until`], but says whether the condition came true instead of
+/// panicking.
+pub fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether `pid` is a running process (not gone, not a zombie).
+pub fn running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// The current Unix time in seconds.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs()
+}

@@ -1,0 +1,55 @@
+//! `config.toml`: the daemon's settings, each also a command-line flag (the
+//! flag wins). Unknown keys are an error, so a typo does not pass silently.
+//!
+//! ```toml
+//! listen = "0.0.0.0:47811"          # where the QUIC endpoint listens
+//! peers = ["192.0.2.7:47811"]       # static peers, for networks without multicast
+//! mdns = true                       # announce and find devices with mDNS
+//! auto_lock = 900                   # lock after this many idle seconds (0: never)
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// The file's contents; every key optional.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: Option<SocketAddr>,
+    #[serde(default)]
+    pub peers: Vec<String>,
+    pub mdns: Option<bool>,
+    pub auto_lock: Option<u64>,
+}
+
+impl Config {
+    /// Reads `path`; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<Config> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).with_context(|| format!("{} is not a valid config", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(e).with_context(|| format!("failed to read {}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reads_every_key_and_refuses_unknown_ones() {
+        let config: Config =
+            toml::from_str("listen = \"127.0.0.1:5000\"\npeers = [\"a:1\"]\nmdns = false\nauto_lock = 60\n").unwrap();
+        assert_eq!(config.listen, Some("127.0.0.1:5000".parse().unwrap()));
+        assert_eq!(config.peers, vec!["a:1"]);
+        assert_eq!(config.mdns, Some(false));
+        assert_eq!(config.auto_lock, Some(60));
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        assert!(toml::from_str::<Config>("listen = \"not an address\"").is_err());
+    }
+}

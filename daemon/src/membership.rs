@@ -1,0 +1,269 @@
+//! The household requests that involve other devices: `pair` and `join`
+//! (the exchange itself is in `pairing.rs`), `devices`, and `status` with
+//! its peers.
+
+use std::time::{Duration, Instant};
+
+use authsync_proto::ipc::{DeviceInfo, ErrorCode, IpcError, PairingReply, Reply, WireSecret};
+use authsync_proto::pairing::PairingCode;
+use authsync_proto::record::{MemberInfo, Record};
+use rand::rngs::OsRng;
+
+use crate::daemon::{Daemon, bad, new_kek};
+use crate::handlers::{self, internal, not_initialized};
+use crate::pairing::{self, Offer};
+use crate::vault::{Identity, Vault};
+
+/// How long a pairing offer stays open by default.
+const DEFAULT_OFFER_TTL: Duration = Duration::from_secs(300);
+/// How long `join` looks for the offer on the network.
+const FIND_OFFER_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Result<T> = std::result::Result<T, IpcError>;
+
+fn failed(message: String) -> IpcError {
+    IpcError::new(ErrorCode::Internal, message)
+}
+
+impl Daemon {
+    fn offer(&self) -> std::sync::MutexGuard<'_, Option<Offer>> {
+        self.0.offer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The reply to `status`.
+    pub fn status(&self, vault: &Vault) -> Reply {
+        let mut reply = handlers::status(vault, self.auto_lock_secs());
+        if let Reply::Status(status) = &mut reply {
+            status.listen = self.0.net.get().and_then(|n| n.local_addr()).map(|a| a.to_string());
+            status.peers_online = self.peers().snapshot().values().filter(|s| s.connected).count();
+        }
+        reply
+    }
+
+    /// The reply to `devices`.
+    pub fn devices(&self, vault: &Vault) -> Reply {
+        let me = vault.device_id();
+        let seen = self.peers().snapshot();
+        let mut devices: Vec<DeviceInfo> = vault
+            .ledger()
+            .household()
+            .map(|h| {
+                h.members
+                    .values()
+                    .map(|m| {
+                        let peer = seen.get(&m.info.device);
+                        DeviceInfo {
+                            id: m.info.device.to_string(),
+                            name: m.info.name.clone(),
+                            this_device: Some(m.info.device) == me,
+                            revoked: m.revoked_after.is_some(),
+                            online: peer.is_some_and(|p| p.connected),
+                            last_seen_ms: peer.map(|p| p.last_seen_ms),
+                            addr: peer.map(|p| p.addr.to_string()),
+                            clock_skew_ms: peer.map(|p| p.skew_ms),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        devices.sort_by(|a, b| (!a.this_device, &a.name).cmp(&(!b.this_device, &b.name)));
+        Reply::Devices(devices)
+    }
+
+    /// Opens a pairing offer and returns its code.
+    pub fn pair(&self, ttl_secs: Option<u64>) -> Result<Reply> {
+        {
+            let vault = self.vault();
+            if !vault.is_initialized() {
+                return Err(not_initialized());
+            }
+            if vault.unlocked().is_none() {
+                return Err(IpcError::new(
+                    ErrorCode::Locked,
+                    "the vault is locked (a sponsor shares its keys); run `authctl unlock`",
+                ));
+            }
+        }
+        let net = self
+            .0
+            .net
+            .get()
+            .cloned()
+            .ok_or_else(|| failed("the network is not running yet; try again in a moment".into()))?;
+        let ttl = ttl_secs.map_or(DEFAULT_OFFER_TTL, Duration::from_secs);
+        if ttl.is_zero() || ttl > Duration::from_secs(3600) {
+            return Err(bad("an offer lasts 1 to 3600 seconds"));
+        }
+        let code = PairingCode::generate(&mut OsRng);
+        let reply = PairingReply {
+            code: code.to_string(),
+            expires_in_secs: ttl.as_secs(),
+            listen: net.local_addr().map(|a| a.to_string()),
+        };
+        let nameplate = code.nameplate;
+        let expires = Instant::now() + ttl;
+        *self.offer() = Some(Offer {
+            code,
+            expires,
+            busy: false,
+            spent: false,
+        });
+        self.trust().set_pairing_open(true);
+        net.announce_pairing(Some(nameplate));
+        tracing::info!(nameplate, ttl_secs = ttl.as_secs(), "pairing offer open");
+        let daemon = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(ttl) => {}
+                _ = daemon.stopped() => return,
+            }
+            let expired = daemon.offer().as_ref().is_some_and(|o| o.expires == expires && !o.busy);
+            if expired {
+                daemon.close_offer();
+                net.announce_pairing(None);
+                tracing::info!(nameplate, "pairing offer expired");
+            }
+        });
+        Ok(Reply::Pairing(reply))
+    }
+
+    /// Claims the open offer for a joiner that named `nameplate`.
+    pub fn claim_offer(&self, nameplate: u16) -> std::result::Result<PairingCode, String> {
+        let mut guard = self.offer();
+        let Some(offer) = guard.as_mut() else {
+            return Err("no pairing offer is open here; run `authctl pair` on a member device".into());
+        };
+        if offer.code.nameplate != nameplate {
+            return Err(format!("no pairing offer numbered {nameplate} is open here"));
+        }
+        if offer.spent {
+            return Err("that pairing code was already used; run `authctl pair` again".into());
+        }
+        if Instant::now() >= offer.expires {
+            offer.spent = true;
+            return Err("that pairing code has expired; run `authctl pair` again".into());
+        }
+        if offer.busy {
+            return Err("another device is pairing with this offer right now".into());
+        }
+        offer.busy = true;
+        Ok(offer.code.clone())
+    }
+
+    /// Marks the offer used or cancelled: it will not be served again.
+    pub fn spend_offer(&self) {
+        if let Some(offer) = self.offer().as_mut() {
+            offer.spent = true;
+            offer.busy = false;
+        }
+    }
+
+    /// Whether the offer is gone for good (used, cancelled or expired).
+    pub fn offer_is_spent(&self) -> bool {
+        self.offer()
+            .as_ref()
+            .is_some_and(|o| o.spent || Instant::now() >= o.expires)
+    }
+
+    /// Closes the offer: strangers are refused at the handshake again.
+    pub fn close_offer(&self) {
+        *self.offer() = None;
+        self.trust().set_pairing_open(false);
+    }
+
+    /// Admits a joiner (sponsor side), off the async threads.
+    pub async fn sponsor(&self, member: MemberInfo) -> anyhow::Result<Vec<Record>> {
+        let daemon = self.clone();
+        let welcome = tokio::task::spawn_blocking(move || daemon.vault().sponsor(member))
+            .await
+            .map_err(|e| anyhow::anyhow!("sponsoring stopped: {e}"))??;
+        self.refresh_trust();
+        Ok(welcome)
+    }
+
+    /// Joins a household with `code` (joiner side).
+    pub async fn join(
+        &self,
+        code: String,
+        peer: Option<String>,
+        name: String,
+        passphrase: Option<WireSecret>,
+    ) -> Result<Reply> {
+        let name = name.trim().to_string();
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(bad("a device name is 1 to 64 printable characters"));
+        }
+        if self.vault().is_initialized() {
+            return Err(IpcError::new(
+                ErrorCode::AlreadyInitialized,
+                "this device already has a household; `join` is for a new device",
+            ));
+        }
+        let code: PairingCode = code.parse().map_err(|e| bad(&format!("{e}")))?;
+        let addr = match &peer {
+            Some(peer) => tokio::net::lookup_host(peer)
+                .await
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| bad(&format!("cannot resolve the peer address '{peer}'; give HOST:PORT")))?,
+            None => self.find_offer(code.nameplate).await?,
+        };
+        let (kek, source) = new_kek(passphrase).await?;
+        let identity = Identity::generate(&name);
+        let records = pairing::join(&identity, &code, addr).await.map_err(|e| {
+            let message = format!("{e:#}");
+            let code = if message.contains("did not match") {
+                ErrorCode::BadRequest
+            } else {
+                ErrorCode::Internal
+            };
+            IpcError::new(code, format!("pairing failed: {message}"))
+        })?;
+        {
+            let mut vault = self.vault();
+            vault
+                .establish(identity, kek, source, records)
+                .map_err(|e| internal(e.context("failed to store the household")))?;
+        }
+        self.0
+            .learned_peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(addr.to_string());
+        self.refresh_trust();
+        self.0.established.send_replace(true);
+        tracing::info!(sponsor = %addr, "joined a household");
+        Ok(self.status(&self.vault()))
+    }
+
+    /// Looks for the offer numbered `nameplate` with discovery.
+    async fn find_offer(&self, nameplate: u16) -> Result<std::net::SocketAddr> {
+        let discovery = self.0.discovery.clone().ok_or_else(|| {
+            bad("discovery is off (--no-mdns); give the other device's address with --peer HOST:PORT")
+        })?;
+        let mut found = discovery.subscribe();
+        let search = async {
+            while let Some(peer) = found.recv().await {
+                if peer.pairing == Some(nameplate) {
+                    if let Some(addr) = peer.addrs.iter().find(|a| a.is_ipv4()).or(peer.addrs.first()) {
+                        return Some(*addr);
+                    }
+                }
+            }
+            None
+        };
+        tokio::time::timeout(FIND_OFFER_TIMEOUT, search)
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                IpcError::new(
+                    ErrorCode::NotFound,
+                    format!(
+                        "no pairing offer numbered {nameplate} found on this network within {}s; check the code, or give --peer HOST:PORT",
+                        FIND_OFFER_TIMEOUT.as_secs()
+                    ),
+                )
+            })
+    }
+}

@@ -1,0 +1,232 @@
+//! The daemon's network side: the QUIC endpoint, incoming connections,
+//! static peers dialled with backoff, and peers found by discovery. Starts
+//! once this device has a household, and stops with the daemon.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use authsync_proto::ids::DeviceId;
+use authsync_proto::wire::{ALPN_PAIR, ALPN_SYNC};
+
+use crate::daemon::Daemon;
+use crate::discovery::{Advert, Discovery, Found};
+use crate::transport::{self, Expect, SERVER_NAME, Tls};
+
+/// The UDP port authd listens on by default.
+pub const DEFAULT_PORT: u16 = 47_811;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Where to listen and whom to call.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// The QUIC endpoint's address.
+    pub listen: SocketAddr,
+    /// `host:port` of peers to dial without discovery.
+    pub peers: Vec<String>,
+}
+
+/// The running network, for the parts of the daemon that need it (pairing,
+/// status).
+pub struct Net {
+    pub endpoint: quinn::Endpoint,
+    pub tls: Tls,
+    pub discovery: Option<Arc<dyn Discovery>>,
+    advert: Mutex<Advert>,
+}
+
+impl Net {
+    /// The local address the endpoint listens on.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.local_addr().ok()
+    }
+
+    /// Re-announces this device with a pairing offer's nameplate, or none.
+    pub fn announce_pairing(&self, nameplate: Option<u16>) {
+        let mut advert = self.advert.lock().unwrap_or_else(|p| p.into_inner());
+        advert.pairing = nameplate;
+        if let Some(discovery) = &self.discovery {
+            if let Err(e) = discovery.publish(&advert) {
+                tracing::warn!(error = %format!("{e:#}"), "could not announce the pairing offer");
+            }
+        }
+    }
+
+    /// Dials `addr`, expecting `expect`, for `alpn`.
+    pub async fn connect(&self, addr: SocketAddr, expect: Expect, alpn: &[u8]) -> Result<quinn::Connection> {
+        let config = self.tls.client_config(expect, alpn)?;
+        let connecting = self
+            .endpoint
+            .connect_with(config, addr, SERVER_NAME)
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+            .await
+            .map_err(|_| anyhow!("{addr} did not answer within {}s", CONNECT_TIMEOUT.as_secs()))?
+            .with_context(|| format!("connection to {addr} failed"))
+    }
+}
+
+/// Starts the endpoint and its tasks; returns once they are running.
+pub async fn start(daemon: &Daemon, config: &NetConfig, discovery: Option<Arc<dyn Discovery>>) -> Result<Arc<Net>> {
+    daemon.refresh_trust();
+    let tls = daemon
+        .with_device_key(|key| Tls::new(key, daemon.trust().clone()))
+        .ok_or_else(|| anyhow!("no device identity yet"))??;
+    let me = daemon
+        .with_device_key(|key| key.id())
+        .ok_or_else(|| anyhow!("no device identity yet"))?;
+    let endpoint = transport::endpoint(&tls, config.listen)?;
+    let port = endpoint.local_addr().context("the endpoint has no address")?.port();
+    let advert = Advert {
+        device: me,
+        household_tag: daemon.household_tag(),
+        port,
+        pairing: None,
+    };
+    if let Some(discovery) = &discovery {
+        discovery.publish(&advert).context("failed to announce this device")?;
+    }
+    let net = Arc::new(Net {
+        endpoint,
+        tls,
+        discovery: discovery.clone(),
+        advert: Mutex::new(advert),
+    });
+    tracing::info!(addr = %net.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening for peers");
+
+    tokio::spawn(accept_loop(daemon.clone(), net.clone()));
+    for target in &config.peers {
+        tokio::spawn(dial_static(daemon.clone(), net.clone(), target.clone()));
+    }
+    if let Some(discovery) = discovery {
+        tokio::spawn(discovered(daemon.clone(), net.clone(), discovery, me));
+    }
+    Ok(net)
+}
+
+async fn accept_loop(daemon: Daemon, net: Arc<Net>) {
+    loop {
+        let incoming = tokio::select! {
+            incoming = net.endpoint.accept() => match incoming {
+                Some(incoming) => incoming,
+                None => return,
+            },
+            _ = daemon.stopped() => return,
+        };
+        let daemon = daemon.clone();
+        let net = net.clone();
+        tokio::spawn(async move {
+            let remote = incoming.remote_address();
+            let conn = match tokio::time::timeout(CONNECT_TIMEOUT, incoming).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => return tracing::debug!(%remote, error = %e, "refused a connection"),
+                Err(_) => return tracing::debug!(%remote, "a handshake timed out"),
+            };
+            let alpn = conn
+                .handshake_data()
+                .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+                .and_then(|d| d.protocol);
+            let peer = transport::peer_key(&conn).map(|k| DeviceId::from_public_key(&k));
+            match (alpn.as_deref(), peer) {
+                (Some(ALPN_SYNC), Some(peer)) if daemon.trust().is_member(&peer) => {
+                    let _ = crate::sync::run(daemon, conn, false).await;
+                }
+                (Some(ALPN_PAIR), Some(_)) => crate::pairing::sponsor(daemon, net, conn).await,
+                _ => {
+                    tracing::debug!(%remote, "refused a connection that is neither a member's sync nor a pairing");
+                    conn.close(2u32.into(), b"not a member");
+                }
+            }
+        });
+    }
+}
+
+/// Sleeps `delay`, or less if the daemon stops. `false` if it stopped.
+async fn pause(daemon: &Daemon, delay: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => true,
+        _ = daemon.stopped() => false,
+    }
+}
+
+/// Keeps a session with the peer at `target` (`host:port`) up, with backoff.
+async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
+    let mut backoff = Duration::from_millis(250);
+    let mut known: Option<DeviceId> = None;
+    loop {
+        if known.is_some_and(|id| daemon.peers().is_connected(&id)) {
+            if !pause(&daemon, Duration::from_secs(1)).await {
+                return;
+            }
+            continue;
+        }
+        let addr = match tokio::net::lookup_host(&target).await {
+            Ok(mut addrs) => addrs.next(),
+            Err(e) => {
+                tracing::debug!(peer = %target, error = %e, "cannot resolve a static peer");
+                None
+            }
+        };
+        if let Some(addr) = addr {
+            match net.connect(addr, Expect::AnyMember, ALPN_SYNC).await {
+                Ok(conn) => {
+                    known = transport::peer_key(&conn).map(|k| DeviceId::from_public_key(&k));
+                    backoff = Duration::from_millis(250);
+                    let _ = crate::sync::run(daemon.clone(), conn, true).await;
+                }
+                Err(e) => tracing::debug!(peer = %target, error = %format!("{e:#}"), "static peer unreachable"),
+            }
+        }
+        if !pause(&daemon, backoff).await {
+            return;
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Dials household members that discovery finds, when not connected yet.
+async fn discovered(daemon: Daemon, net: Arc<Net>, discovery: Arc<dyn Discovery>, me: DeviceId) {
+    let mut found = discovery.subscribe();
+    let dialing: Arc<Mutex<HashSet<DeviceId>>> = Arc::default();
+    loop {
+        let peer: Found = tokio::select! {
+            peer = found.recv() => match peer {
+                Some(peer) => peer,
+                None => return,
+            },
+            _ = daemon.stopped() => {
+                discovery.shutdown();
+                return;
+            }
+        };
+        let ours = daemon.household_tag();
+        if peer.device == me
+            || peer.household_tag.is_none()
+            || peer.household_tag != ours
+            || !daemon.trust().is_member(&peer.device)
+            || daemon.peers().is_connected(&peer.device)
+            || !dialing.lock().unwrap_or_else(|p| p.into_inner()).insert(peer.device)
+        {
+            continue;
+        }
+        let (daemon, net, dialing) = (daemon.clone(), net.clone(), dialing.clone());
+        tokio::spawn(async move {
+            let v4 = net.local_addr().is_some_and(|a| a.is_ipv4());
+            for addr in peer.addrs.iter().filter(|a| a.is_ipv4() == v4) {
+                match net.connect(*addr, Expect::Member(peer.device), ALPN_SYNC).await {
+                    Ok(conn) => {
+                        let _ = crate::sync::run(daemon.clone(), conn, true).await;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::debug!(peer = %peer.device.short(), %addr, error = %format!("{e:#}"), "discovered peer unreachable")
+                    }
+                }
+            }
+            dialing.lock().unwrap_or_else(|p| p.into_inner()).remove(&peer.device);
+        });
+    }
+}

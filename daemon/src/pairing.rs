@@ -1,0 +1,255 @@
+//! Pairing over QUIC: the sponsor's side (an open offer, answered on the
+//! `authsync-pair/1` ALPN) and the joiner's side (`authctl join CODE`).
+//!
+//! SPAKE2 with the one-time code as password; both sides then prove the key
+//! with MACs over both TLS key fingerprints as each saw them, so a relay that
+//! presents its own key to each side fails even if it knew the code. The
+//! joiner's name and box key travel sealed under the pairing key. The sponsor
+//! then writes the joiner's `Member` record and an `Epoch` record per epoch
+//! key, and welcomes it with every record but entries; entries follow over
+//! ordinary sync. A code works once, a wrong code cancels the offer, and an
+//! offer expires.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use authsync_proto::crypto::{Sealed, SymKey};
+use authsync_proto::ids::DeviceId;
+use authsync_proto::pairing::{Handshake, PairingCode, PairingKey, Role, fingerprint};
+use authsync_proto::record::{MemberInfo, Record};
+use authsync_proto::wire::{ALPN_PAIR, PairFrame};
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::daemon::Daemon;
+use crate::network::Net;
+use crate::sync::{read_frame, write_frame};
+use crate::transport::{self, Expect, SERVER_NAME, Tls, Trust};
+use crate::vault::Identity;
+
+/// How long each step of the exchange may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(15);
+const JOINER_AAD: &[u8] = b"authsync joiner v1";
+
+/// An open pairing offer.
+pub struct Offer {
+    pub code: PairingCode,
+    pub expires: Instant,
+    /// A joiner is being served: others are refused meanwhile.
+    pub busy: bool,
+    /// Used, or cancelled by a wrong code: never served again.
+    pub spent: bool,
+}
+
+/// What the joiner tells the sponsor about itself, sealed.
+#[derive(Serialize, Deserialize)]
+struct JoinerDetails {
+    name: String,
+    box_key: [u8; 32],
+}
+
+async fn step<T>(what: &str, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(STEP_TIMEOUT, fut)
+        .await
+        .map_err(|_| anyhow!("the other device did not answer ({what})"))?
+}
+
+async fn refuse(send: &mut quinn::SendStream, why: &str) {
+    let _ = write_frame(send, &PairFrame::Refused(why.to_string())).await;
+    let _ = send.finish();
+}
+
+/// Serves one joiner on `conn` (sponsor side).
+pub async fn sponsor(daemon: Daemon, net: Arc<Net>, conn: quinn::Connection) {
+    let Some(joiner_key) = transport::peer_key(&conn) else {
+        return conn.close(2u32.into(), b"no key");
+    };
+    let joiner = DeviceId::from_public_key(&joiner_key);
+    let (mut send, mut recv) = match step("open", async { Ok(conn.accept_bi().await?) }).await {
+        Ok(streams) => streams,
+        Err(_) => return conn.close(2u32.into(), b"no stream"),
+    };
+    match serve(&daemon, &mut send, &mut recv, joiner, joiner_key).await {
+        Ok(()) => {
+            tracing::info!(device = %joiner.short(), "paired a new device");
+            let _ = send.finish();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn.closed()).await;
+        }
+        Err(Refusal { reason, cancel }) => {
+            tracing::warn!(device = %joiner.short(), %reason, cancelled = cancel, "pairing refused");
+            refuse(&mut send, &reason).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn.closed()).await;
+        }
+    }
+    // Whatever happened, a used, cancelled or expired offer is closed; a
+    // refused stranger (wrong nameplate) leaves it open.
+    if daemon.offer_is_spent() {
+        daemon.close_offer();
+        net.announce_pairing(None);
+    }
+}
+
+struct Refusal {
+    reason: String,
+    /// The offer is cancelled (a wrong code, or it was used).
+    cancel: bool,
+}
+
+fn refusal(reason: impl Into<String>, cancel: bool) -> Refusal {
+    Refusal {
+        reason: reason.into(),
+        cancel,
+    }
+}
+
+async fn serve(
+    daemon: &Daemon,
+    send: &mut quinn::SendStream,
+    recv: &mut quinn::RecvStream,
+    joiner: DeviceId,
+    joiner_key: [u8; 32],
+) -> std::result::Result<(), Refusal> {
+    let broken = |e: anyhow::Error| refusal(format!("{e:#}"), false);
+    let PairFrame::Join { nameplate, spake } = step("join", read_frame(recv)).await.map_err(broken)? else {
+        return Err(refusal("expected a join", false));
+    };
+    let code = daemon.claim_offer(nameplate).map_err(|why| refusal(why, false))?;
+    // From here on the offer is claimed: any failure spends it.
+    let spend = |why: String| {
+        daemon.spend_offer();
+        refusal(why, true)
+    };
+    let (handshake, ours) = Handshake::start(&mut OsRng, Role::Sponsor, &code);
+    write_frame(send, &PairFrame::Spake { spake: ours })
+        .await
+        .map_err(|e| spend(format!("{e:#}")))?;
+    let key = handshake
+        .finish(&spake)
+        .map_err(|_| spend("malformed pairing message".into()))?;
+    let sponsor_key = daemon
+        .with_device_key(|k| k.public())
+        .ok_or_else(|| spend("no identity".into()))?;
+    let (jfp, sfp) = (fingerprint(&joiner_key), fingerprint(&sponsor_key));
+    write_frame(
+        send,
+        &PairFrame::Confirm {
+            mac: key.confirmation(Role::Sponsor, &jfp, &sfp),
+        },
+    )
+    .await
+    .map_err(|e| spend(format!("{e:#}")))?;
+    let PairFrame::Confirm { mac } = step("confirm", read_frame(recv))
+        .await
+        .map_err(|e| spend(format!("{e:#}")))?
+    else {
+        return Err(spend("expected a confirmation".into()));
+    };
+    key.check(Role::Joiner, &jfp, &sfp, &mac)
+        .map_err(|_| spend("wrong pairing code; the offer is cancelled, run `authctl pair` again".into()))?;
+    let PairFrame::Joiner { sealed } = step("details", read_frame(recv))
+        .await
+        .map_err(|e| spend(format!("{e:#}")))?
+    else {
+        return Err(spend("expected the joiner's details".into()));
+    };
+    let details = open_details(&key.seal_key(), &sealed).ok_or_else(|| spend("unreadable joiner details".into()))?;
+    let member = MemberInfo {
+        device: joiner,
+        name: details.name,
+        signing_key: joiner_key,
+        box_key: details.box_key,
+    };
+    let welcome = daemon.sponsor(member).await.map_err(|e| spend(format!("{e:#}")))?;
+    daemon.spend_offer();
+    write_frame(send, &PairFrame::Welcome(welcome))
+        .await
+        .map_err(|e| refusal(format!("{e:#}"), true))?;
+    Ok(())
+}
+
+fn seal_details(key: &SymKey, details: &JoinerDetails) -> Result<Sealed> {
+    let plain = Zeroizing::new(postcard::to_stdvec(details).context("cannot encode the joiner's details")?);
+    Ok(key.seal(&mut OsRng, JOINER_AAD, &plain))
+}
+
+fn open_details(key: &SymKey, sealed: &Sealed) -> Option<JoinerDetails> {
+    let plain = key.open(JOINER_AAD, sealed).ok()?;
+    postcard::from_bytes(&plain).ok()
+}
+
+/// The joiner's side: reaches the sponsor at `addr`, runs the exchange as
+/// `identity`, and returns the household's records.
+pub async fn join(identity: &Identity, code: &PairingCode, addr: SocketAddr) -> Result<Vec<Record>> {
+    let tls = Tls::new(&identity.device, Arc::new(Trust::default()))?;
+    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+        .parse()
+        .context("bind address")?;
+    let endpoint = quinn::Endpoint::client(bind).context("cannot open a UDP socket")?;
+    let connecting = endpoint
+        .connect_with(tls.client_config(Expect::Anyone, ALPN_PAIR)?, addr, SERVER_NAME)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    let conn = step("connect", async { Ok(connecting.await?) })
+        .await
+        .with_context(|| format!("no pairing offer answered at {addr}"))?;
+    let result = exchange(identity, code, &conn).await;
+    conn.close(0u32.into(), b"done");
+    endpoint.wait_idle().await;
+    result
+}
+
+async fn exchange(identity: &Identity, code: &PairingCode, conn: &quinn::Connection) -> Result<Vec<Record>> {
+    let sponsor_key = transport::peer_key(conn).context("the sponsor presented no key")?;
+    let (mut send, mut recv) = conn.open_bi().await.context("cannot open the pairing stream")?;
+    let refused = |frame: PairFrame| match frame {
+        PairFrame::Refused(why) => anyhow!("the other device refused: {why}"),
+        _ => anyhow!("the other device answered out of turn"),
+    };
+    let (handshake, ours) = Handshake::start(&mut OsRng, Role::Joiner, code);
+    write_frame(
+        &mut send,
+        &PairFrame::Join {
+            nameplate: code.nameplate,
+            spake: ours,
+        },
+    )
+    .await?;
+    let theirs = match step("spake", read_frame(&mut recv)).await? {
+        PairFrame::Spake { spake } => spake,
+        other => return Err(refused(other)),
+    };
+    let key: PairingKey = handshake
+        .finish(&theirs)
+        .map_err(|_| anyhow!("the other device sent a malformed message"))?;
+    let (jfp, sfp) = (fingerprint(&identity.device.public()), fingerprint(&sponsor_key));
+    write_frame(
+        &mut send,
+        &PairFrame::Confirm {
+            mac: key.confirmation(Role::Joiner, &jfp, &sfp),
+        },
+    )
+    .await?;
+    match step("confirm", read_frame(&mut recv)).await? {
+        PairFrame::Confirm { mac } => key.check(Role::Sponsor, &jfp, &sfp, &mac).map_err(|_| {
+            anyhow!("the pairing code did not match (or the connection was intercepted); the offer is now cancelled, run `authctl pair` again")
+        })?,
+        other => return Err(refused(other)),
+    }
+    let details = JoinerDetails {
+        name: identity.name.clone(),
+        box_key: identity.box_key.public(),
+    };
+    write_frame(
+        &mut send,
+        &PairFrame::Joiner {
+            sealed: seal_details(&key.seal_key(), &details)?,
+        },
+    )
+    .await?;
+    match step("welcome", read_frame(&mut recv)).await? {
+        PairFrame::Welcome(records) => Ok(records),
+        other => Err(refused(other)),
+    }
+}

@@ -1,0 +1,158 @@
+//! The peer table: one sync session per pair of devices, and what is known
+//! of each peer (address, last seen, clock skew) for `devices` and `status`.
+//!
+//! When two devices dial each other at once, both keep the connection that
+//! the device with the smaller id initiated, so they agree without talking.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use authsync_proto::ids::DeviceId;
+
+use crate::vault::now_ms;
+
+/// What is known of one peer.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// Its address on the last connection.
+    pub addr: SocketAddr,
+    /// Whether a session is up.
+    pub connected: bool,
+    /// When it last said anything, Unix ms.
+    pub last_seen_ms: u64,
+    /// Its wall clock minus ours when it said hello, ms.
+    pub skew_ms: i64,
+}
+
+struct Session {
+    id: u64,
+    conn: quinn::Connection,
+    initiator: DeviceId,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_id: u64,
+    sessions: HashMap<DeviceId, Session>,
+    seen: HashMap<DeviceId, Seen>,
+}
+
+/// The table; share it with `Arc`.
+#[derive(Default)]
+pub struct Peers {
+    me: Mutex<Option<DeviceId>>,
+    inner: Mutex<Inner>,
+}
+
+/// Keeps a session registered; unregisters it when dropped.
+pub struct SessionGuard {
+    peers: Arc<Peers>,
+    peer: DeviceId,
+    id: u64,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        let mut inner = self.peers.lock();
+        if inner.sessions.get(&self.peer).is_some_and(|s| s.id == self.id) {
+            inner.sessions.remove(&self.peer);
+            if let Some(seen) = inner.seen.get_mut(&self.peer) {
+                seen.connected = false;
+                seen.last_seen_ms = now_ms();
+            }
+        }
+    }
+}
+
+impl Peers {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets this device's id (known once it has an identity).
+    pub fn set_me(&self, me: DeviceId) {
+        *self.me.lock().unwrap_or_else(|p| p.into_inner()) = Some(me);
+    }
+
+    /// Registers a session with `peer` on `conn`. `None` if another session
+    /// with it is preferred (the caller then closes `conn`).
+    pub fn register(
+        self: &Arc<Self>,
+        peer: DeviceId,
+        conn: &quinn::Connection,
+        dialer: bool,
+        their_wall_ms: u64,
+    ) -> Option<SessionGuard> {
+        let me = (*self.me.lock().unwrap_or_else(|p| p.into_inner()))?;
+        let initiator = if dialer { me } else { peer };
+        let preferred = me.min(peer);
+        let mut inner = self.lock();
+        if let Some(existing) = inner.sessions.get(&peer) {
+            let existing_preferred = existing.initiator == preferred;
+            if existing_preferred && initiator != preferred && existing.conn.close_reason().is_none() {
+                return None;
+            }
+            existing.conn.close(0u32.into(), b"replaced by another connection");
+        }
+        inner.next_id += 1;
+        let id = inner.next_id;
+        inner.sessions.insert(
+            peer,
+            Session {
+                id,
+                conn: conn.clone(),
+                initiator,
+            },
+        );
+        let now = now_ms();
+        inner.seen.insert(
+            peer,
+            Seen {
+                addr: conn.remote_address(),
+                connected: true,
+                last_seen_ms: now,
+                skew_ms: their_wall_ms as i64 - now as i64,
+            },
+        );
+        Some(SessionGuard {
+            peers: self.clone(),
+            peer,
+            id,
+        })
+    }
+
+    /// Notes that `peer` said something.
+    pub fn seen(&self, peer: &DeviceId) {
+        if let Some(seen) = self.lock().seen.get_mut(peer) {
+            seen.last_seen_ms = now_ms();
+        }
+    }
+
+    /// Whether a session with `peer` is up.
+    pub fn is_connected(&self, peer: &DeviceId) -> bool {
+        self.lock().sessions.contains_key(peer)
+    }
+
+    /// Everything known, by peer.
+    pub fn snapshot(&self) -> HashMap<DeviceId, Seen> {
+        self.lock().seen.clone()
+    }
+
+    /// Closes the session with `peer`, if any.
+    pub fn disconnect(&self, peer: &DeviceId, reason: &[u8]) {
+        if let Some(session) = self.lock().sessions.remove(peer) {
+            session.conn.close(0u32.into(), reason);
+        }
+    }
+
+    /// The largest clock skew among connected peers, ms (signed).
+    pub fn worst_skew_ms(&self) -> Option<i64> {
+        self.lock()
+            .seen
+            .values()
+            .filter(|s| s.connected)
+            .map(|s| s.skew_ms)
+            .max_by_key(|skew| skew.unsigned_abs())
+    }
+}

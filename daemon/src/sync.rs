@@ -1,0 +1,172 @@
+//! One sync session with one peer, over one QUIC bidirectional stream.
+//!
+//! `Hello` each way (protocol, device, household, version vector, wall
+//! clock); then each side sends what the other lacks, in HLC order (causal);
+//! then every record this daemon admits is pushed as soon as it is durable.
+//! Frames are length-prefixed postcard, at most 1 MiB. Anything oversized,
+//! malformed or refused by the ledger ends the session with a log line; the
+//! daemon carries on, and the peer may reconnect and resync.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use authsync_proto::ids::DeviceId;
+use authsync_proto::wire::{self, Frame, SYNC_PROTOCOL};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::daemon::Daemon;
+
+/// How long a peer has to say hello.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes one frame.
+pub async fn write_frame<T: Serialize>(send: &mut quinn::SendStream, frame: &T) -> Result<()> {
+    let bytes = wire::encode(frame)?;
+    send.write_all(&bytes).await.context("failed to send a frame")?;
+    Ok(())
+}
+
+/// Reads one frame, refusing an oversized one before reading its body.
+pub async fn read_frame<T: DeserializeOwned>(recv: &mut quinn::RecvStream) -> Result<T> {
+    let mut prefix = [0u8; 4];
+    recv.read_exact(&mut prefix).await.context("the stream ended")?;
+    let len = wire::frame_len(prefix)?;
+    let mut body = vec![0u8; len];
+    recv.read_exact(&mut body)
+        .await
+        .context("the stream ended inside a frame")?;
+    Ok(wire::decode(&body)?)
+}
+
+fn note(vv: &mut BTreeMap<DeviceId, u64>, origin: DeviceId, seq: u64) {
+    let held = vv.entry(origin).or_insert(0);
+    *held = (*held).max(seq);
+}
+
+/// Sends the peer everything it lacks according to `their_vv`.
+async fn send_missing(
+    daemon: &Daemon,
+    send: &mut quinn::SendStream,
+    their_vv: &mut BTreeMap<DeviceId, u64>,
+) -> Result<()> {
+    let missing = daemon.missing_for(their_vv);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for record in &missing {
+        note(their_vv, record.id.origin, record.id.seq);
+    }
+    for frame in wire::record_frames(&missing) {
+        write_frame(send, &frame).await?;
+    }
+    tracing::debug!(records = missing.len(), "sent what the peer lacked");
+    Ok(())
+}
+
+/// Runs a session on an established connection until it ends.
+pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> Result<()> {
+    let peer = crate::transport::peer_key(&conn)
+        .map(|key| DeviceId::from_public_key(&key))
+        .context("the peer presented no key")?;
+    let (mut send, mut recv) = if dialer {
+        conn.open_bi().await.context("failed to open the sync stream")?
+    } else {
+        tokio::time::timeout(HELLO_TIMEOUT, conn.accept_bi())
+            .await
+            .context("the peer opened no sync stream")?
+            .context("failed to accept the sync stream")?
+    };
+    // Subscribe before the hello, so no record written meanwhile is missed.
+    let mut events = daemon.subscribe();
+    let hello = daemon.hello().context("no household to sync")?;
+    let household = hello.household;
+    write_frame(&mut send, &Frame::Hello(hello)).await?;
+    let theirs = match tokio::time::timeout(HELLO_TIMEOUT, read_frame::<Frame>(&mut recv))
+        .await
+        .context("no hello from the peer")??
+    {
+        Frame::Hello(hello) => hello,
+        Frame::Records(_) => bail!("the peer sent records before its hello"),
+    };
+    if theirs.protocol != SYNC_PROTOCOL {
+        bail!("the peer speaks sync protocol {}, not {SYNC_PROTOCOL}", theirs.protocol);
+    }
+    if theirs.device != peer {
+        bail!("the peer's hello names another device than its key");
+    }
+    if theirs.household != household {
+        bail!("the peer belongs to another household");
+    }
+    let Some(_session) = daemon.peers().register(peer, &conn, dialer, theirs.wall_ms) else {
+        conn.close(0u32.into(), b"duplicate connection");
+        return Ok(());
+    };
+    tracing::info!(peer = %peer.short(), addr = %conn.remote_address(), "syncing");
+
+    // Frames are read in their own task: a read cancelled halfway by the
+    // select below would lose bytes.
+    let (frames_tx, mut frames) = mpsc::channel::<Result<Frame>>(4);
+    let reader = tokio::spawn(async move {
+        loop {
+            let frame = read_frame::<Frame>(&mut recv).await;
+            let failed = frame.is_err();
+            if frames_tx.send(frame).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let result = async {
+        let mut their_vv = theirs.version_vector;
+        send_missing(&daemon, &mut send, &mut their_vv).await?;
+        loop {
+            tokio::select! {
+                frame = frames.recv() => match frame {
+                    None => return Ok(()),
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(Frame::Hello(_))) => bail!("the peer sent a second hello"),
+                    Some(Ok(Frame::Records(records))) => {
+                        for record in &records {
+                            note(&mut their_vv, record.id.origin, record.id.seq);
+                        }
+                        let ingested = daemon.ingest(records).await?;
+                        daemon.peers().seen(&peer);
+                        if let Some((id, why)) = ingested.rejected {
+                            tracing::warn!(peer = %peer.short(), record = %id, reason = %why, "refused a record from a peer");
+                            bail!("the peer sent a record that was refused: {why}");
+                        }
+                    }
+                },
+                event = events.recv() => match event {
+                    Ok(record) => {
+                        let held = their_vv.get(&record.id.origin).copied().unwrap_or(0);
+                        if record.id.seq == held + 1 {
+                            note(&mut their_vv, record.id.origin, record.id.seq);
+                            write_frame(&mut send, &Frame::Records(vec![(*record).clone()])).await?;
+                        } else if record.id.seq > held {
+                            send_missing(&daemon, &mut send, &mut their_vv).await?;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => send_missing(&daemon, &mut send, &mut their_vv).await?,
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+                _ = daemon.stopped() => {
+                    conn.close(0u32.into(), b"shutting down");
+                    return Ok(());
+                }
+            }
+        }
+    }
+    .await;
+    reader.abort();
+    if let Err(e) = &result {
+        conn.close(1u32.into(), b"protocol error");
+        tracing::info!(peer = %peer.short(), error = %format!("{e:#}"), "sync ended");
+    } else {
+        tracing::info!(peer = %peer.short(), "sync ended");
+    }
+    result
+}

@@ -1,0 +1,671 @@
+//! Shared test builders: arbitrary entry bodies, a small household
+//! simulator whose devices write and sync records the way `authd` does
+//! (`daemon/src/vault.rs` `init` and `write_entry`, `daemon/src/handlers.rs`
+//! `edit`, and DESIGN.md's pairing), with no I/O, and random scripts of
+//! edits and partial syncs to run on it.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use authsync_proto::crypto::{BoxKey, DeviceKey, Envelope, SymKey};
+use authsync_proto::entries::Index;
+use authsync_proto::hlc::Hlc;
+use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
+use authsync_proto::ledger::{Admitted, Ledger, Rejected};
+use authsync_proto::otp::{Algorithm, OtpKind, OtpSpec, Secret};
+use authsync_proto::record::{Body, EntryBody, MemberInfo, Record};
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+
+/// Wall clock of the simulation's start (ms).
+pub const T0: u64 = 1_700_000_000_000;
+
+/// Few cases (`PROPTEST_CASES` overrides, for a longer run), no regression
+/// files: `cargo test -p authsync-proto` stays fast and the tests write
+/// nothing into the source tree.
+pub fn config(cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(cases);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+// ---------------------------------------------------------------- bodies
+
+/// A cloneable, comparable stand-in for [`EntryBody`] (which holds a
+/// `Secret` and so is neither `Clone` nor `Debug` with its bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plain {
+    pub issuer: Option<String>,
+    pub account: String,
+    pub secret: Vec<u8>,
+    pub spec: OtpSpec,
+    pub tags: Vec<String>,
+    pub note: String,
+    pub deleted: bool,
+}
+
+impl Plain {
+    pub fn body(&self) -> EntryBody {
+        EntryBody {
+            issuer: self.issuer.clone(),
+            account: self.account.clone(),
+            secret: Secret::new(self.secret.clone()),
+            spec: self.spec,
+            tags: self.tags.clone(),
+            note: self.note.clone(),
+            deleted: self.deleted,
+        }
+    }
+
+    pub fn of(body: &EntryBody) -> Plain {
+        Plain {
+            issuer: body.issuer.clone(),
+            account: body.account.clone(),
+            secret: body.secret.expose().to_vec(),
+            spec: body.spec,
+            tags: body.tags.clone(),
+            note: body.note.clone(),
+            deleted: body.deleted,
+        }
+    }
+
+    /// A simple live TOTP (or, with `hotp`, HOTP at counter 0) entry.
+    pub fn simple(account: &str, secret: &[u8], hotp: bool) -> Plain {
+        let mut spec = OtpSpec::totp_default();
+        if hotp {
+            spec.kind = OtpKind::Hotp { counter: 0 };
+        }
+        Plain {
+            issuer: Some("Site".into()),
+            account: account.into(),
+            secret: secret.to_vec(),
+            spec,
+            tags: vec![],
+            note: String::new(),
+            deleted: false,
+        }
+    }
+}
+
+pub fn arb_spec() -> impl Strategy<Value = OtpSpec> {
+    let kind = prop_oneof![
+        (1u64..=300).prop_map(|period| OtpKind::Totp { period }),
+        any::<u64>().prop_map(|counter| OtpKind::Hotp { counter }),
+        Just(OtpKind::Steam),
+    ];
+    let algorithm = prop_oneof![Just(Algorithm::Sha1), Just(Algorithm::Sha256), Just(Algorithm::Sha512)];
+    (kind, algorithm, 5u8..=8).prop_map(|(kind, algorithm, digits)| OtpSpec {
+        kind,
+        algorithm,
+        digits,
+    })
+}
+
+pub fn arb_secret() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 1..64)
+}
+
+pub fn arb_tags() -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::vec("\\PC{0,8}", 0..4)
+}
+
+pub fn arb_plain() -> impl Strategy<Value = Plain> {
+    (
+        proptest::option::of("\\PC{0,16}"),
+        "\\PC{0,24}",
+        arb_secret(),
+        arb_spec(),
+        arb_tags(),
+        "\\PC{0,32}",
+        any::<bool>(),
+    )
+        .prop_map(|(issuer, account, secret, spec, tags, note, deleted)| Plain {
+            issuer,
+            account,
+            secret,
+            spec,
+            tags,
+            note,
+            deleted,
+        })
+}
+
+// ---------------------------------------------------------------- views
+
+/// Everything a user can see of one entry, plus its DAG shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snap {
+    pub view: Plain,
+    pub heads: Vec<RecordId>,
+    pub versions: Vec<RecordId>,
+    pub previous: Option<RecordId>,
+}
+
+pub fn snapshot(index: &Index) -> BTreeMap<EntryId, Snap> {
+    index
+        .entries()
+        .map(|e| {
+            let mut versions: Vec<RecordId> = e.versions().iter().map(|v| v.record).collect();
+            versions.sort();
+            (
+                e.id(),
+                Snap {
+                    view: Plain::of(e.view()),
+                    heads: e.heads().to_vec(),
+                    versions,
+                    previous: e.previous().map(|v| v.record),
+                },
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- devices
+
+/// One simulated `authd`: keys, its ledger, its (incrementally kept) index
+/// and its own wall clock.
+pub struct Device {
+    pub name: String,
+    pub key: DeviceKey,
+    pub box_key: BoxKey,
+    pub ledger: Ledger,
+    pub index: Index,
+    /// This device's wall clock (ms); devices disagree.
+    pub now: u64,
+}
+
+impl Device {
+    pub fn new(rng: &mut StdRng, name: &str, now: u64) -> Device {
+        Device {
+            name: name.to_string(),
+            key: DeviceKey::generate(rng),
+            box_key: BoxKey::generate(rng),
+            ledger: Ledger::new(),
+            index: Index::default(),
+            now,
+        }
+    }
+
+    pub fn id(&self) -> DeviceId {
+        self.key.id()
+    }
+
+    pub fn info(&self) -> MemberInfo {
+        MemberInfo {
+            device: self.id(),
+            name: self.name.clone(),
+            signing_key: self.key.public(),
+            box_key: self.box_key.public(),
+        }
+    }
+
+    pub fn household_id(&self) -> HouseholdId {
+        self.ledger.household_id().unwrap()
+    }
+
+    /// The id and time of the next record this device writes.
+    pub fn next(&self) -> (RecordId, Hlc) {
+        let me = self.id();
+        (
+            RecordId {
+                origin: me,
+                seq: self.ledger.next_seq(&me),
+            },
+            Hlc::tick(self.ledger.latest_hlc(), self.now),
+        )
+    }
+
+    /// Signs `body` as this device's next record (without admitting it).
+    pub fn sign_next(&self, body: Body) -> Record {
+        let (id, hlc) = self.next();
+        Record::sign(&self.key, id, self.household_id(), hlc, body)
+    }
+
+    /// Admits a record and keeps the index up to date, as the daemon does.
+    pub fn receive(&mut self, record: Record) -> Result<Admitted, Rejected> {
+        let id = record.id;
+        let entry = matches!(record.body, Body::Entry(_));
+        let admitted = self.ledger.admit(record)?;
+        if admitted == Admitted::New {
+            if entry {
+                let household = self.ledger.household().unwrap();
+                self.index.apply(household, self.ledger.get(&id).unwrap());
+            } else {
+                self.rebuild_index();
+            }
+        }
+        Ok(admitted)
+    }
+
+    /// Writes one of this device's own records.
+    pub fn append(&mut self, record: Record) -> RecordId {
+        let id = record.id;
+        assert_eq!(self.receive(record), Ok(Admitted::New), "own record refused");
+        id
+    }
+
+    pub fn rebuild_index(&mut self) {
+        self.index = Index::build(&self.ledger, &self.id(), &self.box_key);
+    }
+
+    /// A fresh `Index::build` of this device's ledger.
+    pub fn built(&self) -> Index {
+        Index::build(&self.ledger, &self.id(), &self.box_key)
+    }
+
+    /// Seals `body` to the current epoch as a new version of `entry`
+    /// (`Vault::write_entry`).
+    pub fn write_entry(
+        &mut self,
+        rng: &mut StdRng,
+        entry: EntryId,
+        parents: Vec<RecordId>,
+        body: &EntryBody,
+    ) -> Record {
+        let household = self.ledger.household().unwrap();
+        let epoch = household.current_epoch().unwrap();
+        let key = self.index.epoch_key(&epoch.id).unwrap();
+        let (id, hlc) = self.next();
+        let record = Record::seal_entry(
+            rng,
+            &self.key,
+            id,
+            household.id,
+            hlc,
+            entry,
+            parents,
+            (epoch.id, key),
+            body,
+        );
+        self.append(record.clone());
+        record
+    }
+
+    /// Adds a new entry.
+    pub fn add(&mut self, rng: &mut StdRng, body: &Plain) -> EntryId {
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        let id = EntryId(id);
+        self.write_entry(rng, id, vec![], &body.body());
+        id
+    }
+
+    /// `handlers::edit`: change the merged view, write it naming every head;
+    /// nothing when the change changes nothing and there is one head.
+    pub fn edit(&mut self, rng: &mut StdRng, entry: EntryId, change: impl FnOnce(&mut EntryBody)) -> Option<Record> {
+        let history = self.index.get(&entry)?;
+        let mut body = history.view().duplicate();
+        change(&mut body);
+        let heads = history.heads().to_vec();
+        if body == *history.view() && heads.len() == 1 {
+            return None;
+        }
+        Some(self.write_entry(rng, entry, heads, &body))
+    }
+
+    /// The merged view of `entry` on this device.
+    pub fn view(&self, entry: EntryId) -> Plain {
+        Plain::of(self.index.get(&entry).unwrap().view())
+    }
+
+    pub fn heads(&self, entry: EntryId) -> Vec<RecordId> {
+        self.index.get(&entry).unwrap().heads().to_vec()
+    }
+}
+
+/// Starts a household on a new device: `Genesis` and the first `Epoch`
+/// with an envelope to the founder (`Vault::init`).
+pub fn found(rng: &mut StdRng, name: &str, now: u64) -> Device {
+    let mut device = Device::new(rng, name, now);
+    let me = device.id();
+    let mut household = [0u8; 16];
+    rng.fill_bytes(&mut household);
+    let household = HouseholdId(household);
+    let mut epoch = [0u8; 16];
+    rng.fill_bytes(&mut epoch);
+    let epoch = EpochId(epoch);
+    let epoch_key = SymKey::generate(rng);
+    let genesis_hlc = Hlc::tick(Hlc::default(), now);
+    let genesis = Record::sign(
+        &device.key,
+        RecordId { origin: me, seq: 1 },
+        household,
+        genesis_hlc,
+        Body::Genesis { founder: device.info() },
+    );
+    let envelope = Envelope::seal(rng, me, &device.box_key.public(), &epoch, &epoch_key);
+    let first_epoch = Record::sign(
+        &device.key,
+        RecordId { origin: me, seq: 2 },
+        household,
+        Hlc::tick(genesis_hlc, now),
+        Body::Epoch {
+            epoch,
+            counter: 0,
+            envelopes: vec![envelope],
+        },
+    );
+    device.append(genesis);
+    device.append(first_epoch);
+    device
+}
+
+/// Pairing: `sponsor` appends a `Member` record for `joiner` and `Epoch`
+/// records (same id and counter) sealing every epoch key it holds to the
+/// joiner's box key; then the joiner syncs from the sponsor.
+pub fn pair(rng: &mut StdRng, sponsor: &mut Device, joiner: &mut Device) {
+    sponsor.append(sponsor.sign_next(Body::Member { member: joiner.info() }));
+    let epochs: Vec<(EpochId, u64)> = sponsor
+        .ledger
+        .household()
+        .unwrap()
+        .epochs
+        .values()
+        .map(|e| (e.id, e.counter))
+        .collect();
+    for (epoch, counter) in epochs {
+        let key = sponsor.index.epoch_key(&epoch).unwrap();
+        let envelope = Envelope::seal(rng, joiner.id(), &joiner.box_key.public(), &epoch, key);
+        sponsor.append(sponsor.sign_next(Body::Epoch {
+            epoch,
+            counter,
+            envelopes: vec![envelope],
+        }));
+    }
+    sync(sponsor, joiner);
+}
+
+/// Sends `to` what it lacks from `from`, in `missing_for` order; every record
+/// must be admitted as new (that order is meant to be causal). Returns how
+/// many were sent.
+pub fn sync(from: &Device, to: &mut Device) -> usize {
+    let missing: Vec<Record> = from
+        .ledger
+        .missing_for(to.ledger.version_vector())
+        .into_iter()
+        .cloned()
+        .collect();
+    let n = missing.len();
+    for record in missing {
+        let id = record.id;
+        assert_eq!(
+            to.receive(record),
+            Ok(Admitted::New),
+            "{} refused {id:?} sent by {} in missing_for order",
+            to.name,
+            from.name
+        );
+    }
+    n
+}
+
+/// `sync` between two devices of one slice.
+pub fn sync_pair(devices: &mut [Device], from: usize, to: usize) -> usize {
+    if from == to {
+        return 0;
+    }
+    let (a, b) = if from < to {
+        let (l, r) = devices.split_at_mut(to);
+        (&l[from], &mut r[0])
+    } else {
+        let (l, r) = devices.split_at_mut(from);
+        (&r[0], &mut l[to])
+    };
+    sync(a, b)
+}
+
+/// Syncs every ordered pair until nothing moves.
+pub fn sync_all(devices: &mut [Device]) {
+    loop {
+        let mut moved = 0;
+        for from in 0..devices.len() {
+            for to in 0..devices.len() {
+                moved += sync_pair(devices, from, to);
+            }
+        }
+        if moved == 0 {
+            return;
+        }
+    }
+}
+
+/// A household of `n` devices (`A`, `B`, `C`…): A founds it and pairs each
+/// of the others. `skews` (ms) offset each device's wall clock.
+pub fn household(rng: &mut StdRng, skews: &[i64]) -> Vec<Device> {
+    let clock = |i: usize| T0.saturating_add_signed(skews[i]);
+    let mut devices = vec![found(rng, "A", clock(0))];
+    for (i, name) in ["B", "C", "D", "E"].iter().enumerate().take(skews.len() - 1) {
+        let mut joiner = Device::new(rng, name, clock(i + 1));
+        pair(rng, &mut devices[0], &mut joiner);
+        devices.push(joiner);
+    }
+    devices
+}
+
+pub fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+// ---------------------------------------------------------------- scripts
+//
+// Random scripts of edits and partial syncs, run on a household of four:
+// A, B and C from the start, D paired late.
+
+/// A, B and C, paired by A at the start, and D, which a random member
+/// pairs at a random point of the script (or at its end).
+pub const DEVICES: usize = 4;
+pub const LATE: usize = 3;
+
+#[derive(Clone, Debug)]
+pub enum Action {
+    Add(Plain),
+    Rename {
+        issuer: Option<String>,
+        account: String,
+    },
+    Rotate(Vec<u8>),
+    Delete,
+    Restore,
+    UseHotp,
+    Tags(Vec<String>),
+    Note(String),
+    /// Send device `to` what the acting device has and it lacks.
+    Sync {
+        to: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Op {
+    /// The acting device.
+    pub dev: usize,
+    /// How far its wall clock moves first (ms).
+    pub dt: u64,
+    /// Which of its entries (by position) an edit applies to.
+    pub pick: usize,
+    pub action: Action,
+}
+
+pub fn arb_new_entry() -> impl Strategy<Value = Plain> {
+    let spec = prop_oneof![
+        Just(OtpSpec::totp_default()),
+        (0u64..5).prop_map(|counter| OtpSpec {
+            kind: OtpKind::Hotp { counter },
+            ..OtpSpec::totp_default()
+        }),
+        Just(OtpSpec::steam()),
+    ];
+    (
+        proptest::option::of("[A-C]"),
+        "[a-d]{1,3}",
+        arb_secret(),
+        spec,
+        arb_tags(),
+    )
+        .prop_map(|(issuer, account, secret, spec, tags)| Plain {
+            issuer,
+            account,
+            secret,
+            spec,
+            tags,
+            note: String::new(),
+            deleted: false,
+        })
+}
+
+pub fn arb_action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        1 => arb_new_entry().prop_map(Action::Add),
+        2 => (proptest::option::of("[A-C]"), "[a-d]{1,3}").prop_map(|(issuer, account)| Action::Rename { issuer, account }),
+        2 => arb_secret().prop_map(Action::Rotate),
+        1 => Just(Action::Delete),
+        1 => Just(Action::Restore),
+        2 => Just(Action::UseHotp),
+        1 => arb_tags().prop_map(Action::Tags),
+        1 => "[x-z ]{0,6}".prop_map(Action::Note),
+        4 => (0..DEVICES).prop_map(|to| Action::Sync { to }),
+    ]
+}
+
+/// A script: entries A adds (and syncs to all) first, then the ops; D is
+/// paired by `late_sponsor` just before op `late_at`.
+#[derive(Clone, Debug)]
+pub struct Script {
+    pub initial: Vec<Plain>,
+    pub ops: Vec<Op>,
+    pub late_sponsor: usize,
+    pub late_at: usize,
+}
+
+pub fn arb_script(max_ops: usize) -> impl Strategy<Value = Script> {
+    let op = (0..DEVICES, 0u64..3_000, any::<usize>(), arb_action()).prop_map(|(dev, dt, pick, action)| Op {
+        dev,
+        dt,
+        pick,
+        action,
+    });
+    (
+        proptest::collection::vec(arb_new_entry(), 1..=3),
+        proptest::collection::vec(op, 1..=max_ops),
+        0..LATE,
+        0..=max_ops,
+    )
+        .prop_map(|(initial, ops, late_sponsor, late_at)| Script {
+            initial,
+            ops,
+            late_sponsor,
+            late_at,
+        })
+}
+
+/// Wall-clock skews of the devices: each may be seconds off.
+pub fn arb_skews() -> impl Strategy<Value = Vec<i64>> {
+    proptest::collection::vec(-5_000i64..5_000, DEVICES)
+}
+
+/// What one device's local edit makes of the merged view.
+pub fn apply(action: &Action, body: &mut authsync_proto::record::EntryBody) {
+    match action {
+        Action::Rename { issuer, account } => {
+            body.issuer = issuer.clone();
+            body.account = account.clone();
+        }
+        Action::Rotate(secret) => {
+            body.secret = Secret::new(secret.clone());
+            if let OtpKind::Hotp { counter } = &mut body.spec.kind {
+                *counter = 0;
+            }
+        }
+        Action::Delete => body.deleted = true,
+        Action::Restore => body.deleted = false,
+        Action::UseHotp => {
+            if let OtpKind::Hotp { counter } = &mut body.spec.kind {
+                *counter += 1;
+            }
+        }
+        Action::Tags(tags) => body.tags = tags.clone(),
+        Action::Note(note) => body.note = note.clone(),
+        Action::Add(_) | Action::Sync { .. } => unreachable!("not an edit"),
+    }
+}
+
+/// What the simulation wrote, for the sequential oracle: per entry, every
+/// version in the order written.
+pub type Written = BTreeMap<EntryId, Vec<(RecordId, Plain)>>;
+
+/// Runs `ops` on a fresh household. With `sync_each`, every device is fully
+/// synced before each op (so no edit is ever concurrent).
+pub fn run(seed: u64, skews: &[i64], script: &Script, sync_each: bool) -> (StdRng, Vec<Device>, Written) {
+    let mut rng = rng(seed);
+    let mut devices = household(&mut rng, &skews[..LATE]);
+    devices.push(Device::new(&mut rng, "D", T0.saturating_add_signed(skews[LATE])));
+    let mut joined = false;
+    let mut written = Written::new();
+    for plain in &script.initial {
+        let entry = devices[0].add(&mut rng, plain);
+        let id = devices[0].heads(entry)[0];
+        written.entry(entry).or_default().push((id, plain.clone()));
+    }
+    sync_all(&mut devices[..LATE]);
+    for (i, op) in script.ops.iter().enumerate() {
+        if i == script.late_at {
+            join_late(&mut rng, &mut devices, script.late_sponsor);
+            joined = true;
+        }
+        let active = if joined { DEVICES } else { LATE };
+        if sync_each {
+            sync_all(&mut devices[..active]);
+        }
+        let involves_late = op.dev == LATE || matches!(op.action, Action::Sync { to: LATE });
+        if involves_late && !joined {
+            continue;
+        }
+        let device = &mut devices[op.dev];
+        device.now += op.dt;
+        let record = match &op.action {
+            Action::Sync { to } => {
+                sync_pair(&mut devices, op.dev, *to);
+                None
+            }
+            Action::Add(plain) => {
+                let entry = device.add(&mut rng, plain);
+                let id = *device.index.get(&entry).unwrap().heads().first().unwrap();
+                written.entry(entry).or_default().push((id, plain.clone()));
+                None
+            }
+            edit => {
+                let entries: Vec<EntryId> = device.index.entries().map(|e| e.id()).collect();
+                if entries.is_empty() {
+                    continue;
+                }
+                let entry = entries[op.pick % entries.len()];
+                device.edit(&mut rng, entry, |body| apply(edit, body))
+            }
+        };
+        if let Some(record) = record {
+            let Body::Entry(sealed) = &record.body else {
+                unreachable!()
+            };
+            let plain = Plain::of(&devices[op.dev].index.get(&sealed.entry).unwrap().versions()[0].body);
+            written.entry(sealed.entry).or_default().push((record.id, plain));
+        }
+    }
+    if !joined {
+        join_late(&mut rng, &mut devices, script.late_sponsor);
+    }
+    sync_all(&mut devices);
+    (rng, devices, written)
+}
+
+/// Pairs D, sponsored by `sponsor`, which need not have seen everything.
+pub fn join_late(rng: &mut StdRng, devices: &mut [Device], sponsor: usize) {
+    let (members, late) = devices.split_at_mut(LATE);
+    pair(rng, &mut members[sponsor], &mut late[0]);
+}
