@@ -61,6 +61,8 @@ impl Daemon {
                             last_seen_ms: peer.map(|p| p.last_seen_ms),
                             addr: peer.map(|p| p.addr.to_string()),
                             clock_skew_ms: peer.map(|p| p.skew_ms),
+                            sent_bytes: peer.and_then(|p| p.bytes).map(|b| b.0),
+                            received_bytes: peer.and_then(|p| p.bytes).map(|b| b.1),
                         }
                     })
                     .collect()

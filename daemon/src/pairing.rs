@@ -33,6 +33,9 @@ use crate::vault::Identity;
 /// How long each step of the exchange may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 const JOINER_AAD: &[u8] = b"authsync joiner v1";
+/// A bound on what a sponsor may send a joiner (a household of 100,000
+/// entries edited a few times each is well under it).
+const MAX_WELCOME_RECORDS: usize = 2_000_000;
 
 /// An open pairing offer.
 pub struct Offer {
@@ -164,7 +167,12 @@ async fn serve(
     };
     let welcome = daemon.sponsor(member).await.map_err(|e| spend(format!("{e:#}")))?;
     daemon.spend_offer();
-    write_frame(send, &PairFrame::Welcome(welcome))
+    for batch in authsync_proto::wire::record_batches(&welcome) {
+        write_frame(send, &PairFrame::Welcome(batch))
+            .await
+            .map_err(|e| refusal(format!("{e:#}"), true))?;
+    }
+    write_frame(send, &PairFrame::WelcomeDone)
         .await
         .map_err(|e| refusal(format!("{e:#}"), true))?;
     Ok(())
@@ -248,8 +256,17 @@ async fn exchange(identity: &Identity, code: &PairingCode, conn: &quinn::Connect
         },
     )
     .await?;
-    match step("welcome", read_frame(&mut recv)).await? {
-        PairFrame::Welcome(records) => Ok(records),
-        other => Err(refused(other)),
+    let mut records = Vec::new();
+    loop {
+        match step("welcome", read_frame(&mut recv)).await? {
+            PairFrame::Welcome(batch) => {
+                records.extend(batch);
+                if records.len() > MAX_WELCOME_RECORDS {
+                    return Err(anyhow!("the other device sent more records than any household holds"));
+                }
+            }
+            PairFrame::WelcomeDone => return Ok(records),
+            other => return Err(refused(other)),
+        }
     }
 }

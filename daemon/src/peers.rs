@@ -23,6 +23,9 @@ pub struct Seen {
     pub last_seen_ms: u64,
     /// Its wall clock minus ours when it said hello, ms.
     pub skew_ms: i64,
+    /// UDP payload bytes sent to and received from it on the current
+    /// connection (QUIC's own count, headers and retransmissions included).
+    pub bytes: Option<(u64, u64)>,
 }
 
 struct Session {
@@ -113,6 +116,7 @@ impl Peers {
                 connected: true,
                 last_seen_ms: now,
                 skew_ms: their_wall_ms as i64 - now as i64,
+                bytes: None,
             },
         );
         Some(SessionGuard {
@@ -136,7 +140,15 @@ impl Peers {
 
     /// Everything known, by peer.
     pub fn snapshot(&self) -> HashMap<DeviceId, Seen> {
-        self.lock().seen.clone()
+        let inner = self.lock();
+        let mut seen = inner.seen.clone();
+        for (peer, session) in &inner.sessions {
+            if let Some(s) = seen.get_mut(peer) {
+                let stats = session.conn.stats();
+                s.bytes = Some((stats.udp_tx.bytes, stats.udp_rx.bytes));
+            }
+        }
+        seen
     }
 
     /// Closes the session with `peer`, if any.

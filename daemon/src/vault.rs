@@ -443,9 +443,8 @@ impl Vault {
 
     /// Admits `joiner` to the household (this device is its sponsor): a
     /// `Member` record, then an `Epoch` record for every epoch key this device
-    /// holds, sealed to the joiner, so it reads all history. Returns the
-    /// records that describe the household (every one but entries), in an
-    /// order the joiner can admit.
+    /// holds, sealed to the joiner, so it reads all history. Returns every
+    /// record it can pass on, in an order the joiner can admit.
     pub fn sponsor(&mut self, joiner: MemberInfo) -> Result<Vec<Record>> {
         let device = self
             .device
@@ -505,14 +504,12 @@ impl Vault {
                 .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
             self.admitted(id);
         }
-        let mut welcome: Vec<Record> = self
+        Ok(self
             .ledger
-            .records()
-            .filter(|r| !matches!(r.body, Body::Entry(_)))
+            .missing_for(&Default::default())
+            .into_iter()
             .cloned()
-            .collect();
-        welcome.sort_by_key(|r| (r.hlc, r.id));
-        Ok(welcome)
+            .collect())
     }
 }
 

@@ -307,6 +307,12 @@ pub struct DeviceInfo {
     pub addr: Option<String>,
     /// Its clock minus ours at its last hello, ms.
     pub clock_skew_ms: Option<i64>,
+    /// UDP bytes sent to it on the current connection.
+    #[serde(default)]
+    pub sent_bytes: Option<u64>,
+    /// UDP bytes received from it on the current connection.
+    #[serde(default)]
+    pub received_bytes: Option<u64>,
 }
 
 /// One version in an entry's history.

@@ -74,9 +74,12 @@ pub enum PairFrame {
         /// Nonce and ciphertext of the joiner's name and box key.
         sealed: crate::crypto::Sealed,
     },
-    /// Sponsor → joiner: the household's records, its new `Member` and
-    /// `Epoch` records included.
+    /// Sponsor → joiner: some of the household's records (all of them, its
+    /// new `Member` and `Epoch` records included, over as many frames as it
+    /// takes), in an order the joiner can admit.
     Welcome(Vec<Record>),
+    /// Sponsor → joiner: that was every record.
+    WelcomeDone,
     /// Either way: the exchange is over, and why.
     Refused(String),
 }
@@ -125,6 +128,11 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
 
 /// Splits `records` into `Records` frames that each fit the limit.
 pub fn record_frames<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<Frame> {
+    record_batches(records).into_iter().map(Frame::Records).collect()
+}
+
+/// Splits `records` into batches whose frames each fit the limit.
+pub fn record_batches<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<Vec<Record>> {
     let budget = MAX_FRAME_BYTES / 2;
     let mut frames = Vec::new();
     let mut batch = Vec::new();
@@ -132,14 +140,14 @@ pub fn record_frames<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<F
     for record in records {
         let len = record.encode().len();
         if !batch.is_empty() && size + len > budget {
-            frames.push(Frame::Records(std::mem::take(&mut batch)));
+            frames.push(std::mem::take(&mut batch));
             size = 0;
         }
         size += len;
         batch.push(record.clone());
     }
     if !batch.is_empty() {
-        frames.push(Frame::Records(batch));
+        frames.push(batch);
     }
     frames
 }
