@@ -48,8 +48,6 @@ pub(crate) struct Shared {
     pub(crate) discovery: Option<Arc<dyn crate::discovery::Discovery>>,
     /// The open pairing offer.
     pub(crate) offer: Mutex<Option<crate::pairing::Offer>>,
-    /// Peers learned at run time (the sponsor a `join` reached).
-    pub(crate) learned_peers: Mutex<Vec<String>>,
 }
 
 /// A handle to the daemon's state.
@@ -84,7 +82,6 @@ impl Daemon {
             net: std::sync::OnceLock::new(),
             discovery,
             offer: Mutex::new(None),
-            learned_peers: Mutex::new(Vec::new()),
         }))
     }
 
@@ -103,9 +100,9 @@ impl Daemon {
         }
     }
 
-    /// Peers learned at run time (the sponsor a `join` reached).
+    /// Peers learned when joining (the sponsor), kept in the vault.
     pub fn learned_peers(&self) -> Vec<String> {
-        self.0.learned_peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.vault().remembered_peers()
     }
 
     /// Records the running network.

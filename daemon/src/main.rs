@@ -136,6 +136,8 @@ async fn run(args: Args, paths: &Paths) -> Result<()> {
             }
             let mut config = net_config;
             config.peers.extend(daemon.learned_peers());
+            config.peers.sort();
+            config.peers.dedup();
             match network::start(&daemon, &config, discovery).await {
                 Ok(net) => daemon.set_net(net),
                 // Codes still work without the network: keep serving them.

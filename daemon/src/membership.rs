@@ -224,14 +224,9 @@ impl Daemon {
         {
             let mut vault = self.vault();
             vault
-                .establish(identity, kek, source, records)
+                .establish(identity, kek, source, records, &[addr.to_string()])
                 .map_err(|e| internal(e.context("failed to store the household")))?;
         }
-        self.0
-            .learned_peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(addr.to_string());
         self.refresh_trust();
         self.0.established.send_replace(true);
         tracing::info!(sponsor = %addr, "joined a household");

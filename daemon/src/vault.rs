@@ -190,6 +190,16 @@ impl Vault {
         self.unlocked.as_ref()
     }
 
+    /// Peers learned when joining (the sponsor's address), dialled at start.
+    pub fn remembered_peers(&self) -> Vec<String> {
+        self.store
+            .meta("peers")
+            .ok()
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     /// How the vault key is derived (None before `init`).
     pub fn kek_source(&self) -> Result<Option<KekSource>> {
         self.store
@@ -234,7 +244,7 @@ impl Vault {
                 envelopes: vec![envelope],
             },
         );
-        self.establish(identity, kek, source, vec![genesis, first_epoch])
+        self.establish(identity, kek, source, vec![genesis, first_epoch], &[])
     }
 
     /// Makes `identity` this vault's, with `records` (a new household's, or
@@ -246,6 +256,7 @@ impl Vault {
         kek: SymKey,
         source: KekSource,
         records: Vec<Record>,
+        peers: &[String],
     ) -> Result<()> {
         if self.device.is_some() {
             return Err(anyhow!("this device already has a household"));
@@ -284,6 +295,7 @@ impl Vault {
                 ("device_name", identity.name.as_bytes()),
                 ("kek", &source),
                 ("box_key", &wrapped),
+                ("peers", peers.join("\n").as_bytes()),
             ],
         )?;
         if key_file_tmp.exists() {
