@@ -155,6 +155,17 @@ enum Command {
     },
     /// The household's devices: online or last seen, address, clock skew.
     Devices,
+    /// Cut a lost or stolen device out: it can no longer connect or read
+    /// anything new. Prints the entries it could read, to re-enroll.
+    Revoke {
+        /// The device's name or id (from `authctl devices`).
+        device: String,
+    },
+    /// The entries revoked devices could read, ticked once rotated.
+    Exposed {
+        /// One revoked device; all of them by default.
+        device: Option<String>,
+    },
     /// The audit log: who changed what, when (never secrets).
     Log {
         /// At most N events.
@@ -323,6 +334,21 @@ fn run(cli: Cli) -> Result<(), Exit> {
                 other => return Err(unexpected(other)),
             }
         }
+        Command::Revoke { device } => match call(&paths, &Request::Revoke { device })? {
+            Reply::Exposure(reports) if json => output::json(&reports),
+            Reply::Exposure(reports) => {
+                for report in &reports {
+                    println!("Revoked {} ({}).", report.device_name, &report.device[..8]);
+                }
+                output::exposure(&reports);
+            }
+            other => return Err(unexpected(other)),
+        },
+        Command::Exposed { device } => match call(&paths, &Request::Exposed { device })? {
+            Reply::Exposure(reports) if json => output::json(&reports),
+            Reply::Exposure(reports) => output::exposure(&reports),
+            other => return Err(unexpected(other)),
+        },
         Command::Devices => match call(&paths, &Request::Devices)? {
             Reply::Devices(d) if json => output::json(&d),
             Reply::Devices(d) => output::devices(&d),

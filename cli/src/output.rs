@@ -1,6 +1,6 @@
 //! How replies are shown: for people by default, JSON with `--json`.
 
-use authsync_proto::ipc::{CodeReply, DeviceInfo, EntrySummary, LogEvent, StatusReply, VersionInfo};
+use authsync_proto::ipc::{CodeReply, DeviceInfo, EntrySummary, Exposure, LogEvent, StatusReply, VersionInfo};
 use authsync_proto::otp::OtpKind;
 
 fn time(ms: u64) -> String {
@@ -116,6 +116,25 @@ pub fn skew_warning(skew_ms: Option<i64>) {
         eprintln!(
             "warning: this device's clock is {secs} s {way} its peers'; codes may be refused. Fix the clock (NTP)."
         );
+    }
+}
+
+pub fn exposure(reports: &[Exposure]) {
+    if reports.is_empty() {
+        println!("no device has been revoked");
+    }
+    for report in reports {
+        let open = report.entries.iter().filter(|e| !e.rotated).count();
+        println!(
+            "{} could read {} entries; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
+            report.device_name,
+            report.entries.len()
+        );
+        for e in &report.entries {
+            let mark = if e.rotated { "[x]" } else { "[ ]" };
+            let deleted = if e.entry.deleted { "  (deleted)" } else { "" };
+            println!("  {mark} {}{deleted}", e.entry.label());
+        }
     }
 }
 

@@ -139,6 +139,11 @@ impl Daemon {
                     .filter(|m| m.revoked_after.is_none())
                     .map(|m| m.info.device),
             );
+            // A revoked device loses its open connection at once, not only
+            // the next one.
+            for member in household.members.values().filter(|m| m.revoked_after.is_some()) {
+                self.0.peers.disconnect(&member.info.device, b"revoked");
+            }
         }
     }
 
@@ -241,6 +246,7 @@ impl Daemon {
         match request {
             Request::Init { name, passphrase } => self.init(name, passphrase).await,
             Request::Pair { ttl_secs } => self.pair(ttl_secs),
+            Request::Revoke { device } => self.revoke(&device),
             Request::Join {
                 code,
                 peer,
@@ -319,10 +325,12 @@ impl Daemon {
             Request::Rotate { query, otp } => handlers::rotate(vault, &query, &otp),
             Request::Log { limit } => handlers::log(vault, limit),
             Request::Devices => Ok(self.devices(vault)),
+            Request::Exposed { device } => self.exposed(vault, device.as_deref()),
             Request::Init { .. }
             | Request::Unlock { .. }
             | Request::Shutdown
             | Request::Pair { .. }
+            | Request::Revoke { .. }
             | Request::Join { .. } => Err(IpcError::new(
                 ErrorCode::Internal,
                 "request routed to the wrong handler",

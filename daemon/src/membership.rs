@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use authsync_proto::ipc::{DeviceInfo, ErrorCode, IpcError, PairingReply, Reply, WireSecret};
+use authsync_proto::ids::DeviceId;
+use authsync_proto::ipc::{DeviceInfo, ErrorCode, ExposedEntry, Exposure, IpcError, PairingReply, Reply, WireSecret};
 use authsync_proto::pairing::PairingCode;
 use authsync_proto::record::{MemberInfo, Record};
 use rand::rngs::OsRng;
@@ -70,6 +71,82 @@ impl Daemon {
             .unwrap_or_default();
         devices.sort_by(|a, b| (!a.this_device, &a.name).cmp(&(!b.this_device, &b.name)));
         Reply::Devices(devices)
+    }
+
+    /// Revokes the device `query` names; replies with what it could read.
+    pub fn revoke(&self, query: &str) -> Result<Reply> {
+        let target = {
+            let mut vault = self.vault();
+            let target = resolve_device(&vault, query)?;
+            let household = vault.ledger().household().ok_or_else(not_initialized)?;
+            if Some(target) == vault.device_id() {
+                return Err(bad(
+                    "this is this device; to leave the household, run it from another member",
+                ));
+            }
+            if household
+                .members
+                .get(&target)
+                .is_some_and(|m| m.revoked_after.is_some())
+            {
+                return Err(bad(
+                    "that device is revoked already; `authctl exposed` lists what it could read",
+                ));
+            }
+            if vault.unlocked().is_none() {
+                return Err(IpcError::new(
+                    ErrorCode::Locked,
+                    "the vault is locked; run `authctl unlock`",
+                ));
+            }
+            vault.revoke(target).map_err(internal)?;
+            target
+        };
+        self.refresh_trust();
+        tracing::info!(device = %target.short(), "revoked a device");
+        let vault = self.vault();
+        self.exposed(&vault, Some(&target.to_string()))
+    }
+
+    /// The exposure reports of revoked devices (one, or all).
+    pub fn exposed(&self, vault: &Vault, query: Option<&str>) -> Result<Reply> {
+        let household = vault.ledger().household().ok_or_else(not_initialized)?;
+        let index = &vault
+            .unlocked()
+            .ok_or_else(|| IpcError::new(ErrorCode::Locked, "the vault is locked; run `authctl unlock`"))?
+            .index;
+        let devices: Vec<_> = match query {
+            Some(query) => vec![resolve_device(vault, query)?],
+            None => household
+                .members
+                .values()
+                .filter(|m| m.revoked_after.is_some())
+                .map(|m| m.info.device)
+                .collect(),
+        };
+        let reports = devices
+            .into_iter()
+            .filter_map(|device| household.members.get(&device))
+            .map(|member| {
+                let mut entries: Vec<ExposedEntry> = index
+                    .exposed_to(household, &member.info.device)
+                    .into_iter()
+                    .filter_map(|exposed| {
+                        index.get(&exposed.entry).map(|e| ExposedEntry {
+                            entry: handlers::summary(e),
+                            rotated: exposed.rotated,
+                        })
+                    })
+                    .collect();
+                entries.sort_by_key(|e| e.entry.label().to_lowercase());
+                Exposure {
+                    device: member.info.device.to_string(),
+                    device_name: member.info.name.clone(),
+                    entries,
+                }
+            })
+            .collect();
+        Ok(Reply::Exposure(reports))
     }
 
     /// Opens a pairing offer and returns its code.
@@ -262,5 +339,28 @@ impl Daemon {
                     ),
                 )
             })
+    }
+}
+
+/// The member `query` names: its name (any case), or its id or an id prefix
+/// of at least 4 characters.
+fn resolve_device(vault: &Vault, query: &str) -> Result<DeviceId> {
+    let household = vault.ledger().household().ok_or_else(not_initialized)?;
+    let q = query.trim().to_lowercase();
+    let matches: Vec<&authsync_proto::household::Member> = household
+        .members
+        .values()
+        .filter(|m| m.info.name.to_lowercase() == q || (q.len() >= 4 && m.info.device.to_string().starts_with(&q)))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one.info.device),
+        [] => Err(IpcError::new(
+            ErrorCode::NotFound,
+            format!("no device of this household is called '{query}'; `authctl devices` lists them"),
+        )),
+        _ => Err(IpcError::new(
+            ErrorCode::Ambiguous,
+            format!("'{query}' names several devices; give its id from `authctl devices`"),
+        )),
     }
 }

@@ -453,15 +453,93 @@ impl Vault {
         Ok(ingested)
     }
 
+    /// Revokes `target`: a `Revoke` record capping its records at the last
+    /// one this device holds, then a new epoch whose key is sealed to the
+    /// remaining members only, so new writes are unreadable to it.
+    pub fn revoke(&mut self, target: DeviceId) -> Result<()> {
+        let device = self
+            .device
+            .as_ref()
+            .ok_or_else(|| anyhow!("no household on this device"))?;
+        self.unlocked.as_ref().ok_or(Locked)?;
+        let household = self
+            .ledger
+            .household()
+            .ok_or_else(|| anyhow!("no household on this device"))?;
+        if device.id() == target {
+            return Err(anyhow!("a device cannot revoke itself"));
+        }
+        let last_seq = self.ledger.version_vector().get(&target).copied().unwrap_or(0);
+        let mut epoch = [0u8; 16];
+        OsRng.fill_bytes(&mut epoch);
+        let epoch = EpochId(epoch);
+        let key = SymKey::generate(&mut OsRng);
+        let counter = household.epochs.values().map(|e| e.counter).max().map_or(0, |c| c + 1);
+        let envelopes = household
+            .members
+            .values()
+            .filter(|m| m.revoked_after.is_none() && m.info.device != target)
+            .map(|m| Envelope::seal(&mut OsRng, m.info.device, &m.info.box_key, &epoch, &key))
+            .collect();
+        let bodies = vec![
+            Body::Revoke {
+                device: target,
+                last_seq,
+            },
+            Body::Epoch {
+                epoch,
+                counter,
+                envelopes,
+            },
+        ];
+        self.append_own(bodies)
+    }
+
+    /// Signs `bodies` as this device's next records, stores them with one
+    /// sync, then admits them.
+    fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {
+        let device = self
+            .device
+            .as_ref()
+            .ok_or_else(|| anyhow!("no household on this device"))?;
+        let household = self
+            .ledger
+            .household_id()
+            .ok_or_else(|| anyhow!("no household on this device"))?;
+        let me = device.id();
+        let mut records: Vec<Record> = Vec::new();
+        for body in bodies {
+            let record = Record::sign(
+                device,
+                RecordId {
+                    origin: me,
+                    seq: self.ledger.next_seq(&me) + records.len() as u64,
+                },
+                household,
+                Hlc::tick(records.last().map_or(self.ledger.latest_hlc(), |r| r.hlc), now_ms()),
+                body,
+            );
+            records.push(record);
+        }
+        for record in &records {
+            self.store.put_record_unsynced(record)?;
+        }
+        self.store.sync()?;
+        for record in records {
+            let id = record.id;
+            self.ledger
+                .admit(record)
+                .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
+            self.admitted(id);
+        }
+        Ok(())
+    }
+
     /// Admits `joiner` to the household (this device is its sponsor): a
     /// `Member` record, then an `Epoch` record for every epoch key this device
     /// holds, sealed to the joiner, so it reads all history. Returns every
     /// record it can pass on, in an order the joiner can admit.
     pub fn sponsor(&mut self, joiner: MemberInfo) -> Result<Vec<Record>> {
-        let device = self
-            .device
-            .as_ref()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
         let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
         let household = self
             .ledger
@@ -470,7 +548,6 @@ impl Vault {
         if household.members.contains_key(&joiner.device) {
             return Err(anyhow!("that device was a member of this household before"));
         }
-        let me = device.id();
         let mut bodies = vec![Body::Member { member: joiner.clone() }];
         for epoch in household.epochs.values() {
             if let Some(key) = unlocked.index.epoch_key(&epoch.id) {
@@ -487,35 +564,7 @@ impl Vault {
                 });
             }
         }
-        let household_id = household.id;
-        let mut records = Vec::new();
-        for body in bodies {
-            let record = Record::sign(
-                device,
-                RecordId {
-                    origin: me,
-                    seq: self.ledger.next_seq(&me) + records.len() as u64,
-                },
-                household_id,
-                Hlc::tick(
-                    records.last().map_or(self.ledger.latest_hlc(), |r: &Record| r.hlc),
-                    now_ms(),
-                ),
-                body,
-            );
-            records.push(record);
-        }
-        for record in &records {
-            self.store.put_record_unsynced(record)?;
-        }
-        self.store.sync()?;
-        for record in records {
-            let id = record.id;
-            self.ledger
-                .admit(record)
-                .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
-            self.admitted(id);
-        }
+        self.append_own(bodies)?;
         Ok(self
             .ledger
             .missing_for(&Default::default())

@@ -27,6 +27,8 @@ pub struct Version {
     pub hlc: Hlc,
     /// The versions it supersedes.
     pub parents: Vec<RecordId>,
+    /// The epoch whose key sealed it: who could read it.
+    pub epoch: EpochId,
     /// Its content.
     pub body: EntryBody,
 }
@@ -279,6 +281,7 @@ impl Index {
             record: record.id,
             hlc: record.hlc,
             parents: sealed.parents.clone(),
+            epoch: sealed.epoch,
             body,
         });
         for name in history.search.exact_names() {
@@ -381,5 +384,41 @@ impl EntryHistory {
     /// The body `version` was edited from, if any.
     pub fn base_of(&self, version: &Version) -> Option<&EntryBody> {
         self.base(version).map(|v| &v.body)
+    }
+}
+
+/// One entry a device could read, for the exposure report after revoking it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposed {
+    /// The entry.
+    pub entry: EntryId,
+    /// Whether the entry's current secret is one the device never could read
+    /// (it was rotated since): ticked off the checklist.
+    pub rotated: bool,
+}
+
+impl Index {
+    /// Every entry of which `device` could read some version: sealed in an
+    /// epoch with an envelope for it. Deleted entries count: their secrets
+    /// were readable too.
+    pub fn exposed_to(&self, household: &Household, device: &DeviceId) -> Vec<Exposed> {
+        let readable = |epoch: &EpochId| {
+            household
+                .epochs
+                .get(epoch)
+                .is_some_and(|e| e.envelopes.contains_key(device))
+        };
+        self.entries
+            .values()
+            .filter(|e| e.versions.iter().any(|v| readable(&v.epoch)))
+            .map(|e| Exposed {
+                entry: e.id,
+                rotated: !e
+                    .versions
+                    .iter()
+                    .filter(|v| readable(&v.epoch))
+                    .any(|v| same_otp(&v.body, e.view())),
+            })
+            .collect()
     }
 }

@@ -195,6 +195,18 @@ pub enum Request {
     },
     /// The household's devices and what is known of each.
     Devices,
+    /// Cuts a device out of the household (lost, stolen, sold); replies with
+    /// the entries it could read.
+    Revoke {
+        /// The device's name or id (a prefix of at least 4 characters).
+        device: String,
+    },
+    /// The entries revoked devices could read, each ticked once its secret
+    /// was rotated.
+    Exposed {
+        /// One revoked device (name or id); all of them when absent.
+        device: Option<String>,
+    },
     /// The audit log, newest first.
     Log {
         /// At most this many events.
@@ -225,6 +237,8 @@ impl Request {
             Request::Pair { .. } => "pair",
             Request::Join { .. } => "join",
             Request::Devices => "devices",
+            Request::Revoke { .. } => "revoke",
+            Request::Exposed { .. } => "exposed",
         }
     }
 }
@@ -286,6 +300,26 @@ pub struct PairingReply {
     pub expires_in_secs: u64,
     /// Where this daemon listens (for `join --peer`).
     pub listen: Option<String>,
+}
+
+/// What a revoked device could read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// The revoked device's id.
+    pub device: String,
+    /// Its name.
+    pub device_name: String,
+    /// The entries it could read, with whether each was rotated since.
+    pub entries: Vec<ExposedEntry>,
+}
+
+/// One entry on the exposure checklist.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposedEntry {
+    /// The entry.
+    pub entry: EntrySummary,
+    /// Its current secret is one the revoked device never could read.
+    pub rotated: bool,
 }
 
 /// One device of the household.
@@ -411,6 +445,8 @@ pub enum Reply {
     Pairing(PairingReply),
     /// For `devices`.
     Devices(Vec<DeviceInfo>),
+    /// For `revoke` (one report) and `exposed`.
+    Exposure(Vec<Exposure>),
 }
 
 /// What went wrong, as a type the client can act on.
