@@ -73,7 +73,7 @@ class Daemon:
         return os.path.join(self.home, "run", "authd.sock")
 
     def start(self):
-        env = dict(os.environ, AUTHSYNC_HOME=self.home, RUST_LOG="warn")
+        env = dict(os.environ, AUTHSYNC_HOME=self.home, RUST_LOG=os.environ.get("BENCH_LOG","warn"))
         self.log = open(os.path.join(self.home, "authd.log"), "ab")
         self.proc = subprocess.Popen(self.args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 10

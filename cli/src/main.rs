@@ -161,6 +161,13 @@ enum Command {
         /// The device's name or id (from `authctl devices`).
         device: String,
     },
+    /// This device leaves the household: the others are told, then its vault
+    /// is deleted.
+    Leave {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// The entries revoked devices could read, ticked once rotated.
     Exposed {
         /// One revoked device; all of them by default.
@@ -196,6 +203,26 @@ impl From<client::Unavailable> for Exit {
     fn from(e: client::Unavailable) -> Self {
         Exit::Failure(Failure::Unavailable(e))
     }
+}
+
+/// Asks on the terminal before `leave` deletes the vault.
+fn confirm_leave() -> Result<(), Exit> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(Exit::Other(
+            BadInput("leave deletes this device's vault; confirm with --yes".into()).into(),
+        ));
+    }
+    print!("This device will leave its household and delete its vault. Type 'leave' to go on: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() != "leave" {
+        return Err(Exit::Other(
+            BadInput("not confirmed; nothing was changed".into()).into(),
+        ));
+    }
+    Ok(())
 }
 
 fn host_name() -> String {
@@ -344,6 +371,14 @@ fn run(cli: Cli) -> Result<(), Exit> {
             }
             other => return Err(unexpected(other)),
         },
+        Command::Leave { yes } => {
+            if !yes {
+                confirm_leave()?;
+            }
+            call(&paths, &Request::Leave)?;
+            client::wait_stopped(&paths)?;
+            println!("This device left its household; its vault is deleted.");
+        }
         Command::Exposed { device } => match call(&paths, &Request::Exposed { device })? {
             Reply::Exposure(reports) if json => output::json(&reports),
             Reply::Exposure(reports) => output::exposure(&reports),

@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     shutdown: watch::Sender<bool>,
     peers: Arc<Peers>,
     trust: Arc<Trust>,
+    /// Set by `leave`: delete the data dir once the daemon has stopped.
+    pub(crate) wipe: std::sync::atomic::AtomicBool,
     /// Set once this device has a household (at start, `init` or `join`).
     pub(crate) established: watch::Sender<bool>,
     /// The network, once started.
@@ -79,6 +81,7 @@ impl Daemon {
             peers: Arc::new(Peers::default()),
             trust: Arc::new(Trust::default()),
             established,
+            wipe: std::sync::atomic::AtomicBool::new(false),
             net: std::sync::OnceLock::new(),
             discovery,
             offer: Mutex::new(None),
@@ -108,6 +111,11 @@ impl Daemon {
     /// Records the running network.
     pub fn set_net(&self, net: Arc<crate::network::Net>) {
         let _ = self.0.net.set(net);
+    }
+
+    /// Whether the data dir is to be deleted at exit (after `leave`).
+    pub fn wipe_requested(&self) -> bool {
+        self.0.wipe.load(Ordering::SeqCst)
     }
 
     /// The idle auto-lock, in seconds.
@@ -247,6 +255,7 @@ impl Daemon {
             Request::Init { name, passphrase } => self.init(name, passphrase).await,
             Request::Pair { ttl_secs } => self.pair(ttl_secs),
             Request::Revoke { device } => self.revoke(&device),
+            Request::Leave => self.leave().await,
             Request::Join {
                 code,
                 peer,
@@ -331,6 +340,7 @@ impl Daemon {
             | Request::Shutdown
             | Request::Pair { .. }
             | Request::Revoke { .. }
+            | Request::Leave
             | Request::Join { .. } => Err(IpcError::new(
                 ErrorCode::Internal,
                 "request routed to the wrong handler",

@@ -318,8 +318,21 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
             let what = match &record.body {
                 Body::Genesis { founder } => format!("started the household as {}", founder.name),
                 Body::Member { member } => format!("admitted device {} ({})", member.name, member.device.short()),
+                Body::Revoke { device, .. } if *device == record.id.origin => "left the household".to_string(),
                 Body::Revoke { device, .. } => format!("revoked device {}", name(device)),
                 Body::Epoch { counter: 0, .. } => "created the household key".to_string(),
+                Body::Epoch { counter, envelopes, .. }
+                    if vault
+                        .ledger()
+                        .household()
+                        .and_then(|h| h.epochs.values().find(|e| e.counter == *counter))
+                        .is_some_and(|e| e.created_by == record.id) =>
+                {
+                    format!(
+                        "rotated the household key (#{counter}, sealed to {} devices)",
+                        envelopes.len()
+                    )
+                }
                 Body::Epoch { counter, envelopes, .. } => {
                     format!("shared household key #{counter} with {} devices", envelopes.len())
                 }

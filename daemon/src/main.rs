@@ -70,12 +70,19 @@ fn main() -> ExitCode {
     // socket and pid file go, so `authctl shutdown` can wait for them.
     // (On an error, the socket may be another daemon's: leave it alone.)
     runtime.shutdown_timeout(Duration::from_secs(5));
-    if result.is_ok() {
+    if let Ok(wipe) = &result {
+        if *wipe {
+            // `leave`: the vault is gone with the daemon, now that sled let go.
+            match std::fs::remove_dir_all(&paths.data_dir) {
+                Ok(()) => tracing::info!(data = %paths.data_dir.display(), "deleted the vault"),
+                Err(e) => tracing::error!(data = %paths.data_dir.display(), "could not delete the vault: {e}"),
+            }
+        }
         let _ = std::fs::remove_file(paths.socket());
         let _ = std::fs::remove_file(paths.runtime_dir.join("authd.pid"));
     }
     match result {
-        Ok(()) => {
+        Ok(_) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
         }
@@ -87,7 +94,9 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, paths: &Paths) -> Result<()> {
+/// Runs the daemon until it is told to stop; `Ok(true)` if its vault is to
+/// be deleted (the device left its household).
+async fn run(args: Args, paths: &Paths) -> Result<bool> {
     let config = config::Config::load(&paths.config_file)?;
     let vault = vault::Vault::open(&paths.data_dir)?;
     let auto_lock = args
@@ -162,5 +171,5 @@ async fn run(args: Args, paths: &Paths) -> Result<()> {
     daemon.lock();
     let _ = server.await;
     let _ = auto_lock.await;
-    Ok(())
+    Ok(daemon.wipe_requested())
 }

@@ -108,6 +108,49 @@ impl Daemon {
         self.exposed(&vault, Some(&target.to_string()))
     }
 
+    /// This device leaves: a `Revoke` of itself is sent to the others, then
+    /// the daemon stops and its data dir is deleted.
+    pub async fn leave(&self) -> Result<Reply> {
+        let seq = {
+            let mut vault = self.vault();
+            let household = vault.ledger().household().ok_or_else(not_initialized)?;
+            let current = household.members.values().filter(|m| m.revoked_after.is_none()).count();
+            if current <= 1 {
+                return Err(bad(
+                    "this is the household's only device: leaving would delete every entry for good; pair another device first",
+                ));
+            }
+            if !self.peers().snapshot().values().any(|p| p.connected) {
+                return Err(IpcError::new(
+                    ErrorCode::Internal,
+                    "no other device of the household is online to hear of it; run `authctl leave` while another one is running",
+                ));
+            }
+            vault.leave().map_err(internal)?
+        };
+        // Wait until the news was handed to a peer, then give it time to land.
+        let sent = async {
+            while !self.peers().any_was_sent(seq) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(10), sent).await.is_err() {
+            return Err(failed(
+                "this device revoked itself, but no peer took the news within 10 s; its vault is kept: run `authctl leave` again with another device online".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.0.wipe.store(true, std::sync::atomic::Ordering::SeqCst);
+        let daemon = self.clone();
+        tokio::spawn(async move {
+            // Let the reply go out first.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            daemon.stop();
+        });
+        tracing::info!("left the household; the vault will be deleted");
+        Ok(Reply::Done)
+    }
+
     /// The exposure reports of revoked devices (one, or all).
     pub fn exposed(&self, vault: &Vault, query: Option<&str>) -> Result<Reply> {
         let household = vault.ledger().household().ok_or_else(not_initialized)?;

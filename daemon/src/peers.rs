@@ -39,6 +39,9 @@ struct Inner {
     next_id: u64,
     sessions: HashMap<DeviceId, Session>,
     seen: HashMap<DeviceId, Seen>,
+    /// Per peer, the highest seq of this device's own records written to
+    /// its sync stream.
+    written: HashMap<DeviceId, u64>,
 }
 
 /// The table; share it with `Arc`.
@@ -131,6 +134,18 @@ impl Peers {
         if let Some(seen) = self.lock().seen.get_mut(peer) {
             seen.last_seen_ms = now_ms();
         }
+    }
+
+    /// Notes that this device's records up to `seq` were written to `peer`.
+    pub fn written(&self, peer: &DeviceId, seq: u64) {
+        let mut inner = self.lock();
+        let held = inner.written.entry(*peer).or_insert(0);
+        *held = (*held).max(seq);
+    }
+
+    /// Whether some peer was sent this device's records up to `seq`.
+    pub fn any_was_sent(&self, seq: u64) -> bool {
+        self.lock().written.values().any(|written| *written >= seq)
     }
 
     /// Whether a session with `peer` is up.

@@ -84,6 +84,7 @@ pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> Resul
     let mut events = daemon.subscribe();
     let hello = daemon.hello().context("no household to sync")?;
     let household = hello.household;
+    let hello_device = hello.device;
     write_frame(&mut send, &Frame::Hello(hello)).await?;
     let theirs = match tokio::time::timeout(HELLO_TIMEOUT, read_frame::<Frame>(&mut recv))
         .await
@@ -119,9 +120,11 @@ pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> Resul
             }
         }
     });
+    let me = hello_device;
     let result = async {
         let mut their_vv = theirs.version_vector;
         send_missing(&daemon, &mut send, &mut their_vv).await?;
+        daemon.peers().written(&peer, their_vv.get(&me).copied().unwrap_or(0));
         loop {
             tokio::select! {
                 frame = frames.recv() => match frame {
@@ -149,8 +152,12 @@ pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> Resul
                         } else if record.id.seq > held {
                             send_missing(&daemon, &mut send, &mut their_vv).await?;
                         }
+                        daemon.peers().written(&peer, their_vv.get(&me).copied().unwrap_or(0));
                     }
-                    Err(RecvError::Lagged(_)) => send_missing(&daemon, &mut send, &mut their_vv).await?,
+                    Err(RecvError::Lagged(_)) => {
+                        send_missing(&daemon, &mut send, &mut their_vv).await?;
+                        daemon.peers().written(&peer, their_vv.get(&me).copied().unwrap_or(0));
+                    }
                     Err(RecvError::Closed) => return Ok(()),
                 },
                 _ = daemon.stopped() => {

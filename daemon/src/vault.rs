@@ -495,6 +495,18 @@ impl Vault {
         self.append_own(bodies)
     }
 
+    /// This device leaves: a `Revoke` of itself, capping its records at this
+    /// one. Returns the record's seq.
+    pub fn leave(&mut self) -> Result<u64> {
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
+        let seq = self.ledger.next_seq(&me);
+        self.append_own(vec![Body::Revoke {
+            device: me,
+            last_seq: seq,
+        }])?;
+        Ok(seq)
+    }
+
     /// Signs `bodies` as this device's next records, stores them with one
     /// sync, then admits them.
     fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {

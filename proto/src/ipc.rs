@@ -201,6 +201,9 @@ pub enum Request {
         /// The device's name or id (a prefix of at least 4 characters).
         device: String,
     },
+    /// This device leaves the household; its vault is deleted once another
+    /// member was sent the news.
+    Leave,
     /// The entries revoked devices could read, each ticked once its secret
     /// was rotated.
     Exposed {
@@ -238,6 +241,7 @@ impl Request {
             Request::Join { .. } => "join",
             Request::Devices => "devices",
             Request::Revoke { .. } => "revoke",
+            Request::Leave => "leave",
             Request::Exposed { .. } => "exposed",
         }
     }
