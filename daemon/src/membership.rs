@@ -330,6 +330,7 @@ impl Daemon {
                 .ok_or_else(|| bad(&format!("cannot resolve the peer address '{peer}'; give HOST:PORT")))?,
             None => self.find_offer(code.nameplate).await?,
         };
+        let remember: Vec<String> = peer.iter().cloned().collect();
         let (kek, source) = new_kek(passphrase).await?;
         let identity = Identity::generate(&name);
         let records = pairing::join(&identity, &code, addr).await.map_err(|e| {
@@ -344,7 +345,9 @@ impl Daemon {
         {
             let mut vault = self.vault();
             vault
-                .establish(identity, kek, source, records, &[addr.to_string()])
+                // A sponsor given with --peer is kept and dialled at every start;
+                // one found by mDNS will be found again the same way.
+                .establish(identity, kek, source, records, &remember)
                 .map_err(|e| internal(e.context("failed to store the household")))?;
         }
         self.refresh_trust();
