@@ -460,6 +460,19 @@ impl Instance {
         self.ctl_json(&["status"])
     }
 
+    /// The address the daemon's QUIC endpoint listens on (`status --json`
+    /// `listen`), once it does: the network starts only when the device has
+    /// a household, and the port is chosen at each start.
+    #[track_caller]
+    pub fn listen_addr(&self) -> String {
+        let mut addr = None;
+        wait_until(READY_TIMEOUT, "the daemon's network to listen", || {
+            addr = self.status().listen;
+            addr.is_some()
+        });
+        addr.expect("checked by the wait")
+    }
+
     /// `authctl --json list`.
     #[track_caller]
     pub fn list(&self) -> Vec<EntrySummary> {

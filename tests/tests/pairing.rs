@@ -1,0 +1,404 @@
+//! Pairing between real daemons on loopback: `authctl pair` on a member,
+//! `authctl join CODE --peer ADDR` on a new device. The happy path, and every
+//! way a join must fail without writing anything: a wrong code (which also
+//! cancels the offer), a used or expired code, a device that has a household,
+//! an address where nothing listens, a locked sponsor, and two joiners racing
+//! for one offer.
+#![allow(clippy::unwrap_used)]
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use authsync_proto::ipc::{DeviceInfo, EntrySummary, LogEvent};
+use authsync_tests::otp::{codes_between, totp};
+use authsync_tests::{Instance, Output, unix_now, wait_until};
+
+const AMAZON_SECRET: &str = "JBSWY3DPEHPK3PXP";
+const GITHUB_SECRET: &str = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
+
+/// How long sessions may take to come up after a join.
+const CONNECT: Duration = Duration::from_secs(15);
+
+// ---------------------------------------------------------------- helpers
+
+/// A running daemon that started a household as `name`.
+#[track_caller]
+fn founder(name: &str) -> Instance {
+    let mut inst = Instance::new();
+    inst.set_daemon_args(&["-v"]);
+    inst.start();
+    inst.ctl_ok(&["init", "--no-passphrase", "--name", name]);
+    inst
+}
+
+/// A running daemon with no household, dialling `sponsor` once it has one
+/// (as a device that joins through it would be started).
+#[track_caller]
+fn newcomer(sponsor: &Instance) -> Instance {
+    let mut inst = Instance::new();
+    inst.set_daemon_args(&["-v", "--peer", &sponsor.listen_addr()]);
+    inst.start();
+    inst
+}
+
+/// `authctl pair` on `sponsor` (with `args`): the code, alone on stdout.
+#[track_caller]
+fn pair(sponsor: &Instance, args: &[&str]) -> String {
+    sponsor.listen_addr();
+    let mut all = vec!["pair"];
+    all.extend_from_slice(args);
+    let out = sponsor.ctl_ok(&all);
+    let code = out.trim().to_string();
+    assert!(!code.is_empty() && !code.contains('\n'), "{out:?}");
+    code
+}
+
+/// `authctl join CODE --peer SPONSOR --name NAME --no-passphrase` on `inst`.
+#[track_caller]
+fn join(inst: &Instance, sponsor: &Instance, code: &str, name: &str) -> Output {
+    inst.ctl(&[
+        "join",
+        code,
+        "--peer",
+        &sponsor.listen_addr(),
+        "--name",
+        name,
+        "--no-passphrase",
+    ])
+}
+
+/// Asserts that a join failed the way a user can act on: a non-zero exit,
+/// nothing on stdout, one `authctl: ` line saying each of `says`. Returns
+/// that line.
+#[track_caller]
+fn assert_join_failed<'a>(out: &'a Output, says: &[&str]) -> &'a str {
+    assert!(out.code().is_some_and(|c| c != 0), "join did not fail\n{out}");
+    assert!(out.stdout.trim().is_empty(), "a failure printed on stdout\n{out}");
+    let line = out.error_line();
+    let lower = line.to_lowercase();
+    for needle in says {
+        assert!(
+            lower.contains(&needle.to_lowercase()),
+            "the error does not say {needle:?}\n{out}"
+        );
+    }
+    line
+}
+
+/// Asserts that `inst` has no household and holds no record.
+#[track_caller]
+fn assert_nothing_written(inst: &Instance) {
+    let status = inst.status();
+    assert!(
+        !status.initialized && status.records == 0 && status.household.is_none() && status.listen.is_none(),
+        "{status:?}"
+    );
+}
+
+/// `authctl --json devices`: the names, sorted.
+#[track_caller]
+fn device_names(inst: &Instance) -> Vec<String> {
+    let list: Vec<DeviceInfo> = inst.ctl_json(&["devices"]);
+    let mut names: Vec<String> = list.into_iter().map(|d| d.name).collect();
+    names.sort();
+    names
+}
+
+/// Whether `inst` has a session up with the device called `name`.
+#[track_caller]
+fn online(inst: &Instance, name: &str) -> bool {
+    let list: Vec<DeviceInfo> = inst.ctl_json(&["devices"]);
+    list.iter().any(|d| d.name == name && d.online)
+}
+
+/// The `admitted device NAME (...)` events in `inst`'s audit log.
+#[track_caller]
+fn admissions(inst: &Instance) -> Vec<String> {
+    let log: Vec<LogEvent> = inst.ctl_json(&["log"]);
+    log.into_iter()
+        .map(|e| e.what)
+        .filter(|w| w.starts_with("admitted device "))
+        .collect()
+}
+
+/// `code` with the same nameplate and a different last word (`acorn` and
+/// `actor` stay in the word list: the docs use them).
+fn wrong_words(code: &str) -> String {
+    let (rest, last) = code.rsplit_once('-').unwrap();
+    let other = if last == "acorn" { "actor" } else { "acorn" };
+    format!("{rest}-{other}")
+}
+
+/// A UDP port on loopback where nothing listens (bound, then released).
+fn closed_port() -> String {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap().to_string()
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn a_joiner_is_admitted_and_holds_what_the_sponsor_holds() {
+    let a = founder("a");
+    a.ctl_ok(&[
+        "add",
+        "--secret",
+        AMAZON_SECRET,
+        "--issuer",
+        "Amazon",
+        "--account",
+        "alice",
+    ]);
+    a.ctl_ok(&[
+        "add",
+        "--secret",
+        GITHUB_SECRET,
+        "--issuer",
+        "GitHub",
+        "--account",
+        "carol",
+    ]);
+    a.ctl_ok(&["rm", "github"]);
+    let b = newcomer(&a);
+    let code = pair(&a, &[]);
+    let out = join(&b, &a, &code, "b");
+    out.assert_exit(0);
+    assert!(
+        out.stdout.starts_with("Joined household ") && out.stdout.contains(" as b."),
+        "{out}"
+    );
+
+    let expected: Vec<EntrySummary> = a.ctl_json(&["list", "--deleted"]);
+    wait_until(CONNECT, "B to hold every entry A holds", || {
+        b.ctl_json::<Vec<EntrySummary>>(&["list", "--deleted"]) == expected
+    });
+    assert_eq!(b.list(), a.list());
+    let (sa, sb) = (a.status(), b.status());
+    assert_eq!((sa.household.clone(), sa.members), (sb.household.clone(), 2));
+    assert_ne!(sa.device, sb.device);
+    assert!(sb.initialized && !sb.locked, "{sb:?}");
+    for inst in [&a, &b] {
+        assert_eq!(device_names(inst), ["a", "b"]);
+    }
+    wait_until(CONNECT, "A and B to be online together", || {
+        online(&a, "b") && online(&b, "a")
+    });
+    let from = unix_now();
+    let codes = [a.code("amazon"), b.code("amazon")];
+    let expected = codes_between(AMAZON_SECRET, &totp(), from, unix_now());
+    assert!(codes.iter().all(|c| expected.contains(c)), "{codes:?} {expected:?}");
+
+    let admitted = admissions(&a);
+    assert_eq!(admitted.len(), 1, "{admitted:?}");
+    assert!(admitted[0].starts_with("admitted device b ("), "{admitted:?}");
+    assert_eq!(admissions(&b), admitted, "B reads the same audit trail");
+}
+
+#[test]
+fn a_wrong_code_fails_cancels_the_offer_and_writes_nothing() {
+    let a = founder("a");
+    let b = newcomer(&a);
+    let code = pair(&a, &[]);
+    let wrong = wrong_words(&code);
+    let out = join(&b, &a, &wrong, "b");
+    let line = assert_join_failed(&out, &["did not match", "authctl pair"]).to_string();
+    assert!(
+        !line.contains(&wrong) && !line.contains(&code),
+        "the error repeats a code: {line}"
+    );
+    assert_nothing_written(&b);
+
+    // The offer is gone: the right code no longer works either.
+    let out = join(&b, &a, &code, "b");
+    assert_join_failed(&out, &["pairing failed"]);
+    assert_nothing_written(&b);
+    assert_eq!(a.status().members, 1);
+    assert!(admissions(&a).is_empty());
+
+    // A new offer works for the same device.
+    let code = pair(&a, &[]);
+    join(&b, &a, &code, "b").assert_exit(0);
+    assert_eq!(device_names(&a), ["a", "b"]);
+}
+
+#[test]
+fn a_code_works_once() {
+    let a = founder("a");
+    let b = newcomer(&a);
+    let code = pair(&a, &[]);
+    join(&b, &a, &code, "b").assert_exit(0);
+    let c = newcomer(&a);
+    let out = join(&c, &a, &code, "c");
+    assert_join_failed(&out, &["pairing failed"]);
+    assert_nothing_written(&c);
+    assert_eq!(device_names(&a), ["a", "b"]);
+    assert_eq!(a.status().members, 2);
+}
+
+#[test]
+fn an_expired_code_is_refused() {
+    let a = founder("a");
+    let b = newcomer(&a);
+    let code = pair(&a, &["--ttl", "1"]);
+    wait_until(Duration::from_secs(5), "the offer to expire", || {
+        a.daemon_log().contains("pairing offer expired")
+    });
+    let out = join(&b, &a, &code, "b");
+    assert_join_failed(&out, &["pairing failed"]);
+    assert_nothing_written(&b);
+    assert_eq!(a.status().members, 1);
+}
+
+#[test]
+fn join_on_a_device_with_a_household_changes_nothing() {
+    let a = founder("a");
+    let d = founder("d");
+    d.ctl_ok(&[
+        "add",
+        "--secret",
+        AMAZON_SECRET,
+        "--issuer",
+        "Amazon",
+        "--account",
+        "dora",
+    ]);
+    let before = d.snapshot();
+    let status = d.status();
+    let code = pair(&a, &[]);
+    join(&d, &a, &code, "d2").assert_error(2, &["already has a household"]);
+    d.assert_unchanged(&before);
+    let after = d.status();
+    assert_eq!(
+        (after.household, after.device, after.members),
+        (status.household, status.device, 1)
+    );
+    assert_eq!(a.status().members, 1);
+
+    // The refusal did not touch the offer: a new device can still use it.
+    let b = newcomer(&a);
+    join(&b, &a, &code, "b").assert_exit(0);
+    assert_eq!(device_names(&a), ["a", "b"]);
+}
+
+#[test]
+fn join_to_an_address_where_nothing_listens_fails_cleanly() {
+    let b = Instance::started();
+    let addr = closed_port();
+    let started = Instant::now();
+    let out = b.ctl(&[
+        "join",
+        "7-orbit-velvet-cactus",
+        "--peer",
+        &addr,
+        "--name",
+        "b",
+        "--no-passphrase",
+    ]);
+    let took = started.elapsed();
+    assert_join_failed(&out, &["pairing failed", &addr]);
+    assert!(took < Duration::from_secs(20), "join took {took:?}\n{out}");
+    assert_nothing_written(&b);
+    // The device is as new: it can still start a household.
+    b.ctl_ok(&["init", "--no-passphrase", "--name", "b"]);
+}
+
+#[test]
+fn a_locked_sponsor_does_not_pair() {
+    let a = Instance::with_passphrase("correct horse battery staple");
+    a.ctl_ok(&["lock"]);
+    a.ctl(&["pair"]).assert_error(3, &["locked", "authctl unlock"]);
+    a.unlock();
+    assert!(!pair(&a, &[]).is_empty());
+}
+
+#[test]
+fn two_joiners_racing_for_one_offer_at_most_one_gets_in() {
+    let a = founder("a");
+    let (b, c) = (newcomer(&a), newcomer(&a));
+    let code = pair(&a, &[]);
+    let addr = a.listen_addr();
+    let racers: Vec<_> = [(b.ctl_handle(), "b"), (c.ctl_handle(), "c")]
+        .into_iter()
+        .map(|(ctl, name)| {
+            let (code, addr) = (code.clone(), addr.clone());
+            std::thread::spawn(move || ctl.ctl(&["join", &code, "--peer", &addr, "--name", name, "--no-passphrase"]))
+        })
+        .collect();
+    let outs: Vec<Output> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+    let won: Vec<bool> = outs.iter().map(|o| o.code() == Some(0)).collect();
+    assert!(
+        won.iter().filter(|w| **w).count() <= 1,
+        "both joined\n{}\n{}",
+        outs[0],
+        outs[1]
+    );
+    assert_eq!(
+        won.iter().filter(|w| **w).count(),
+        1,
+        "neither joined\n{}\n{}",
+        outs[0],
+        outs[1]
+    );
+    for ((inst, out), won) in [&b, &c].into_iter().zip(&outs).zip(&won) {
+        if *won {
+            assert!(inst.status().initialized);
+        } else {
+            assert_join_failed(out, &["pairing failed"]);
+            assert_nothing_written(inst);
+        }
+    }
+    let winner = if won[0] { "b" } else { "c" };
+    assert_eq!(device_names(&a), ["a", winner]);
+    assert_eq!(admissions(&a).len(), 1);
+}
+
+/// Asserts that a join refused for a spent offer tells the user why, and
+/// what to do, in words rather than as a TLS failure.
+#[track_caller]
+fn assert_says_why(out: &Output, why: &[&str]) {
+    let line = assert_join_failed(out, &["authctl pair"]).to_lowercase();
+    assert!(
+        why.iter().any(|w| line.contains(w)),
+        "the error says none of {why:?}\n{out}"
+    );
+    for jargon in ["certificate", "handshake", "stream ended"] {
+        assert!(
+            !line.contains(jargon),
+            "the error is a transport failure, not a reason\n{out}"
+        );
+    }
+}
+
+// Cause: once an offer is used, cancelled by a wrong code or expired,
+// `close_offer` (daemon/src/membership.rs) calls `set_pairing_open(false)`,
+// so the sponsor's TLS verifier (`ClientVerifier`, daemon/src/transport.rs)
+// refuses the joiner's key before the pairing exchange starts. The joiner
+// (`pairing::join`, daemon/src/pairing.rs) prints the raw error: "pairing
+// failed: the stream ended: connection lost: aborted by peer: the
+// cryptographic handshake failed: error 49: invalid peer certificate:
+// ApplicationVerificationFailure". The messages `claim_offer` has for these
+// cases ("already used", "has expired") are never sent. Fix: on the joiner,
+// map a handshake refused on the pairing ALPN to "no pairing offer is open
+// at ADDR (a code works once, and not after a wrong guess or once it
+// expired); run `authctl pair` again".
+#[test]
+#[ignore = "bug: joining with a used, cancelled or expired code prints a TLS failure, not why it was refused"]
+fn a_spent_code_is_refused_with_a_message_that_says_why() {
+    let a = founder("a");
+    let (b, c) = (newcomer(&a), newcomer(&a));
+
+    let code = pair(&a, &[]);
+    join(&c, &a, &wrong_words(&code), "c");
+    assert_says_why(&join(&c, &a, &code, "c"), &["cancelled", "no pairing offer"]);
+
+    let code = pair(&a, &[]);
+    join(&b, &a, &code, "b").assert_exit(0);
+    assert_says_why(&join(&c, &a, &code, "c"), &["used", "no pairing offer"]);
+
+    let code = pair(&a, &["--ttl", "1"]);
+    wait_until(Duration::from_secs(5), "the offer to expire", || {
+        a.daemon_log().contains("pairing offer expired")
+    });
+    assert_says_why(&join(&c, &a, &code, "c"), &["expired", "no pairing offer"]);
+    assert_nothing_written(&c);
+}
