@@ -8,6 +8,9 @@
 //!   one-line-error assertions.
 //! - [`raw`]: the IPC protocol spoken directly over the socket, for input
 //!   `authctl` would never send.
+//! - [`peer`]: a QUIC peer the test plays itself (a stranger, a member that
+//!   misbehaves, a relay in the middle of pairing), from the daemon's own
+//!   transport.
 //! - [`wait_until`]: every wait polls a condition against a deadline; no
 //!   test sleeps for a fixed time hoping something has happened.
 //!
@@ -21,6 +24,7 @@ pub mod files;
 mod instance;
 pub mod otp;
 mod output;
+pub mod peer;
 pub mod raw;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,757 @@
+//! Key lifecycle across real daemons: revoking a device (the exposure
+//! checklist, the household key rotated away from it, its connections
+//! refused), rotating a secret after it, `leave`, and pairing a replacement.
+//! Every household here is several `authd` on loopback, joined with
+//! `authctl pair` / `authctl join --peer`, each in its own temp home.
+//!
+//! A partition is a stopped daemon: every daemon listens on a fresh port at
+//! each start, so one that restarts is reachable again only through a
+//! `--peer` given to it, or to the one that dials it.
+//!
+//! Negative checks ("C never gets in") first wait until the daemons logged
+//! the attempts that would let it in, then watch for a short while more.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use authsync_proto::ipc::{DeviceInfo, EntrySummary, Exposure, LogEvent, VersionInfo};
+use authsync_tests::otp::{codes_between, totp};
+use authsync_tests::{Instance, READY_TIMEOUT, files, poll_until, unix_now, wait_until};
+
+const AMAZON_URI: &str = "otpauth://totp/Amazon:alice?secret=JBSWY3DPEHPK3PXP&issuer=Amazon";
+const AMAZON_SECRET: &str = "JBSWY3DPEHPK3PXP";
+/// What the site issues after the loss.
+const NEW_SECRET: &str = "KRSXG5CTMVRXEZLUKN2XAZLSONUWE4TF";
+/// What the site issues after a second rotation.
+const NEWER_SECRET: &str = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
+const GITHUB_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+const TWITTER_SECRET: &str = "KNSWG4TFORZWKY3SMV2HG5LQMVZHG2LQ";
+
+/// How long a record may take to travel between loopback daemons.
+const SYNC: Duration = Duration::from_secs(10);
+/// How long something that must never happen is watched for, once the
+/// attempts that would make it happen were seen.
+const QUIET: Duration = Duration::from_secs(2);
+/// What the daemon logs (at debug) when TLS refuses a client's key.
+const REFUSED_CLIENT: &str = "refused a client that is not a member";
+/// What it logs (at debug) when it closes a connection TLS let through (a
+/// pairing offer lets any key through) that is no member's sync.
+const REFUSED_SESSION: &str = "refused a connection that is neither a member's sync nor a pairing";
+
+// ---------------------------------------------------------------- helpers
+
+/// The address the daemon's QUIC endpoint listens on, once it does.
+#[track_caller]
+fn listen(inst: &Instance) -> String {
+    let mut addr = None;
+    wait_until(READY_TIMEOUT, "the daemon's network to listen", || {
+        addr = inst.status().listen;
+        addr.is_some()
+    });
+    addr.unwrap()
+}
+
+/// `-v` (so refused connections are logged) and `--peer` to each of `peers`.
+fn daemon_args(peers: &[&Instance]) -> Vec<String> {
+    let mut args = vec!["-v".to_string()];
+    for peer in peers {
+        args.push("--peer".into());
+        args.push(listen(peer));
+    }
+    args
+}
+
+/// Starts the stopped `inst` dialling every one of `peers` (on top of any
+/// sponsor it remembers).
+#[track_caller]
+fn start_dialling(inst: &mut Instance, peers: &[&Instance]) {
+    let args = daemon_args(peers);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    inst.set_daemon_args(&args);
+    inst.start();
+}
+
+/// A running daemon that started a household as `a`.
+fn founder() -> Instance {
+    let mut a = Instance::new();
+    a.set_daemon_args(&["-v"]);
+    a.start();
+    a.ctl_ok(&["init", "--no-passphrase", "--name", "a"]);
+    a
+}
+
+/// A new device called `name`, started with `--peer` to `sponsor` and
+/// joined through it; returns once both see each other online.
+#[track_caller]
+fn join(sponsor: &Instance, name: &str) -> Instance {
+    let code = pair(sponsor);
+    join_with_code(sponsor, name, &code)
+}
+
+/// `authctl pair` on `sponsor`: the one-time code.
+#[track_caller]
+fn pair(sponsor: &Instance) -> String {
+    listen(sponsor);
+    sponsor.ctl_ok(&["pair"]).trim().to_string()
+}
+
+/// Like [`join`], with a code `sponsor` already gave.
+#[track_caller]
+fn join_with_code(sponsor: &Instance, name: &str, code: &str) -> Instance {
+    let mut inst = Instance::new();
+    start_dialling(&mut inst, &[sponsor]);
+    inst.ctl_ok(&[
+        "join",
+        code,
+        "--peer",
+        &listen(sponsor),
+        "--name",
+        name,
+        "--no-passphrase",
+    ]);
+    wait_until(SYNC, &format!("{name} and its sponsor to be online together"), || {
+        online(sponsor, name) && devices(&inst).iter().any(|d| !d.this_device && d.online)
+    });
+    inst
+}
+
+/// `authctl add` of a TOTP entry.
+#[track_caller]
+fn add(inst: &Instance, issuer: &str, account: &str, secret: &str) {
+    inst.ctl_ok(&["add", "--secret", secret, "--issuer", issuer, "--account", account]);
+}
+
+/// `authctl --json devices`.
+#[track_caller]
+fn devices(inst: &Instance) -> Vec<DeviceInfo> {
+    inst.ctl_json(&["devices"])
+}
+
+/// The device called `name` in `list`.
+#[track_caller]
+fn device<'a>(list: &'a [DeviceInfo], name: &str) -> &'a DeviceInfo {
+    list.iter()
+        .find(|d| d.name == name)
+        .unwrap_or_else(|| panic!("no device {name} in {list:?}"))
+}
+
+/// Whether `inst` has a sync session up with the device called `name`.
+#[track_caller]
+fn online(inst: &Instance, name: &str) -> bool {
+    device(&devices(inst), name).online
+}
+
+/// Whether `inst` knows the device called `name` is revoked.
+#[track_caller]
+fn revoked(inst: &Instance, name: &str) -> bool {
+    device(&devices(inst), name).revoked
+}
+
+/// Waits until every one of `others` lists exactly what `reference` lists.
+#[track_caller]
+fn wait_same_entries(reference: &Instance, others: &[&Instance], what: &str) -> Vec<EntrySummary> {
+    let expected = reference.list();
+    wait_until(SYNC, what, || others.iter().all(|o| o.list() == expected));
+    expected
+}
+
+/// Whether `authctl ARGS` on `inst` prints the code `secret` gives now.
+#[track_caller]
+fn shows_code_of(inst: &Instance, args: &[&str], secret: &str) -> bool {
+    let from = unix_now();
+    let out = inst.ctl(args);
+    let to = unix_now();
+    out.assert_exit(0);
+    codes_between(secret, &totp(), from, to).iter().any(|c| c == out.line())
+}
+
+/// `history --json QUERY`.
+#[track_caller]
+fn history(inst: &Instance, query: &str) -> Vec<VersionInfo> {
+    inst.ctl_json(&["history", query])
+}
+
+/// The secret fingerprints in `history --json QUERY`, newest first.
+#[track_caller]
+fn fingerprints(inst: &Instance, query: &str) -> Vec<String> {
+    history(inst, query).into_iter().map(|v| v.secret_fingerprint).collect()
+}
+
+/// `exposed --json`: (device name, [(entry label, rotated)]) per report.
+#[track_caller]
+fn exposure(inst: &Instance, args: &[&str]) -> Vec<(String, Vec<(String, bool)>)> {
+    let reports: Vec<Exposure> = inst.ctl_json(args);
+    summarize(&reports)
+}
+
+fn summarize(reports: &[Exposure]) -> Vec<(String, Vec<(String, bool)>)> {
+    reports
+        .iter()
+        .map(|r| {
+            (
+                r.device_name.clone(),
+                r.entries.iter().map(|e| (e.entry.label(), e.rotated)).collect(),
+            )
+        })
+        .collect()
+}
+
+fn checklist(device: &str, entries: &[(&str, bool)]) -> Vec<(String, Vec<(String, bool)>)> {
+    vec![(
+        device.to_string(),
+        entries
+            .iter()
+            .map(|(label, rotated)| (label.to_string(), *rotated))
+            .collect(),
+    )]
+}
+
+/// How many times `inst`'s daemons logged refusing a client key.
+fn refusals(inst: &Instance) -> usize {
+    inst.daemon_log().matches(REFUSED_CLIENT).count()
+}
+
+/// How many times `inst`'s daemons logged closing a connection TLS let
+/// through that was no member's sync.
+fn sessions_refused(inst: &Instance) -> usize {
+    inst.daemon_log().matches(REFUSED_SESSION).count()
+}
+
+/// A, B and C in one household (B and C joined through A, dialling it), with
+/// Amazon added on A and read on all three.
+struct Trio {
+    a: Instance,
+    b: Instance,
+    c: Instance,
+}
+
+#[track_caller]
+fn trio_with_amazon() -> Trio {
+    let a = founder();
+    let b = join(&a, "b");
+    let c = join(&a, "c");
+    a.ctl_ok(&["add", AMAZON_URI]);
+    wait_same_entries(&a, &[&b, &c], "Amazon to reach B and C");
+    for inst in [&a, &b, &c] {
+        inst.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+    }
+    Trio { a, b, c }
+}
+
+/// Four devices, B, C and D joined through A, Amazon on all.
+#[track_caller]
+fn quartet_with_amazon() -> (Trio, Instance) {
+    let trio = trio_with_amazon();
+    let d = join(&trio.a, "d");
+    wait_same_entries(&trio.a, &[&d], "Amazon to reach D");
+    (trio, d)
+}
+
+/// Stops `inst`'s daemon, and waits until `peer` has seen it go: revoking a
+/// device whose session the revoker has not closed yet hits the bug of
+/// `revoking_a_device_that_is_online_drops_its_session_at_once`. A clean stop
+/// often fails to tell the peer (`a_device_that_stops_is_seen_offline_promptly`),
+/// which then shows it online until its idle timeout (about 25 s): rather
+/// than wait that out, start and stop it again, a bounded number of times.
+#[track_caller]
+fn take_offline(inst: &mut Instance, name: &str, peer: &Instance) {
+    for _ in 0..5 {
+        inst.stop();
+        if poll_until(Duration::from_secs(1), || !online(peer, name)) {
+            return;
+        }
+        inst.start();
+        wait_until(SYNC, &format!("{name} to be back online"), || {
+            devices(inst).iter().any(|d| !d.this_device && d.online)
+        });
+    }
+    panic!("{name} stopped five times, and its peer still shows it online");
+}
+
+/// A trio where C went offline and A revoked it, and B has heard.
+#[track_caller]
+fn trio_with_c_revoked() -> Trio {
+    let mut trio = trio_with_amazon();
+    take_offline(&mut trio.c, "c", &trio.a);
+    trio.a.ctl_ok(&["revoke", "c"]);
+    wait_until(SYNC, "B to learn that C is revoked", || revoked(&trio.b, "c"));
+    trio
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn a_revoked_device_is_listed_for_re_enrolment_and_shut_out() {
+    let Trio { a, b, mut c } = trio_with_amazon();
+    take_offline(&mut c, "c", &a);
+
+    let out = a.ctl(&["revoke", "c"]);
+    out.assert_exit(0);
+    assert!(out.stdout.contains("Revoked c ("), "{out}");
+    assert!(
+        out.stdout.contains("c could read 1 entries; 1 still to re-enroll"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("[ ] Amazon: alice"), "{out}");
+    assert_eq!(
+        exposure(&a, &["exposed", "c"]),
+        checklist("c", &[("Amazon: alice", false)])
+    );
+
+    assert!(revoked(&a, "c"));
+    assert_eq!(a.status().members, 2);
+    wait_until(SYNC, "B to learn that C is revoked", || revoked(&b, "c"));
+    assert_eq!(b.status().members, 2);
+    let (a_before, b_before) = (a.list(), b.list());
+
+    // C comes back dialling both, and writes while cut off.
+    let (a_refused, b_refused) = (refusals(&a), refusals(&b));
+    start_dialling(&mut c, &[&a, &b]);
+    add(&c, "Twitter", "carol", TWITTER_SECRET);
+    assert_eq!(c.list().len(), 2, "C itself still works offline");
+    wait_until(SYNC, "A and B to refuse C's connections, twice each", || {
+        refusals(&a) >= a_refused + 2 && refusals(&b) >= b_refused + 2
+    });
+    let let_in = poll_until(QUIET, || {
+        a.status().peers_online != 1
+            || b.status().peers_online != 1
+            || online(&a, "c")
+            || online(&b, "c")
+            || devices(&c).iter().any(|d| d.online)
+            || a.list() != a_before
+            || b.list() != b_before
+    });
+    assert!(
+        !let_in,
+        "the revoked C got a session, or its records got in\nA: {:?}\nB: {:?}\nC: {:?}",
+        devices(&a),
+        devices(&b),
+        devices(&c)
+    );
+    assert_eq!(a.list(), a_before);
+    assert_eq!(b.list(), b_before);
+}
+
+#[test]
+fn a_revoked_device_holds_no_key_to_what_is_written_after() {
+    let Trio { a, b, mut c } = trio_with_amazon();
+    let c_records = c.status().records;
+    take_offline(&mut c, "c", &a);
+    a.ctl_ok(&["revoke", "c"]);
+    wait_until(SYNC, "B to learn that C is revoked", || revoked(&b, "c"));
+
+    b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    add(&a, "GitHub", "carol", GITHUB_SECRET);
+    wait_same_entries(&a, &[&b], "B's rotation and A's new entry to reach both");
+    let new_fingerprint = fingerprints(&b, "amazon")[0].clone();
+    let old_fingerprint = fingerprints(&b, "amazon")[1].clone();
+
+    // C back, with no peer that would let it in: what it holds is what it had.
+    c.start();
+    c.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+    c.ctl(&["code", "amazon", "--previous"])
+        .assert_error(4, &["no previous secret"]);
+    c.ctl(&["code", "github"]).assert_error(4, &["github"]);
+    assert_eq!(fingerprints(&c, "amazon"), [old_fingerprint]);
+    assert!(!fingerprints(&c, "amazon").contains(&new_fingerprint));
+    let status = c.status();
+    assert_eq!((status.records, status.entries), (c_records, Some(1)), "{status:?}");
+    let labels: Vec<String> = c.list().iter().map(EntrySummary::label).collect();
+    assert_eq!(labels, ["Amazon: alice"]);
+
+    // And nothing of the new secrets sits in its data dir, in any form.
+    let mut needles = Vec::new();
+    for (name, secret) in [("new Amazon", NEW_SECRET), ("GitHub", GITHUB_SECRET)] {
+        let bytes = authsync_proto::otp::Secret::from_base32(secret).unwrap();
+        needles.push((format!("{name} secret"), bytes.expose().to_vec()));
+        needles.push((format!("{name} secret, base32"), secret.as_bytes().to_vec()));
+    }
+    assert!(files::assert_absent_under(&c.data_dir(), &needles) > 0);
+}
+
+#[test]
+fn a_rotation_reaches_the_members_not_the_revoked_device_and_ticks_the_checklist() {
+    let Trio { a, b, mut c } = trio_with_amazon();
+    take_offline(&mut c, "c", &a);
+    let reports: Vec<Exposure> = a.ctl_json(&["revoke", "c"]);
+    assert_eq!(summarize(&reports), checklist("c", &[("Amazon: alice", false)]));
+    wait_until(SYNC, "B to learn that C is revoked", || revoked(&b, "c"));
+
+    // C is back and knocking while B rotates.
+    let (a_refused, b_refused) = (refusals(&a), refusals(&b));
+    start_dialling(&mut c, &[&a, &b]);
+    b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    b.assert_totp(&["code", "amazon"], NEW_SECRET, &totp(), 0);
+    wait_until(Duration::from_secs(5), "A to serve the new secret's code", || {
+        shows_code_of(&a, &["code", "amazon"], NEW_SECRET)
+    });
+    a.assert_totp(&["code", "amazon", "--previous"], AMAZON_SECRET, &totp(), 0);
+    b.assert_totp(&["code", "amazon", "--previous"], AMAZON_SECRET, &totp(), 0);
+
+    for inst in [&a, &b] {
+        assert_eq!(exposure(inst, &["exposed"]), checklist("c", &[("Amazon: alice", true)]));
+    }
+    let text = a.ctl_ok(&["exposed"]);
+    assert!(
+        text.contains("0 still to re-enroll") && text.contains("[x] Amazon: alice"),
+        "{text}"
+    );
+
+    wait_until(SYNC, "A and B to refuse C's connections", || {
+        refusals(&a) > a_refused && refusals(&b) > b_refused
+    });
+    let got_it = poll_until(QUIET, || !shows_code_of(&c, &["code", "amazon"], AMAZON_SECRET));
+    assert!(!got_it, "the revoked C got the new secret");
+    assert_eq!(history(&c, "amazon").len(), 1);
+}
+
+#[test]
+fn a_rotation_made_apart_from_a_revocation_merges_and_stays_on_the_checklist() {
+    let Trio { mut a, mut b, mut c } = trio_with_amazon();
+    take_offline(&mut c, "c", &a);
+
+    // A revokes C while B is away; then, A away, B rotates Amazon, unaware.
+    b.stop();
+    a.ctl_ok(&["revoke", "c"]);
+    a.stop();
+    b.start();
+    b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    assert!(!revoked(&b, "c"));
+    b.stop();
+
+    // Heal: A back, B back dialling it.
+    a.start();
+    start_dialling(&mut b, &[&a]);
+    wait_until(SYNC, "A and B to agree", || {
+        revoked(&b, "c") && a.list() == b.list() && a.show("amazon") == b.show("amazon")
+    });
+    for inst in [&a, &b] {
+        inst.assert_totp(&["code", "amazon"], NEW_SECRET, &totp(), 0);
+        inst.assert_totp(&["code", "amazon", "--previous"], AMAZON_SECRET, &totp(), 0);
+        let versions = history(inst, "amazon");
+        let changes: Vec<&str> = versions.iter().map(|v| v.change.as_str()).collect();
+        assert_eq!(
+            changes,
+            ["Amazon: alice: rotated the secret", "added Amazon: alice"],
+            "{versions:?}"
+        );
+        assert_eq!(versions[0].device_name.as_deref(), Some("b"));
+    }
+    assert_eq!(history(&a, "amazon"), history(&b, "amazon"));
+
+    // B sealed its rotation with the household key C still holds: the new
+    // secret is as exposed as the old one, and the checklist says so.
+    for inst in [&a, &b] {
+        assert_eq!(
+            exposure(inst, &["exposed", "c"]),
+            checklist("c", &[("Amazon: alice", false)])
+        );
+    }
+    // Rotating again, now that both know, ticks it.
+    a.ctl_ok(&["rotate", "amazon", "--secret", NEWER_SECRET]);
+    wait_until(SYNC, "B to get the second rotation", || {
+        shows_code_of(&b, &["code", "amazon"], NEWER_SECRET)
+    });
+    for inst in [&a, &b] {
+        assert_eq!(
+            exposure(inst, &["exposed", "c"]),
+            checklist("c", &[("Amazon: alice", true)])
+        );
+    }
+}
+
+#[test]
+fn revoke_refuses_strangers_itself_and_twice_but_may_cut_the_last_other_member() {
+    let a = founder();
+    let b = join(&a, "b");
+    a.ctl_ok(&["add", AMAZON_URI]);
+    wait_same_entries(&a, &[&b], "Amazon to reach B");
+
+    a.assert_refused(&["revoke", "zed"], 4, &["no device", "zed"]);
+    a.assert_refused(&["revoke", "a"], 2, &["this device"]);
+
+    let out = a.ctl(&["revoke", "b"]);
+    out.assert_exit(0);
+    assert!(out.stdout.contains("Revoked b ("), "{out}");
+    assert!(
+        out.stdout.contains("b could read 1 entries; 1 still to re-enroll"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("[ ] Amazon: alice"), "{out}");
+    assert!(revoked(&a, "b"));
+    assert_eq!(a.status().members, 1);
+
+    a.assert_refused(&["revoke", "b"], 2, &["revoked already"]);
+
+    // A household of one goes on.
+    a.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+    add(&a, "GitHub", "carol", GITHUB_SECRET);
+    a.assert_totp(&["code", "github"], GITHUB_SECRET, &totp(), 0);
+    a.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    a.assert_totp(&["code", "amazon"], NEW_SECRET, &totp(), 0);
+    assert_eq!(exposure(&a, &["exposed"]), checklist("b", &[("Amazon: alice", true)]));
+}
+
+#[test]
+fn leave_refuses_the_only_device_and_otherwise_tells_the_others_and_deletes_the_vault() {
+    let a = founder();
+    a.ctl_ok(&["add", AMAZON_URI]);
+    // Without a terminal, `leave` wants --yes; with it, the only device stays.
+    a.assert_refused(&["leave"], 2, &["--yes"]);
+    a.assert_refused(&["leave", "--yes"], 2, &["only device"]);
+    assert!(a.data_dir().join("vault.key").exists());
+    a.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+
+    let mut b = join(&a, "b");
+    wait_same_entries(&a, &[&b], "Amazon to reach B");
+    let out = b.ctl(&["leave", "--yes"]);
+    out.assert_exit(0);
+    assert!(out.stdout.contains("left its household"), "{out}");
+    // B's daemon has exited (cleanly): `stop` finds none to shut down.
+    b.stop();
+    assert!(!b.data_dir().exists(), "B's data dir survived `leave`");
+    assert!(b.daemon_log().contains("deleted the vault"));
+
+    wait_until(SYNC, "A to see B revoked", || revoked(&a, "b"));
+    assert_eq!(a.status().members, 1);
+    let log: Vec<LogEvent> = a.ctl_json(&["log"]);
+    let left = log.iter().find(|e| e.what == "left the household");
+    assert_eq!(left.and_then(|e| e.device_name.as_deref()), Some("b"), "{log:?}");
+    a.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+}
+
+#[test]
+fn a_replacement_device_reads_everything_from_before_and_after_the_revocation() {
+    let Trio { a, b, mut c } = trio_with_c_revoked();
+    add(&a, "GitHub", "carol", GITHUB_SECRET);
+    b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    wait_same_entries(&a, &[&b], "A's entry and B's rotation to reach both");
+
+    // C knocks all through D's pairing. While the offer is open, A's TLS
+    // lets any key through (the joiner is no member yet): C must still be
+    // turned away before it syncs.
+    let (a_refused, a_sessions_refused) = (refusals(&a), sessions_refused(&a));
+    start_dialling(&mut c, &[&a, &b]);
+    let code = pair(&a);
+    wait_until(SYNC, "A to turn C away while its pairing offer is open", || {
+        sessions_refused(&a) > a_sessions_refused
+    });
+    let d = join_with_code(&a, "d", &code);
+    let entries = wait_same_entries(&a, &[&b, &d], "D to read every entry");
+    let labels: Vec<String> = entries.iter().map(EntrySummary::label).collect();
+    assert_eq!(labels, ["Amazon: alice", "GitHub: carol"]);
+    d.assert_totp(&["code", "amazon"], NEW_SECRET, &totp(), 0);
+    d.assert_totp(&["code", "amazon", "--previous"], AMAZON_SECRET, &totp(), 0);
+    d.assert_totp(&["code", "github"], GITHUB_SECRET, &totp(), 0);
+    assert_eq!(history(&d, "amazon"), history(&a, "amazon"));
+    assert!(revoked(&d, "c"));
+
+    // D writes with the current household key: A and B read it.
+    add(&d, "Twitter", "dave", TWITTER_SECRET);
+    wait_same_entries(&d, &[&a, &b], "D's entry to reach A and B");
+
+    wait_until(SYNC, "A to refuse C", || refusals(&a) > a_refused);
+    assert!(!online(&a, "c"));
+    let labels: Vec<String> = c.list().iter().map(EntrySummary::label).collect();
+    assert_eq!(labels, ["Amazon: alice"], "the revoked C got something");
+    c.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+}
+
+#[test]
+fn the_log_tells_pairing_revocation_the_new_household_key_and_the_rotation() {
+    let Trio { a, b, .. } = trio_with_c_revoked();
+    b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    wait_until(SYNC, "A and B to hold the same log", || {
+        let log: Vec<LogEvent> = a.ctl_json(&["log"]);
+        log.first().is_some_and(|e| e.what.contains("rotated the secret"))
+            && log == b.ctl_json::<Vec<LogEvent>>(&["log"])
+    });
+
+    let log: Vec<LogEvent> = a.ctl_json(&["log"]);
+    let at = |what: &str, by: &str| -> usize {
+        log.iter()
+            .position(|e| e.what.starts_with(what) && e.device_name.as_deref() == Some(by))
+            .unwrap_or_else(|| panic!("no {what:?} by {by} in {log:#?}"))
+    };
+    // Newest first.
+    let rotated = at("Amazon: alice: rotated the secret", "b");
+    let new_key = at("rotated the household key", "a");
+    let revoked = at("revoked device c", "a");
+    let admitted_c = at("admitted device c (", "a");
+    let admitted_b = at("admitted device b (", "a");
+    assert!(
+        rotated < new_key && new_key < revoked && revoked < admitted_c && admitted_c < admitted_b,
+        "{log:#?}"
+    );
+    assert!(log[new_key].what.contains("sealed to 2 devices"), "{log:#?}");
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.what.starts_with("rotated the household key"))
+            .count(),
+        1,
+        "{log:#?}"
+    );
+    let text = a.ctl_ok(&["log"]);
+    assert!(text.contains("revoked device c"), "{text}");
+    for secret in [AMAZON_SECRET, NEW_SECRET] {
+        assert!(!text.contains(secret), "the log shows a secret");
+    }
+}
+
+// Cause: `Peers::disconnect` (daemon/src/peers.rs) removes the session but
+// leaves `seen.connected` true, and the session's `SessionGuard` then finds
+// no session of its id to clear. Fix: mark it not connected in `disconnect`.
+#[test]
+#[ignore = "bug: a revoked device whose session was up stays online in `devices` and `status` (peers.rs `disconnect`)"]
+fn revoking_a_device_that_is_online_drops_its_session_at_once() {
+    let Trio { a, b, c } = trio_with_amazon();
+    assert!(online(&a, "c") && device(&devices(&c), "a").online);
+    let a_refused = refusals(&a);
+    a.ctl_ok(&["revoke", "c"]);
+    wait_until(SYNC, "B to learn that C is revoked", || revoked(&b, "c"));
+    wait_until(SYNC, "A to refuse C's new connections", || refusals(&a) > a_refused);
+    wait_until(SYNC, "C to lose its session with A", || {
+        !device(&devices(&c), "a").online
+    });
+    let dropped = poll_until(SYNC, || !online(&a, "c") && a.status().peers_online == 1);
+    assert!(
+        dropped,
+        "A still shows the revoked C online\nA: {:?}\nstatus: {:?}",
+        devices(&a),
+        a.status()
+    );
+
+    b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    wait_until(SYNC, "A to get B's rotation", || {
+        shows_code_of(&a, &["code", "amazon"], NEW_SECRET)
+    });
+    let got_it = poll_until(QUIET, || !shows_code_of(&c, &["code", "amazon"], AMAZON_SECRET));
+    assert!(!got_it, "the revoked C got the new secret");
+}
+
+// Cause: on shutdown `sync::run` calls `conn.close`, but `authd` drops its
+// runtime right after (daemon/src/main.rs) without `Endpoint::wait_idle`, so
+// the CONNECTION_CLOSE often never leaves: the peer learns of it only at the
+// 20 s idle timeout. Fix: close the endpoint and await `wait_idle` (bounded)
+// before the runtime goes.
+#[test]
+#[ignore = "bug (intermittent): a daemon that stops cleanly is shown online by its peers until the idle timeout"]
+fn a_device_that_stops_is_seen_offline_promptly() {
+    let a = founder();
+    let mut b = join(&a, "b");
+    for round in 0..20 {
+        if round > 0 {
+            b.start();
+            wait_until(SYNC, "B to be back online", || online(&a, "b"));
+        }
+        b.stop();
+        let gone = poll_until(SYNC, || !online(&a, "b"));
+        assert!(gone, "round {round}: A still shows B online {SYNC:?} after it stopped");
+    }
+}
+
+// The same cause: the `Revoke` a leaving device sends reaches the others
+// while its session is up, so they show it online for good.
+#[test]
+#[ignore = "bug: a device that left stays online in `devices` and `status` (peers.rs `disconnect`)"]
+fn a_device_that_left_is_not_shown_online() {
+    let a = founder();
+    let mut b = join(&a, "b");
+    b.ctl_ok(&["leave", "--yes"]);
+    b.stop();
+    wait_until(SYNC, "A to see B revoked", || revoked(&a, "b"));
+    let gone = poll_until(SYNC, || !online(&a, "b") && a.status().peers_online == 0);
+    assert!(gone, "A still shows B online\n{:?}", devices(&a));
+}
+
+// Cause: each revocation makes an epoch with counter 1, sealed to every
+// member but its own target; `Household::current_epoch` picks one by id, and
+// it holds an envelope for the other revoked device. Fix: before sealing
+// (`Vault::write_entry`), if the current epoch has an envelope for a device
+// that is no current member, append a new `Epoch` sealed to current members.
+#[test]
+#[ignore = "bug: concurrent revocations leave the current epoch sealed to one of the revoked devices"]
+fn two_revocations_made_apart_leave_no_revoked_device_a_key_to_new_writes() {
+    let (Trio { mut a, mut b, mut c }, mut d) = quartet_with_amazon();
+    take_offline(&mut c, "c", &a);
+    take_offline(&mut d, "d", &a);
+    // A revokes C while B is away; then, A away, B revokes D.
+    b.stop();
+    a.ctl_ok(&["revoke", "c"]);
+    a.stop();
+    b.start();
+    b.ctl_ok(&["revoke", "d"]);
+    start_dialling(&mut a, &[&b]);
+    wait_until(SYNC, "A and B to know both revocations", || {
+        revoked(&a, "d") && revoked(&b, "c")
+    });
+
+    // A rotation now is a write neither revoked device may read.
+    a.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    wait_until(SYNC, "B to get the rotation", || {
+        shows_code_of(&b, &["code", "amazon"], NEW_SECRET)
+    });
+    let mut reports = exposure(&a, &["exposed"]);
+    reports.sort();
+    let mut expected = checklist("c", &[("Amazon: alice", true)]);
+    expected.extend(checklist("d", &[("Amazon: alice", true)]));
+    assert_eq!(reports, expected, "a revoked device can read the new secret");
+}
+
+// Cause: only the sponsor shares epoch keys, at pairing (`Vault::sponsor`);
+// B did not hold A's new epoch then, and nobody adds D's envelope later, so D
+// reads nothing new and `add` fails ("holds no key for the current epoch").
+// Fix: a member holding an epoch key that sees a current member without an
+// envelope for it appends an `Epoch` record adding that envelope.
+#[test]
+#[ignore = "bug: a device admitted while a revocation was under way never gets the new household key"]
+fn a_device_paired_apart_from_a_revocation_reads_and_writes_after_the_merge() {
+    let Trio { mut a, mut b, mut c } = trio_with_amazon();
+    take_offline(&mut c, "c", &a);
+    // A revokes C while B is away; then, A away, B admits D.
+    b.stop();
+    a.ctl_ok(&["revoke", "c"]);
+    a.stop();
+    start_dialling(&mut b, &[]);
+    let d = join(&b, "d");
+    wait_same_entries(&b, &[&d], "Amazon to reach D");
+    start_dialling(&mut a, &[&b]);
+    wait_until(SYNC, "all three to know D and C's revocation", || {
+        devices(&a).iter().any(|x| x.name == "d" && !x.revoked) && revoked(&b, "c") && revoked(&d, "c")
+    });
+
+    add(&a, "GitHub", "carol", GITHUB_SECRET);
+    let readable = poll_until(SYNC, || d.list() == a.list());
+    assert!(
+        readable,
+        "D cannot read A's new entry\nA: {:?}\nD: {:?}",
+        a.list(),
+        d.list()
+    );
+    add(&d, "Twitter", "dave", TWITTER_SECRET);
+    wait_same_entries(&d, &[&a, &b], "D's entry to reach A and B");
+}
+
+// Cause: `Vault::leave` appends only the `Revoke` (a key the leaver made, it
+// would know), and no remaining member rotates on receiving it, so
+// new writes stay sealed to a key the leaver held (its disk may still hold
+// it: the delete is not a wipe). Fix: as for concurrent revocations, rotate
+// before the next write when the current epoch has a non-member's envelope.
+#[test]
+#[ignore = "bug: `leave` does not rotate the household key: the device that left can read what is written after"]
+fn what_is_written_after_a_device_left_is_not_readable_to_it() {
+    let a = founder();
+    let mut b = join(&a, "b");
+    a.ctl_ok(&["add", AMAZON_URI]);
+    wait_same_entries(&a, &[&b], "Amazon to reach B");
+    b.ctl_ok(&["leave", "--yes"]);
+    b.stop();
+    wait_until(SYNC, "A to see B revoked", || revoked(&a, "b"));
+
+    add(&a, "GitHub", "carol", GITHUB_SECRET);
+    assert_eq!(
+        exposure(&a, &["exposed", "b"]),
+        checklist("b", &[("Amazon: alice", false)]),
+        "an entry added after B left is sealed to a key B held"
+    );
+}
