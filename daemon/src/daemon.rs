@@ -113,6 +113,11 @@ impl Daemon {
         let _ = self.0.net.set(net);
     }
 
+    /// The running network, once started.
+    pub fn net(&self) -> Option<Arc<crate::network::Net>> {
+        self.0.net.get().cloned()
+    }
+
     /// Whether the data dir is to be deleted at exit (after `leave`).
     pub fn wipe_requested(&self) -> bool {
         self.0.wipe.load(Ordering::SeqCst)

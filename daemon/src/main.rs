@@ -169,6 +169,12 @@ async fn run(args: Args, paths: &Paths) -> Result<bool> {
     }
     daemon.stop();
     daemon.lock();
+    if let Some(net) = daemon.net() {
+        // Tell every peer now, rather than leave them to notice at the idle
+        // timeout; the close frames need the runtime for a moment.
+        net.endpoint.close(0u32.into(), b"shutting down");
+        let _ = tokio::time::timeout(Duration::from_secs(1), net.endpoint.wait_idle()).await;
+    }
     let _ = server.await;
     let _ = auto_lock.await;
     Ok(daemon.wipe_requested())

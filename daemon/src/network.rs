@@ -132,7 +132,7 @@ async fn accept_loop(daemon: Daemon, net: Arc<Net>) {
             let peer = transport::peer_key(&conn).map(|k| DeviceId::from_public_key(&k));
             match (alpn.as_deref(), peer) {
                 (Some(ALPN_SYNC), Some(peer)) if daemon.trust().is_member(&peer) => {
-                    let _ = crate::sync::run(daemon, conn, false).await;
+                    crate::sync::run(daemon, conn, false).await;
                 }
                 (Some(ALPN_PAIR), Some(_)) => crate::pairing::sponsor(daemon, net, conn).await,
                 _ => {
@@ -174,8 +174,12 @@ async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
             match net.connect(addr, Expect::AnyMember, ALPN_SYNC).await {
                 Ok(conn) => {
                     known = transport::peer_key(&conn).map(|k| DeviceId::from_public_key(&k));
-                    backoff = Duration::from_millis(250);
-                    let _ = crate::sync::run(daemon.clone(), conn, true).await;
+                    // The client's side of the handshake completes before
+                    // the server has checked our key: only a session that
+                    // got past the hellos shows the peer takes us.
+                    if crate::sync::run(daemon.clone(), conn, true).await {
+                        backoff = Duration::from_millis(250);
+                    }
                 }
                 Err(e) => tracing::debug!(peer = %target, error = %format!("{e:#}"), "static peer unreachable"),
             }
@@ -218,7 +222,7 @@ async fn discovered(daemon: Daemon, net: Arc<Net>, discovery: Arc<dyn Discovery>
             for addr in peer.addrs.iter().filter(|a| a.is_ipv4() == v4) {
                 match net.connect(*addr, Expect::Member(peer.device), ALPN_SYNC).await {
                     Ok(conn) => {
-                        let _ = crate::sync::run(daemon.clone(), conn, true).await;
+                        crate::sync::run(daemon.clone(), conn, true).await;
                         break;
                     }
                     Err(e) => {

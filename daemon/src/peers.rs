@@ -3,10 +3,13 @@
 //!
 //! When two devices dial each other at once, both keep the connection that
 //! the device with the smaller id initiated, so they agree without talking.
+//! A connection that comes later than that always replaces the old one: the
+//! peer would not dial if its side of the old one were still alive.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use authsync_proto::ids::DeviceId;
 
@@ -32,7 +35,13 @@ struct Session {
     id: u64,
     conn: quinn::Connection,
     initiator: DeviceId,
+    since: Instant,
 }
+
+/// Two connections registered this close together are taken for both
+/// devices dialling at once; a later one means the peer lost the first
+/// (it crashed or its network changed) before this side noticed.
+const SIMULTANEOUS: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Inner {
@@ -96,7 +105,11 @@ impl Peers {
         let mut inner = self.lock();
         if let Some(existing) = inner.sessions.get(&peer) {
             let existing_preferred = existing.initiator == preferred;
-            if existing_preferred && initiator != preferred && existing.conn.close_reason().is_none() {
+            if existing_preferred
+                && initiator != preferred
+                && existing.since.elapsed() < SIMULTANEOUS
+                && existing.conn.close_reason().is_none()
+            {
                 return None;
             }
             existing.conn.close(0u32.into(), b"replaced by another connection");
@@ -109,6 +122,7 @@ impl Peers {
                 id,
                 conn: conn.clone(),
                 initiator,
+                since: Instant::now(),
             },
         );
         let now = now_ms();
@@ -118,7 +132,9 @@ impl Peers {
                 addr: conn.remote_address(),
                 connected: true,
                 last_seen_ms: now,
-                skew_ms: their_wall_ms as i64 - now as i64,
+                skew_ms: i64::try_from(their_wall_ms)
+                    .unwrap_or(i64::MAX)
+                    .saturating_sub(i64::try_from(now).unwrap_or(i64::MAX)),
                 bytes: None,
             },
         );
@@ -168,8 +184,13 @@ impl Peers {
 
     /// Closes the session with `peer`, if any.
     pub fn disconnect(&self, peer: &DeviceId, reason: &[u8]) {
-        if let Some(session) = self.lock().sessions.remove(peer) {
+        let mut inner = self.lock();
+        if let Some(session) = inner.sessions.remove(peer) {
             session.conn.close(0u32.into(), reason);
+            if let Some(seen) = inner.seen.get_mut(peer) {
+                seen.connected = false;
+                seen.last_seen_ms = now_ms();
+            }
         }
     }
 

@@ -67,11 +67,52 @@ async fn send_missing(
     Ok(())
 }
 
-/// Runs a session on an established connection until it ends.
-pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> Result<()> {
-    let peer = crate::transport::peer_key(&conn)
-        .map(|key| DeviceId::from_public_key(&key))
-        .context("the peer presented no key")?;
+/// Runs a session on an established connection until it ends, and logs how
+/// it ended: an ordinary disconnection at INFO, anything the peer got wrong
+/// at WARN. Returns whether the session got past the hellos (callers that
+/// redial back off unless it did).
+pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> bool {
+    let Some(peer) = crate::transport::peer_key(&conn).map(|key| DeviceId::from_public_key(&key)) else {
+        conn.close(2u32.into(), b"no key");
+        return false;
+    };
+    let mut synced = false;
+    let result = session(&daemon, &conn, dialer, peer, &mut synced).await;
+    match &result {
+        Ok(()) => tracing::info!(peer = %peer.short(), "sync ended"),
+        Err(e) if is_disconnection(&conn, e) => {
+            tracing::info!(peer = %peer.short(), error = %format!("{e:#}"), "sync ended")
+        }
+        Err(e) => {
+            conn.close(1u32.into(), b"protocol error");
+            tracing::warn!(peer = %peer.short(), error = %format!("{e:#}"), "sync ended with an error");
+        }
+    }
+    synced
+}
+
+/// Whether `e` is the connection going away (closed, lost, timed out, the
+/// stream finished between frames) rather than a peer breaking the rules.
+fn is_disconnection(conn: &quinn::Connection, e: &anyhow::Error) -> bool {
+    conn.close_reason().is_some()
+        || e.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<quinn::ReadExactError>(),
+                Some(quinn::ReadExactError::FinishedEarly(0) | quinn::ReadExactError::ReadError(_))
+            ) || matches!(
+                cause.downcast_ref::<quinn::WriteError>(),
+                Some(quinn::WriteError::ConnectionLost(_) | quinn::WriteError::Stopped(_))
+            ) || cause.downcast_ref::<quinn::ConnectionError>().is_some()
+        })
+}
+
+async fn session(
+    daemon: &Daemon,
+    conn: &quinn::Connection,
+    dialer: bool,
+    peer: DeviceId,
+    synced: &mut bool,
+) -> Result<()> {
     let (mut send, mut recv) = if dialer {
         conn.open_bi().await.context("failed to open the sync stream")?
     } else {
@@ -102,10 +143,11 @@ pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> Resul
     if theirs.household != household {
         bail!("the peer belongs to another household");
     }
-    let Some(_session) = daemon.peers().register(peer, &conn, dialer, theirs.wall_ms) else {
+    let Some(_session) = daemon.peers().register(peer, conn, dialer, theirs.wall_ms) else {
         conn.close(0u32.into(), b"duplicate connection");
         return Ok(());
     };
+    *synced = true;
     tracing::info!(peer = %peer.short(), addr = %conn.remote_address(), "syncing");
 
     // Frames are read in their own task: a read cancelled halfway by the
@@ -123,7 +165,7 @@ pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> Resul
     let me = hello_device;
     let result = async {
         let mut their_vv = theirs.version_vector;
-        send_missing(&daemon, &mut send, &mut their_vv).await?;
+        send_missing(daemon, &mut send, &mut their_vv).await?;
         daemon.peers().written(&peer, their_vv.get(&me).copied().unwrap_or(0));
         loop {
             tokio::select! {
@@ -146,16 +188,16 @@ pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> Resul
                 event = events.recv() => match event {
                     Ok(record) => {
                         let held = their_vv.get(&record.id.origin).copied().unwrap_or(0);
-                        if record.id.seq == held + 1 {
+                        if held.checked_add(1) == Some(record.id.seq) {
                             note(&mut their_vv, record.id.origin, record.id.seq);
                             write_frame(&mut send, &Frame::Records(vec![(*record).clone()])).await?;
                         } else if record.id.seq > held {
-                            send_missing(&daemon, &mut send, &mut their_vv).await?;
+                            send_missing(daemon, &mut send, &mut their_vv).await?;
                         }
                         daemon.peers().written(&peer, their_vv.get(&me).copied().unwrap_or(0));
                     }
                     Err(RecvError::Lagged(_)) => {
-                        send_missing(&daemon, &mut send, &mut their_vv).await?;
+                        send_missing(daemon, &mut send, &mut their_vv).await?;
                         daemon.peers().written(&peer, their_vv.get(&me).copied().unwrap_or(0));
                     }
                     Err(RecvError::Closed) => return Ok(()),
@@ -169,11 +211,5 @@ pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> Resul
     }
     .await;
     reader.abort();
-    if let Err(e) = &result {
-        conn.close(1u32.into(), b"protocol error");
-        tracing::info!(peer = %peer.short(), error = %format!("{e:#}"), "sync ended");
-    } else {
-        tracing::info!(peer = %peer.short(), "sync ended");
-    }
     result
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::hlc::Hlc;
 use crate::household::Household;
 use crate::ids::{DeviceId, HouseholdId, RecordId};
-use crate::record::{Body, Record};
+use crate::record::{Body, MAX_RECORD_BYTES, Record};
 
 /// Why a record was refused. Never carries the record's content.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -47,6 +47,9 @@ pub enum Rejected {
     /// A `Member` record whose device id does not match its key.
     #[error("member record with a mismatched device id")]
     BadMember,
+    /// Longer than [`MAX_RECORD_BYTES`] encoded: no store could read it back.
+    #[error("record larger than {MAX_RECORD_BYTES} bytes")]
+    TooLarge,
 }
 
 /// What [`Ledger::admit`] did with an acceptable record.
@@ -167,6 +170,9 @@ impl Ledger {
                 expected,
                 got: record.id.seq,
             });
+        }
+        if record.encode().len() > MAX_RECORD_BYTES {
+            return Err(Rejected::TooLarge);
         }
         record.verify(&signing_key).map_err(|_| Rejected::BadSignature)?;
         match &record.body {

@@ -15,10 +15,10 @@
 //!   scripted joiner that confirms over another key than its TLS key: the
 //!   pairing fails and nobody joins.
 //!
-//! Known bugs are `#[ignore = "bug: ..."]` tests here: absurd hello values
-//! that overflow, an oversized record that is stored and then bricks the
-//! vault, protocol errors that are not logged (or not at WARN), and a
-//! stopped daemon that stays "online" on its peers.
+//! Each of the following once failed and is now a regression test: absurd
+//! hello values that overflowed, an oversized record that was stored and
+//! then bricked the vault, protocol errors that went unlogged (or logged at
+//! INFO), and a stopped daemon that stayed "online" on its peers.
 //!
 //! A revoked member is not covered here yet.
 #![allow(clippy::unwrap_used)]
@@ -397,7 +397,6 @@ fn bad_hello_cases(h: &Household) -> Vec<(&'static str, Vec<u8>)> {
 /// `their_wall_ms as i64 - now as i64` overflows and panics the session
 /// task; in release it wraps into a meaningless skew.
 #[test]
-#[ignore = "bug: peers.rs Peers::register computes `their_wall_ms as i64 - now as i64`, which overflows (panics in debug) for wall_ms >= 2^63; use a saturating/checked difference or refuse the hello"]
 fn a_hello_with_an_absurd_clock_is_harmless() {
     let h = household();
     let mut session = Session::connect(&h.bob, &h.target);
@@ -416,7 +415,6 @@ fn a_hello_with_an_absurd_clock_is_harmless() {
 /// A hello's version vector is the peer's word too: one claiming A's last
 /// possible seq must not crash A when A next writes a record and pushes it.
 #[test]
-#[ignore = "bug: sync.rs run(), events branch: `record.id.seq == held + 1` with `held` from the peer's hello overflows (panics in debug) when it claims u64::MAX; use checked_add / saturating arithmetic"]
 fn a_hello_claiming_the_last_seq_is_harmless() {
     let h = household();
     let held = BTreeMap::from([(h.target.device, u64::MAX)]);
@@ -444,7 +442,6 @@ fn a_hello_claiming_the_last_seq_is_harmless() {
 /// frame well under 1 MiB, must be refused, not stored: else A (and every
 /// member it forwards it to) cannot open its vault after a restart.
 #[test]
-#[ignore = "bug: vault.rs Vault::ingest (and ledger.rs check) never apply MAX_RECORD_BYTES to records from peers; store.rs load_records then refuses the stored record at the next start and authd cannot open the vault. Check record.encode().len() <= MAX_RECORD_BYTES in Ledger::check"]
 fn an_oversized_record_is_refused_not_stored() {
     let mut h = household();
     let mut session = h.synced_session();
@@ -472,7 +469,6 @@ fn an_oversized_record_is_refused_not_stored() {
 /// DESIGN.md: anything malformed is "rejected and logged". A session that
 /// never got past the hello ends without a word in A's log.
 #[test]
-#[ignore = "bug: sync::run returns early errors (bad or missing hello) before it logs anything, and network.rs accept_loop drops them (`let _ =`)"]
 fn bad_hellos_are_logged() {
     let h = household();
     let since = mark(&h.a);
@@ -497,7 +493,6 @@ fn bad_hellos_are_logged() {
 /// broken or hostile: A should say so at WARN, as it does for a refused
 /// record, not at INFO beside every ordinary disconnection.
 #[test]
-#[ignore = "bug: sync::run logs a session ended by a protocol error at INFO (\"sync ended\"); only refused records are WARN"]
 fn frame_violations_are_logged_as_warnings() {
     let h = household();
     let since = mark(&h.a);
@@ -790,7 +785,6 @@ fn a_joiner_confirming_another_key_is_refused() {
 /// offline on its peers at once: its sessions close on shutdown. Stopped
 /// soon after it starts (mid-dial or mid-hello), often it is not.
 #[test]
-#[ignore = "bug: authd exits without closing its QUIC endpoint (main.rs: no endpoint.close + wait_idle after daemon.stop(); sync::run only closes once past the hello), so peers often keep it online until the 20 s idle timeout"]
 fn a_member_that_stops_is_seen_offline_promptly() {
     let a = founder();
     let target = Target::of(&a);

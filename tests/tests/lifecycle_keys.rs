@@ -602,7 +602,6 @@ fn the_log_tells_pairing_revocation_the_new_household_key_and_the_rotation() {
 // leaves `seen.connected` true, and the session's `SessionGuard` then finds
 // no session of its id to clear. Fix: mark it not connected in `disconnect`.
 #[test]
-#[ignore = "bug: a revoked device whose session was up stays online in `devices` and `status` (peers.rs `disconnect`)"]
 fn revoking_a_device_that_is_online_drops_its_session_at_once() {
     let Trio { a, b, c } = trio_with_amazon();
     assert!(online(&a, "c") && device(&devices(&c), "a").online);
@@ -635,7 +634,6 @@ fn revoking_a_device_that_is_online_drops_its_session_at_once() {
 // 20 s idle timeout. Fix: close the endpoint and await `wait_idle` (bounded)
 // before the runtime goes.
 #[test]
-#[ignore = "bug (intermittent): a daemon that stops cleanly is shown online by its peers until the idle timeout"]
 fn a_device_that_stops_is_seen_offline_promptly() {
     let a = founder();
     let mut b = join(&a, "b");
@@ -653,7 +651,6 @@ fn a_device_that_stops_is_seen_offline_promptly() {
 // The same cause: the `Revoke` a leaving device sends reaches the others
 // while its session is up, so they show it online for good.
 #[test]
-#[ignore = "bug: a device that left stays online in `devices` and `status` (peers.rs `disconnect`)"]
 fn a_device_that_left_is_not_shown_online() {
     let a = founder();
     let mut b = join(&a, "b");

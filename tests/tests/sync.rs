@@ -655,7 +655,6 @@ fn crash_and_redial(inst: &mut Instance, name: &str, peer: &Instance, peer_name:
 // replace the old session. (The remote address is no signal: on the default
 // fixed port a restarted device comes back from the same one.)
 #[test]
-#[ignore = "bug: a device that crashed and restarts is shut out for the idle timeout when its peer has the smaller id"]
 fn a_device_that_crashed_is_back_in_sync_as_soon_as_it_restarts() {
     let mut a = founder("a");
     let mut b = join(&a, "b");
