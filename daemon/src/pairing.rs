@@ -202,10 +202,32 @@ pub async fn join(identity: &Identity, code: &PairingCode, addr: SocketAddr) -> 
     let conn = step("connect", async { Ok(connecting.await?) })
         .await
         .with_context(|| format!("no pairing offer answered at {addr}"))?;
-    let result = exchange(identity, code, &conn).await;
+    let result = exchange(identity, code, &conn).await.map_err(|e| {
+        if refused_our_key(&conn) {
+            anyhow!(
+                "no pairing offer is open at {addr}: a code works once, a wrong guess cancels it, and it \
+                 expires; run `authctl pair` on the other device again and use the new code"
+            )
+        } else {
+            e
+        }
+    });
     conn.close(0u32.into(), b"done");
     endpoint.wait_idle().await;
     result
+}
+
+/// Whether the sponsor ended the connection at its TLS check of our key,
+/// which it does whenever no offer is open (used, cancelled or expired).
+/// Our side of the handshake finishes first, so that shows only now.
+fn refused_our_key(conn: &quinn::Connection) -> bool {
+    match conn.close_reason() {
+        Some(quinn::ConnectionError::ConnectionClosed(close)) => {
+            // TLS alerts travel as QUIC's CRYPTO_ERROR codes, 0x100 + alert.
+            (0x100..=0x1ff).contains(&u64::from(close.error_code))
+        }
+        _ => false,
+    }
 }
 
 async fn exchange(identity: &Identity, code: &PairingCode, conn: &quinn::Connection) -> Result<Vec<Record>> {
