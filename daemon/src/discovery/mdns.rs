@@ -107,11 +107,14 @@ impl Discovery for Mdns {
             .context("failed to build the mDNS service record")?
             .enable_addr_auto();
         let fullname = info.get_fullname().to_owned();
+        // No probing (RFC 6762 §8.1): the instance name is the device id, a
+        // hash of this device's key, so no one else can rightly claim it.
+        // Probing would let anyone (or our own update racing the first
+        // probe, as mdns-sd does) push us to "<id> (2)". Every publish is
+        // announced at once with cache-flush, so peers replace an old TXT.
+        info.set_requires_probe(false);
         match &state.published {
-            // The names are already ours (probed at the first publish): an
-            // update is announced at once, with cache-flush, so peers replace
-            // the old TXT (RFC 6762 §8.4).
-            Some((_, old)) if *old == fullname => info.set_requires_probe(false),
+            Some((_, old)) if *old == fullname => {}
             Some((_, old)) => {
                 // A different device id (should not happen): withdraw the old one.
                 if let Err(e) = self.daemon.unregister(old) {
