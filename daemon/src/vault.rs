@@ -17,6 +17,7 @@ use anyhow::{Context, Result, anyhow};
 use authsync_proto::crypto::{BoxKey, DeviceKey, Envelope, KdfParams, Sealed, SymKey};
 use authsync_proto::entries::Index;
 use authsync_proto::hlc::Hlc;
+use authsync_proto::household::Household;
 use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::record::{Body, EntryBody, MemberInfo, Record};
@@ -351,6 +352,7 @@ impl Vault {
 
     /// Writes a new version of `entry`, sealed to the current epoch.
     pub fn write_entry(&mut self, entry: EntryId, parents: Vec<RecordId>, body: &EntryBody) -> Result<RecordId> {
+        self.repair_epochs(Repair::BeforeWriting)?;
         let device = self
             .device
             .as_ref()
@@ -449,6 +451,13 @@ impl Vault {
             for id in ingested.new.clone() {
                 self.admitted(id);
             }
+            let membership_changed = ingested
+                .new
+                .iter()
+                .any(|id| self.ledger.get(id).is_some_and(|r| !matches!(r.body, Body::Entry(_))));
+            if membership_changed {
+                self.repair_epochs(Repair::ShareKeys)?;
+            }
         }
         Ok(ingested)
     }
@@ -470,28 +479,74 @@ impl Vault {
             return Err(anyhow!("a device cannot revoke itself"));
         }
         let last_seq = self.ledger.version_vector().get(&target).copied().unwrap_or(0);
-        let mut epoch = [0u8; 16];
-        OsRng.fill_bytes(&mut epoch);
-        let epoch = EpochId(epoch);
-        let key = SymKey::generate(&mut OsRng);
-        let counter = household.epochs.values().map(|e| e.counter).max().map_or(0, |c| c + 1);
-        let envelopes = household
-            .members
-            .values()
-            .filter(|m| m.revoked_after.is_none() && m.info.device != target)
-            .map(|m| Envelope::seal(&mut OsRng, m.info.device, &m.info.box_key, &epoch, &key))
-            .collect();
         let bodies = vec![
             Body::Revoke {
                 device: target,
                 last_seq,
             },
-            Body::Epoch {
-                epoch,
-                counter,
-                envelopes,
-            },
+            fresh_epoch(household, Some(target)),
         ];
+        self.append_own(bodies)
+    }
+
+    /// Keeps the household's keys right, whoever caused them to go wrong:
+    ///
+    /// - a current member without an envelope for an epoch this device
+    ///   holds (admitted by a sponsor that did not hold it yet, e.g. while a
+    ///   revocation was on its way) gets one, so it reads everything;
+    /// - before writing, if the current epoch is sealed to a device that is
+    ///   no longer a member (two revocations made apart, each sealing its new
+    ///   key to the other's target, or a device that left), a new epoch
+    ///   sealed to current members only, so that what is written next is
+    ///   unreadable to it.
+    ///
+    /// Two devices repairing at once is harmless: envelopes for the same
+    /// recipient are equal in what they open, and of two new epochs the fold
+    /// picks the same current one everywhere, both sealed to every member.
+    /// Needs the unlocked vault; does nothing while locked.
+    fn repair_epochs(&mut self, when: Repair) -> Result<()> {
+        let (Some(unlocked), Some(household), Some(me)) =
+            (self.unlocked.as_ref(), self.ledger.household(), self.device_id())
+        else {
+            return Ok(());
+        };
+        if !household.is_current_member(&me) {
+            return Ok(());
+        }
+        let members: Vec<&MemberInfo> = household
+            .members
+            .values()
+            .filter(|m| m.revoked_after.is_none())
+            .map(|m| &m.info)
+            .collect();
+        let mut bodies = Vec::new();
+        for epoch in household.epochs.values() {
+            let Some(key) = unlocked.index.epoch_key(&epoch.id) else {
+                continue;
+            };
+            let envelopes: Vec<Envelope> = members
+                .iter()
+                .filter(|m| !epoch.envelopes.contains_key(&m.device))
+                .map(|m| Envelope::seal(&mut OsRng, m.device, &m.box_key, &epoch.id, key))
+                .collect();
+            if !envelopes.is_empty() {
+                bodies.push(Body::Epoch {
+                    epoch: epoch.id,
+                    counter: epoch.counter,
+                    envelopes,
+                });
+            }
+        }
+        let exposed = household
+            .current_epoch()
+            .is_some_and(|epoch| epoch.envelopes.keys().any(|d| !household.is_current_member(d)));
+        if when == Repair::BeforeWriting && exposed {
+            tracing::info!("the household key is known to a device that left or was revoked: making a new one");
+            bodies.push(fresh_epoch(household, None));
+        }
+        if bodies.is_empty() {
+            return Ok(());
+        }
         self.append_own(bodies)
     }
 
@@ -583,6 +638,37 @@ impl Vault {
             .into_iter()
             .cloned()
             .collect())
+    }
+}
+
+/// When [`Vault::repair_epochs`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repair {
+    /// Membership changed: share epoch keys with members that lack them.
+    ShareKeys,
+    /// About to seal an entry: also replace a current epoch that a former
+    /// member can open.
+    BeforeWriting,
+}
+
+/// A new epoch (the next counter, a new random key) sealed to every current
+/// member but `except`.
+fn fresh_epoch(household: &Household, except: Option<DeviceId>) -> Body {
+    let mut epoch = [0u8; 16];
+    OsRng.fill_bytes(&mut epoch);
+    let epoch = EpochId(epoch);
+    let key = SymKey::generate(&mut OsRng);
+    let counter = household.epochs.values().map(|e| e.counter).max().map_or(0, |c| c + 1);
+    let envelopes = household
+        .members
+        .values()
+        .filter(|m| m.revoked_after.is_none() && Some(m.info.device) != except)
+        .map(|m| Envelope::seal(&mut OsRng, m.info.device, &m.info.box_key, &epoch, &key))
+        .collect();
+    Body::Epoch {
+        epoch,
+        counter,
+        envelopes,
     }
 }
 

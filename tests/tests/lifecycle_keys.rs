@@ -598,9 +598,8 @@ fn the_log_tells_pairing_revocation_the_new_household_key_and_the_rotation() {
     }
 }
 
-// Cause: `Peers::disconnect` (daemon/src/peers.rs) removes the session but
-// leaves `seen.connected` true, and the session's `SessionGuard` then finds
-// no session of its id to clear. Fix: mark it not connected in `disconnect`.
+/// Revoking a device that is online ends its session and shows it offline
+/// at once (`Peers::disconnect` once left it marked connected).
 #[test]
 fn revoking_a_device_that_is_online_drops_its_session_at_once() {
     let Trio { a, b, c } = trio_with_amazon();
@@ -628,11 +627,8 @@ fn revoking_a_device_that_is_online_drops_its_session_at_once() {
     assert!(!got_it, "the revoked C got the new secret");
 }
 
-// Cause: on shutdown `sync::run` calls `conn.close`, but `authd` drops its
-// runtime right after (daemon/src/main.rs) without `Endpoint::wait_idle`, so
-// the CONNECTION_CLOSE often never leaves: the peer learns of it only at the
-// 20 s idle timeout. Fix: close the endpoint and await `wait_idle` (bounded)
-// before the runtime goes.
+/// A daemon that stops closes its QUIC endpoint and waits for the close to
+/// leave, so peers see it offline at once, not at the 20 s idle timeout.
 #[test]
 fn a_device_that_stops_is_seen_offline_promptly() {
     let a = founder();
@@ -648,8 +644,8 @@ fn a_device_that_stops_is_seen_offline_promptly() {
     }
 }
 
-// The same cause: the `Revoke` a leaving device sends reaches the others
-// while its session is up, so they show it online for good.
+/// A device that left is not shown online: its `Revoke` arrives over the
+/// session that revocation must then end.
 #[test]
 fn a_device_that_left_is_not_shown_online() {
     let a = founder();
@@ -661,13 +657,10 @@ fn a_device_that_left_is_not_shown_online() {
     assert!(gone, "A still shows B online\n{:?}", devices(&a));
 }
 
-// Cause: each revocation makes an epoch with counter 1, sealed to every
-// member but its own target; `Household::current_epoch` picks one by id, and
-// it holds an envelope for the other revoked device. Fix: before sealing
-// (`Vault::write_entry`), if the current epoch has an envelope for a device
-// that is no current member, append a new `Epoch` sealed to current members.
+/// Each of two revocations made apart seals its new key to the other's
+/// target; the next write must rotate to a key neither revoked device holds
+/// (`Vault::repair_epochs`).
 #[test]
-#[ignore = "bug: concurrent revocations leave the current epoch sealed to one of the revoked devices"]
 fn two_revocations_made_apart_leave_no_revoked_device_a_key_to_new_writes() {
     let (Trio { mut a, mut b, mut c }, mut d) = quartet_with_amazon();
     take_offline(&mut c, "c", &a);
@@ -695,13 +688,10 @@ fn two_revocations_made_apart_leave_no_revoked_device_a_key_to_new_writes() {
     assert_eq!(reports, expected, "a revoked device can read the new secret");
 }
 
-// Cause: only the sponsor shares epoch keys, at pairing (`Vault::sponsor`);
-// B did not hold A's new epoch then, and nobody adds D's envelope later, so D
-// reads nothing new and `add` fails ("holds no key for the current epoch").
-// Fix: a member holding an epoch key that sees a current member without an
-// envelope for it appends an `Epoch` record adding that envelope.
+/// D is admitted by B, which does not hold the key A made when revoking C;
+/// once they meet, A shares that key with D (`Vault::repair_epochs`), so D
+/// reads A's new writes and can write itself.
 #[test]
-#[ignore = "bug: a device admitted while a revocation was under way never gets the new household key"]
 fn a_device_paired_apart_from_a_revocation_reads_and_writes_after_the_merge() {
     let Trio { mut a, mut b, mut c } = trio_with_amazon();
     take_offline(&mut c, "c", &a);
@@ -729,13 +719,9 @@ fn a_device_paired_apart_from_a_revocation_reads_and_writes_after_the_merge() {
     wait_same_entries(&d, &[&a, &b], "D's entry to reach A and B");
 }
 
-// Cause: `Vault::leave` appends only the `Revoke` (a key the leaver made, it
-// would know), and no remaining member rotates on receiving it, so
-// new writes stay sealed to a key the leaver held (its disk may still hold
-// it: the delete is not a wipe). Fix: as for concurrent revocations, rotate
-// before the next write when the current epoch has a non-member's envelope.
+/// `leave` is a Revoke of itself, made with a key the leaver knows; the next
+/// write on a remaining member rotates the key (`Vault::repair_epochs`).
 #[test]
-#[ignore = "bug: `leave` does not rotate the household key: the device that left can read what is written after"]
 fn what_is_written_after_a_device_left_is_not_readable_to_it() {
     let a = founder();
     let mut b = join(&a, "b");

@@ -640,20 +640,11 @@ fn crash_and_redial(inst: &mut Instance, name: &str, peer: &Instance, peer_name:
     );
 }
 
-// Cause: `Peers::register` (daemon/src/peers.rs) keeps the session the
-// device with the smaller id opened and refuses any other one from the same
-// peer as long as the kept one is not closed; `sync::run` then closes the new
-// connection ("duplicate connection") without a log line. That settles two
-// devices dialling each other at once, but a crashed peer never closed its
-// old session: when it comes back (with `--peer`, as it must, since it
-// listens on a new port) every connection it opens is refused until the
-// survivor's idle timeout (transport.rs IDLE_TIMEOUT, 20 s; ~25 s measured)
-// drops the dead session. Which device crashed decides it: half of all
-// restarts. Fix: apply the tie-break only to a kept session a few seconds
-// old at most (dials that crossed); a peer dials only when it holds no
-// session with us, so a later connection from it means its old one is dead:
-// replace the old session. (The remote address is no signal: on the default
-// fixed port a restarted device comes back from the same one.)
+/// A crashed peer never closed its old session. Two connections within a
+/// moment of each other are a simultaneous open (the smaller id's wins);
+/// a later one means the peer lost the old one, and replaces it. Else the
+/// survivor refused the restarted device until its idle timeout (20 s),
+/// whenever the crashed device had the larger id.
 #[test]
 fn a_device_that_crashed_is_back_in_sync_as_soon_as_it_restarts() {
     let mut a = founder("a");
