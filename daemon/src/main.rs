@@ -49,9 +49,24 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// Every local client holds a socket until its timeout: take the hard limit
+/// on open files (up to 65,536) rather than the 1,024 many shells give.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let want = hard.min(65_536);
+        if soft < want {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, want, hard) {
+                tracing::debug!(error = %e, "could not raise the open-file limit");
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging(args.verbose);
+    raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
