@@ -29,19 +29,26 @@ struct Args {
     /// Do not announce or look for devices with mDNS.
     #[arg(long)]
     no_mdns: bool,
-    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    /// More log output from authsync (-v debug, -vv trace; the libraries
+    /// under it stay at info); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
 
 fn init_logging(verbose: u8) {
-    let default = match verbose {
+    let ours = match verbose {
         0 => "info",
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("sled=warn,{default}")));
+    // Libraries' own debug and trace output (rustls prints handshake
+    // messages, quinn packets) helps nobody reading an authd log and only
+    // widens what a log can leak: RUST_LOG can still ask for it.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "info,sled=warn,authd={ours},authsync_daemon={ours},authsync_proto={ours}"
+        ))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

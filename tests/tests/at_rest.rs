@@ -200,3 +200,78 @@ fn the_daemon_log_holds_no_secret_even_at_trace_level() {
         );
     }
 }
+
+/// The longest run of hex or base64 characters in `line` that is not a
+/// device or household id: an encoded key, body or signature would be one.
+fn longest_blob(line: &str, ids: &[String]) -> usize {
+    let mut cleaned = line.to_string();
+    for id in ids {
+        cleaned = cleaned.replace(id.as_str(), " ");
+    }
+    cleaned
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '='))
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Two devices syncing at trace level: neither log holds a secret, a name,
+/// a code either one served, or anything like an encoded record body, key
+/// or signature (a run of 40 or more hex or base64 characters that is not
+/// a device or household id).
+#[test]
+fn two_syncing_daemons_log_no_secret_code_or_record_body_at_trace_level() {
+    let mut a = Instance::new();
+    a.set_daemon_args(&["-vv"]);
+    a.start();
+    a.init_with_passphrase(PASSPHRASE, "a");
+    let mut b = Instance::new();
+    b.set_daemon_args(&["-vv", "--peer", &a.listen_addr()]);
+    b.start();
+    let code = a.ctl_ok(&["pair"]).trim().to_string();
+    b.ctl_ok(&[
+        "join",
+        &code,
+        "--peer",
+        &a.listen_addr(),
+        "--name",
+        "b",
+        "--no-passphrase",
+    ]);
+    plant(&a);
+    authsync_tests::wait_until(std::time::Duration::from_secs(10), "B to hold A's entries", || {
+        b.list() == a.list()
+    });
+    let mut codes = Vec::new();
+    for query in ["zanzibar", "marmoset", "axolotl"] {
+        codes.push(a.ctl_ok(&["code", query]).trim().to_string());
+        codes.push(b.ctl_ok(&["code", query]).trim().to_string());
+    }
+    let mut ids = Vec::new();
+    for inst in [&a, &b] {
+        let status = inst.status();
+        ids.extend(status.device);
+        ids.extend(status.household);
+    }
+    let mut needles = needles();
+    for code in &codes {
+        needles.push((format!("the code {code}"), code.as_bytes().to_vec()));
+    }
+    for (who, inst) in [("A", &a), ("B", &b)] {
+        let log = inst.daemon_log();
+        assert!(log.contains("DEBUG"), "{who} is not logging verbosely:\n{log}");
+        assert!(log.contains("syncing"), "{who} did not sync:\n{log}");
+        for (name, needle) in &needles {
+            assert!(
+                files::find_bytes(log.as_bytes(), needle).is_none(),
+                "{who}'s log shows {name}:\n{log}"
+            );
+        }
+        for line in log.lines() {
+            assert!(
+                longest_blob(line, &ids) < 40,
+                "{who}'s log holds an encoded blob:\n{line}"
+            );
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use authsync_proto::ipc::{Hello, Reply, Request, Response, StatusReply};
-use authsync_tests::{Instance, files, path_str};
+use authsync_tests::{Instance, files, path_str, wait_until};
 
 #[test]
 fn authd_refuses_a_socket_dir_others_can_enter() {
@@ -90,4 +90,96 @@ fn authctl_gives_no_passphrase_to_a_socket_another_user_controls() {
         "authctl sent the passphrase to another user's socket\n{out}"
     );
     out.assert_error(69, &["owned"]);
+}
+
+/// Why `setpriv` tests cannot run here, if they cannot. Under `CI=true`
+/// they must.
+fn cannot_switch_users() -> Option<String> {
+    let reason = if !nix::unistd::geteuid().is_root() {
+        "not root (switching to `nobody` needs it)".to_string()
+    } else {
+        match std::process::Command::new("setpriv").arg("--version").output() {
+            Ok(out) if out.status.success() => return None,
+            _ => "`setpriv` (util-linux) is not installed".to_string(),
+        }
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "cannot run with CI=true: {reason}"
+    );
+    Some(reason)
+}
+
+/// `ARGS` run as `nobody`, with no supplementary groups.
+fn as_nobody(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Another local user gets nothing: `authctl` run as `nobody` cannot reach
+/// the socket (the runtime dir is 0700), and even with the dir and socket
+/// opened up by mistake, the daemon's SO_PEERCRED check closes the
+/// connection without a word.
+#[test]
+fn another_user_cannot_use_the_socket() {
+    if let Some(reason) = cannot_switch_users() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let inst = Instance::with_household();
+    inst.ctl_ok(&[
+        "add",
+        "otpauth://totp/Amazon:alice?secret=JBSWY3DPEHPK3PXP&issuer=Amazon",
+    ]);
+    // A copy of authctl that nobody can run (the build dir may be private).
+    let bin = tempfile::Builder::new().prefix("authsync-bin-").tempdir().unwrap();
+    files::set_mode(bin.path(), 0o755);
+    let authctl = bin.path().join("authctl");
+    std::fs::copy(authsync_tests::authctl_bin(), &authctl).unwrap();
+    files::set_mode(&authctl, 0o755);
+    let home = format!("AUTHSYNC_HOME={}", path_str(inst.home()));
+    let authd = "AUTHSYNC_AUTHD=/nonexistent/authd";
+
+    // As set up: the home and the runtime dir are closed to others.
+    let out = as_nobody(&["env", &home, authd, path_str(&authctl), "code", "amazon"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "nobody ran authctl code: {stdout}");
+    assert!(stdout.trim().is_empty(), "nobody got output: {stdout}");
+
+    // Opened up by mistake: the daemon still refuses by the caller's uid.
+    for dir in [inst.home(), &inst.run_dir()] {
+        files::set_mode(dir, 0o755);
+    }
+    files::set_mode(&inst.socket(), 0o666);
+    // Prints what the daemon said: nothing, whether the close shows as an
+    // empty read or as a broken pipe.
+    let probe = format!(
+        "import socket\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         s.settimeout(10)\n\
+         s.connect({:?})\n\
+         try:\n    s.sendall(b'{{\"protocol\":1,\"agent\":\"nobody\"}}\\n')\n    print(repr(s.recv(4096)))\n\
+         except (BrokenPipeError, ConnectionResetError):\n    print(repr(b''))\n",
+        path_str(&inst.socket())
+    );
+    // Debian's python: one under /root (pyenv) is closed to nobody.
+    let out = as_nobody(&["/usr/bin/python3", "-c", &probe]);
+    let reply = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the probe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(reply.trim(), "b''", "authd answered another user");
+    wait_until(Duration::from_secs(5), "authd to log the refusal", || {
+        inst.daemon_log().contains("refused a client of another user")
+    });
+    for dir in [inst.home(), &inst.run_dir()] {
+        files::set_mode(dir, 0o700);
+    }
+    files::set_mode(&inst.socket(), 0o600);
+    inst.code("amazon");
 }
