@@ -601,7 +601,8 @@ fn three_namespaces_pair_sync_and_announce_over_mdns_alone() {
 
     // 3. Seen from C by another mDNS implementation: A and B announce
     //    `_authsync._udp.local.` at their address and port, with TXT `v`,
-    //    `id` and `hh` and nothing else (both offers are closed: no `pn`).
+    //    `id`, `hh` and `b` (8 hex digits, random per start) and nothing
+    //    else (both offers are closed: no `pn`).
     let tag = HouseholdId::from_str(&household).expect("a household id").tag();
     let browse = c.browse(&[&ids[0], &ids[1]], 0);
     for (node, id) in lab.nodes.iter().zip(&ids).take(2) {
@@ -611,7 +612,12 @@ fn three_namespaces_pair_sync_and_announce_over_mdns_alone() {
             .find(|s| s.txt("id") == Some(id.as_str()))
             .expect("checked by browse");
         let keys: BTreeSet<&str> = service.txt.keys().map(String::as_str).collect();
-        assert_eq!(keys, BTreeSet::from(["v", "id", "hh"]), "{}: {service:?}", node.name);
+        assert_eq!(keys, BTreeSet::from(["v", "id", "hh", "b"]), "{}: {service:?}", node.name);
+        let boot = service.txt("b").unwrap_or_default();
+        assert!(
+            boot.len() == 8 && boot.bytes().all(|c| c.is_ascii_hexdigit()),
+            "{service:?}"
+        );
         assert_eq!(
             service.txt("v"),
             Some(SYNC_PROTOCOL.to_string().as_str()),

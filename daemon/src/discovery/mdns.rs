@@ -40,6 +40,8 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 pub struct Mdns {
     daemon: ServiceDaemon,
     shared: Arc<Mutex<State>>,
+    /// A random value per start, in the TXT record: see [`txt::KEY_BOOT`].
+    boot: String,
 }
 
 #[derive(Default)]
@@ -66,6 +68,7 @@ impl Mdns {
         let mdns = Mdns {
             daemon,
             shared: Arc::new(Mutex::new(State::default())),
+            boot: format!("{:08x}", rand::random::<u32>()),
         };
         if let Some(ip) = bind {
             // mdns-sd would silently use no interface at all: fail clearly.
@@ -102,7 +105,8 @@ impl Discovery for Mdns {
         }
         let instance = advert.device.to_string();
         let host = format!("{}.local.", advert.device.short());
-        let properties = txt::encode(advert);
+        let mut properties = txt::encode(advert);
+        properties.push((txt::KEY_BOOT, self.boot.clone()));
         let mut info = ServiceInfo::new(SERVICE_TYPE, &instance, &host, (), advert.port, &properties[..])
             .context("failed to build the mDNS service record")?
             .enable_addr_auto();

@@ -3,8 +3,8 @@
 //!
 //! Keys: `v` sync protocol (decimal u32, required), `id` full device id
 //! (required), `hh` household tag (optional), `pn` pairing nameplate
-//! (decimal u16, optional). Unknown keys are ignored so later versions can add
-//! some. Every value is length-checked before it is parsed; anything else
+//! (decimal u16, optional), `b` a random value per daemon start (ignored on
+//! reading). Unknown keys are ignored so later versions can add some. Every value is length-checked before it is parsed; anything else
 //! malformed rejects the whole record.
 
 use std::str::FromStr;
@@ -19,6 +19,12 @@ pub(super) const KEY_PROTOCOL: &str = "v";
 pub(super) const KEY_ID: &str = "id";
 pub(super) const KEY_HOUSEHOLD: &str = "hh";
 pub(super) const KEY_PAIRING: &str = "pn";
+/// Makes a restarted daemon's announcement differ from the one its peers
+/// cached before it went away (without a goodbye, after a crash, or within
+/// the goodbye's one second): mdns-sd reports only records that changed, and
+/// answers queries late, so an unchanged announcement went unnoticed and a
+/// restarted peer was found only at the next re-announcement (~1 s).
+pub(super) const KEY_BOOT: &str = "b";
 
 /// Longest accepted `id` value. A device id is 52 base32 characters; the
 /// parser also accepts dashes between groups, so leave some room.
