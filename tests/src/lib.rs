@@ -6,6 +6,7 @@
 //!   there, found by its pid file). A test whose daemon panicked fails.
 //! - [`Output`]: what one `authctl` run printed, with exit-code and
 //!   one-line-error assertions.
+//! - [`household`]: a founder and devices joined through it, online together.
 //! - [`raw`]: the IPC protocol spoken directly over the socket, for input
 //!   `authctl` would never send.
 //! - [`peer`]: a QUIC peer the test plays itself (a stranger, a member that
@@ -21,6 +22,7 @@
 //! `-- --ignored` runs them.
 
 pub mod files;
+pub mod household;
 mod instance;
 pub mod otp;
 mod output;

@@ -14,9 +14,10 @@
 
 use std::time::Duration;
 
-use authsync_proto::ipc::{DeviceInfo, EntrySummary, Exposure, LogEvent, VersionInfo};
+use authsync_proto::ipc::{EntrySummary, Exposure, LogEvent, VersionInfo};
+use authsync_tests::household::{add, device, devices, founder, join, join_with, online, pair, start_dialling};
 use authsync_tests::otp::{codes_between, totp};
-use authsync_tests::{Instance, READY_TIMEOUT, files, poll_until, unix_now, wait_until};
+use authsync_tests::{Instance, files, poll_until, unix_now, wait_until};
 
 const AMAZON_URI: &str = "otpauth://totp/Amazon:alice?secret=JBSWY3DPEHPK3PXP&issuer=Amazon";
 const AMAZON_SECRET: &str = "JBSWY3DPEHPK3PXP";
@@ -39,107 +40,6 @@ const REFUSED_CLIENT: &str = "refused a client that is not a member";
 const REFUSED_SESSION: &str = "refused a connection that is neither a member's sync nor a pairing";
 
 // ---------------------------------------------------------------- helpers
-
-/// The address the daemon's QUIC endpoint listens on, once it does.
-#[track_caller]
-fn listen(inst: &Instance) -> String {
-    let mut addr = None;
-    wait_until(READY_TIMEOUT, "the daemon's network to listen", || {
-        addr = inst.status().listen;
-        addr.is_some()
-    });
-    addr.unwrap()
-}
-
-/// `-v` (so refused connections are logged) and `--peer` to each of `peers`.
-fn daemon_args(peers: &[&Instance]) -> Vec<String> {
-    let mut args = vec!["-v".to_string()];
-    for peer in peers {
-        args.push("--peer".into());
-        args.push(listen(peer));
-    }
-    args
-}
-
-/// Starts the stopped `inst` dialling every one of `peers` (on top of any
-/// sponsor it remembers).
-#[track_caller]
-fn start_dialling(inst: &mut Instance, peers: &[&Instance]) {
-    let args = daemon_args(peers);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    inst.set_daemon_args(&args);
-    inst.start();
-}
-
-/// A running daemon that started a household as `a`.
-fn founder() -> Instance {
-    let mut a = Instance::new();
-    a.set_daemon_args(&["-v"]);
-    a.start();
-    a.ctl_ok(&["init", "--no-passphrase", "--name", "a"]);
-    a
-}
-
-/// A new device called `name`, started with `--peer` to `sponsor` and
-/// joined through it; returns once both see each other online.
-#[track_caller]
-fn join(sponsor: &Instance, name: &str) -> Instance {
-    let code = pair(sponsor);
-    join_with_code(sponsor, name, &code)
-}
-
-/// `authctl pair` on `sponsor`: the one-time code.
-#[track_caller]
-fn pair(sponsor: &Instance) -> String {
-    listen(sponsor);
-    sponsor.ctl_ok(&["pair"]).trim().to_string()
-}
-
-/// Like [`join`], with a code `sponsor` already gave.
-#[track_caller]
-fn join_with_code(sponsor: &Instance, name: &str, code: &str) -> Instance {
-    let mut inst = Instance::new();
-    start_dialling(&mut inst, &[sponsor]);
-    inst.ctl_ok(&[
-        "join",
-        code,
-        "--peer",
-        &listen(sponsor),
-        "--name",
-        name,
-        "--no-passphrase",
-    ]);
-    wait_until(SYNC, &format!("{name} and its sponsor to be online together"), || {
-        online(sponsor, name) && devices(&inst).iter().any(|d| !d.this_device && d.online)
-    });
-    inst
-}
-
-/// `authctl add` of a TOTP entry.
-#[track_caller]
-fn add(inst: &Instance, issuer: &str, account: &str, secret: &str) {
-    inst.ctl_ok(&["add", "--secret", secret, "--issuer", issuer, "--account", account]);
-}
-
-/// `authctl --json devices`.
-#[track_caller]
-fn devices(inst: &Instance) -> Vec<DeviceInfo> {
-    inst.ctl_json(&["devices"])
-}
-
-/// The device called `name` in `list`.
-#[track_caller]
-fn device<'a>(list: &'a [DeviceInfo], name: &str) -> &'a DeviceInfo {
-    list.iter()
-        .find(|d| d.name == name)
-        .unwrap_or_else(|| panic!("no device {name} in {list:?}"))
-}
-
-/// Whether `inst` has a sync session up with the device called `name`.
-#[track_caller]
-fn online(inst: &Instance, name: &str) -> bool {
-    device(&devices(inst), name).online
-}
 
 /// Whether `inst` knows the device called `name` is revoked.
 #[track_caller]
@@ -227,7 +127,7 @@ struct Trio {
 
 #[track_caller]
 fn trio_with_amazon() -> Trio {
-    let a = founder();
+    let a = founder("a");
     let b = join(&a, "b");
     let c = join(&a, "c");
     a.ctl_ok(&["add", AMAZON_URI]);
@@ -462,7 +362,7 @@ fn a_rotation_made_apart_from_a_revocation_merges_and_stays_on_the_checklist() {
 
 #[test]
 fn revoke_refuses_strangers_itself_and_twice_but_may_cut_the_last_other_member() {
-    let a = founder();
+    let a = founder("a");
     let b = join(&a, "b");
     a.ctl_ok(&["add", AMAZON_URI]);
     wait_same_entries(&a, &[&b], "Amazon to reach B");
@@ -494,7 +394,7 @@ fn revoke_refuses_strangers_itself_and_twice_but_may_cut_the_last_other_member()
 
 #[test]
 fn leave_refuses_the_only_device_and_otherwise_tells_the_others_and_deletes_the_vault() {
-    let a = founder();
+    let a = founder("a");
     a.ctl_ok(&["add", AMAZON_URI]);
     // Without a terminal, `leave` wants --yes; with it, the only device stays.
     a.assert_refused(&["leave"], 2, &["--yes"]);
@@ -536,7 +436,7 @@ fn a_replacement_device_reads_everything_from_before_and_after_the_revocation() 
     wait_until(SYNC, "A to turn C away while its pairing offer is open", || {
         sessions_refused(&a) > a_sessions_refused
     });
-    let d = join_with_code(&a, "d", &code);
+    let d = join_with(&a, "d", &code, &["--no-passphrase"]);
     let entries = wait_same_entries(&a, &[&b, &d], "D to read every entry");
     let labels: Vec<String> = entries.iter().map(EntrySummary::label).collect();
     assert_eq!(labels, ["Amazon: alice", "GitHub: carol"]);
@@ -631,7 +531,7 @@ fn revoking_a_device_that_is_online_drops_its_session_at_once() {
 /// leave, so peers see it offline at once, not at the 20 s idle timeout.
 #[test]
 fn a_device_that_stops_is_seen_offline_promptly() {
-    let a = founder();
+    let a = founder("a");
     let mut b = join(&a, "b");
     for round in 0..20 {
         if round > 0 {
@@ -648,7 +548,7 @@ fn a_device_that_stops_is_seen_offline_promptly() {
 /// session that revocation must then end.
 #[test]
 fn a_device_that_left_is_not_shown_online() {
-    let a = founder();
+    let a = founder("a");
     let mut b = join(&a, "b");
     b.ctl_ok(&["leave", "--yes"]);
     b.stop();
@@ -723,7 +623,7 @@ fn a_device_paired_apart_from_a_revocation_reads_and_writes_after_the_merge() {
 /// write on a remaining member rotates the key (`Vault::repair_epochs`).
 #[test]
 fn what_is_written_after_a_device_left_is_not_readable_to_it() {
-    let a = founder();
+    let a = founder("a");
     let mut b = join(&a, "b");
     a.ctl_ok(&["add", AMAZON_URI]);
     wait_same_entries(&a, &[&b], "Amazon to reach B");

@@ -612,7 +612,12 @@ fn three_namespaces_pair_sync_and_announce_over_mdns_alone() {
             .find(|s| s.txt("id") == Some(id.as_str()))
             .expect("checked by browse");
         let keys: BTreeSet<&str> = service.txt.keys().map(String::as_str).collect();
-        assert_eq!(keys, BTreeSet::from(["v", "id", "hh", "b"]), "{}: {service:?}", node.name);
+        assert_eq!(
+            keys,
+            BTreeSet::from(["v", "id", "hh", "b"]),
+            "{}: {service:?}",
+            node.name
+        );
         let boot = service.txt("b").unwrap_or_default();
         assert!(
             boot.len() == 8 && boot.bytes().all(|c| c.is_ascii_hexdigit()),

@@ -10,6 +10,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use authsync_proto::ipc::{DeviceInfo, EntrySummary, LogEvent};
+use authsync_tests::household::{founder, online};
 use authsync_tests::otp::{codes_between, totp};
 use authsync_tests::{Instance, Output, unix_now, wait_until};
 
@@ -20,16 +21,6 @@ const GITHUB_SECRET: &str = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
 const CONNECT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------- helpers
-
-/// A running daemon that started a household as `name`.
-#[track_caller]
-fn founder(name: &str) -> Instance {
-    let mut inst = Instance::new();
-    inst.set_daemon_args(&["-v"]);
-    inst.start();
-    inst.ctl_ok(&["init", "--no-passphrase", "--name", name]);
-    inst
-}
 
 /// A running daemon with no household, dialling `sponsor` once it has one
 /// (as a device that joins through it would be started).
@@ -102,13 +93,6 @@ fn device_names(inst: &Instance) -> Vec<String> {
     let mut names: Vec<String> = list.into_iter().map(|d| d.name).collect();
     names.sort();
     names
-}
-
-/// Whether `inst` has a session up with the device called `name`.
-#[track_caller]
-fn online(inst: &Instance, name: &str) -> bool {
-    let list: Vec<DeviceInfo> = inst.ctl_json(&["devices"]);
-    list.iter().any(|d| d.name == name && d.online)
 }
 
 /// The `admitted device NAME (...)` events in `inst`'s audit log.

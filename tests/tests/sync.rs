@@ -18,7 +18,8 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use authsync_proto::ids::DeviceId;
-use authsync_proto::ipc::{DeviceInfo, EntrySummary, VersionInfo};
+use authsync_proto::ipc::{EntrySummary, VersionInfo};
+use authsync_tests::household::{add, device, devices, founder, join, join_with, online, pair, start_dialling};
 use authsync_tests::otp::{RFC4226_CODES, RFC4226_SECRET, codes_between, hotp, totp};
 use authsync_tests::{Instance, poll_until, running, unix_now, wait_until};
 
@@ -39,89 +40,6 @@ const QUIET: Duration = Duration::from_secs(2);
 const REFUSED_SERVER: &str = "refused a server that is not the expected member";
 
 // ---------------------------------------------------------------- helpers
-
-/// `-v`, and `--peer` to each of `peers`.
-fn daemon_args(peers: &[&Instance]) -> Vec<String> {
-    let mut args = vec!["-v".to_string()];
-    for peer in peers {
-        args.push("--peer".into());
-        args.push(peer.listen_addr());
-    }
-    args
-}
-
-/// Starts the stopped `inst` dialling each of `peers` (on top of the
-/// sponsor it remembers, if it joined).
-#[track_caller]
-fn start_dialling(inst: &mut Instance, peers: &[&Instance]) {
-    let args = daemon_args(peers);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    inst.set_daemon_args(&args);
-    inst.start();
-}
-
-/// A running daemon that started a household as `name`.
-#[track_caller]
-fn founder(name: &str) -> Instance {
-    let mut inst = Instance::new();
-    inst.set_daemon_args(&["-v"]);
-    inst.start();
-    inst.ctl_ok(&["init", "--no-passphrase", "--name", name]);
-    inst
-}
-
-/// A new device called `name`, started with `--peer` to `sponsor`, joined
-/// through it with `auth` (`--no-passphrase` or `--passphrase-file F`);
-/// returns once both see each other online.
-#[track_caller]
-fn join_with(sponsor: &Instance, name: &str, auth: &[&str]) -> Instance {
-    let mut inst = Instance::new();
-    start_dialling(&mut inst, &[sponsor]);
-    let code = sponsor.ctl_ok(&["pair"]).trim().to_string();
-    let addr = sponsor.listen_addr();
-    let mut args = vec!["join", code.as_str(), "--peer", addr.as_str(), "--name", name];
-    args.extend_from_slice(auth);
-    inst.ctl_ok(&args);
-    let sponsor_name = sponsor.status().device_name.unwrap();
-    wait_until(
-        CONNECT,
-        &format!("{name} and {sponsor_name} to be online together"),
-        || online(sponsor, name) && online(&inst, &sponsor_name),
-    );
-    inst
-}
-
-/// [`join_with`] a key-file vault.
-#[track_caller]
-fn join(sponsor: &Instance, name: &str) -> Instance {
-    join_with(sponsor, name, &["--no-passphrase"])
-}
-
-/// `authctl --json devices`.
-#[track_caller]
-fn devices(inst: &Instance) -> Vec<DeviceInfo> {
-    inst.ctl_json(&["devices"])
-}
-
-/// The device called `name` in `list`.
-#[track_caller]
-fn device<'a>(list: &'a [DeviceInfo], name: &str) -> &'a DeviceInfo {
-    list.iter()
-        .find(|d| d.name == name)
-        .unwrap_or_else(|| panic!("no device {name} in {list:?}"))
-}
-
-/// Whether `inst` knows a device called `name` and has a session up with it.
-#[track_caller]
-fn online(inst: &Instance, name: &str) -> bool {
-    devices(inst).iter().any(|d| d.name == name && d.online)
-}
-
-/// `authctl add` of a default TOTP entry.
-#[track_caller]
-fn add(inst: &Instance, issuer: &str, account: &str, secret: &str) {
-    inst.ctl_ok(&["add", "--secret", secret, "--issuer", issuer, "--account", account]);
-}
 
 /// `show --json QUERY`, or `None` when nothing matches (yet).
 #[track_caller]
@@ -524,7 +442,7 @@ fn a_locked_device_still_stores_and_forwards_records_and_reads_them_once_unlocke
     let passphrase = dir.path().join("passphrase");
     std::fs::write(&passphrase, "correct horse battery staple\n").unwrap();
     let passphrase = passphrase.to_str().unwrap();
-    let b = join_with(&a, "b", &["--passphrase-file", passphrase]);
+    let b = join_with(&a, "b", &pair(&a), &["--passphrase-file", passphrase]);
     let c = join(&b, "c");
     b.ctl_ok(&["lock"]);
     assert!(b.status().locked);
