@@ -21,8 +21,7 @@ const PBKDF2_ROUNDS: u32 = 10_000;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct File {
-    #[serde(default)]
-    services: Vec<Service>,
+    services: Option<Vec<Service>>,
     #[serde(default)]
     groups: Vec<Group>,
     schema_version: Option<u32>,
@@ -88,7 +87,7 @@ pub(super) fn parse(text: &str, password: Option<&[u8]>, out: &mut Parsed) -> Re
             serde_json::from_slice::<Vec<Service>>(&plain)
                 .map_err(|e| bad(format!("the decrypted services: {}", json_reason(&e))))?
         }
-        None => file.services,
+        None => file.services.ok_or_else(|| bad("it has no services"))?,
     };
     for (i, s) in services.iter().enumerate() {
         let tags = s
