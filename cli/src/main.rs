@@ -591,7 +591,17 @@ fn run(cli: Cli) -> Result<(), Exit> {
             },
         )?,
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "authctl", &mut std::io::stdout());
+            // Into a buffer first: clap_complete panics on a write error
+            // (`authctl completions bash | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "authctl", &mut script);
+            let mut stdout = std::io::stdout().lock();
+            match std::io::Write::write_all(&mut stdout, &script).and_then(|()| std::io::Write::flush(&mut stdout)) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(Exit::Other(anyhow::anyhow!("failed to write the script: {e}")));
+                }
+                _ => {}
+            }
         }
         Command::Show { query } => entry_reply(&paths, json, Request::Show { query }, None)?,
         Command::Rename { query, issuer, account } => entry_reply(
