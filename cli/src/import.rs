@@ -204,6 +204,18 @@ fn missing_batches(batches: &[Batch]) -> Vec<String> {
     out
 }
 
+/// A spinner while the daemon writes a batch large enough to take a moment
+/// (on a terminal only).
+pub fn writing(entries: usize) -> Option<indicatif::ProgressBar> {
+    if entries < PROGRESS_FROM || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(format!("writing {entries} entries"));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    Some(spinner)
+}
+
 /// The report for people.
 pub fn report(reply: &ImportReply, refused: &[(String, Refusal)]) {
     println!(

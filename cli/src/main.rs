@@ -542,12 +542,17 @@ fn run(cli: Cli) -> Result<(), Exit> {
             for warning in &prepared.warnings {
                 eprintln!("warning: {warning}");
             }
-            let reply = match call(
+            let spinner = import::writing(prepared.entries.len());
+            let reply = call(
                 &paths,
                 &Request::Import {
                     entries: prepared.entries,
                 },
-            )? {
+            );
+            if let Some(spinner) = spinner {
+                spinner.finish_and_clear();
+            }
+            let reply = match reply? {
                 Reply::Imported(r) => r,
                 other => return Err(unexpected(other)),
             };

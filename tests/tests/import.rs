@@ -343,6 +343,35 @@ fn entries_already_present_are_skipped_and_invalid_ones_refused() {
 }
 
 #[test]
+fn a_large_import_goes_in_one_request_over_64_kib() {
+    let (inst, _) = household();
+    let uris: String = (0..700u32)
+        .map(|i| {
+            let secret = authsync_proto::otp::Secret::new(format!("large-import-seed-{i:06}").into_bytes());
+            format!(
+                "otpauth://totp/Some%20Long%20Issuer%20Name%20{i}:someone.with.a.long.name.{i}@example.com?secret={}&issuer=Some%20Long%20Issuer%20Name%20{i}\n",
+                *secret.to_base32()
+            )
+        })
+        .collect();
+    let file = inst.write_file("large.txt", &uris);
+    let before = inst.status().records;
+    let out = inst.ctl(&["import", path_str(&file)]);
+    out.assert_exit(0);
+    assert!(out.stdout.starts_with("imported 700, skipped 0"), "{out}");
+    assert_eq!(inst.status().records, before + 700);
+    assert_eq!(inst.list().len(), 700);
+    // A request line that long of any other kind is still refused.
+    let mut raw = authsync_tests::raw::RawClient::open(&inst.socket()).unwrap();
+    let long = format!(r#"{{"op":"show","query":"{}"}}"#, "x".repeat(100 << 10));
+    raw.send_line(long.as_bytes()).unwrap();
+    match raw.read_response().unwrap() {
+        authsync_proto::ipc::Response::Error(e) => assert_eq!(e.code, authsync_proto::ipc::ErrorCode::TooLarge),
+        other => panic!("a 100 KiB show line was answered with {other:?}"),
+    }
+}
+
+#[test]
 fn import_needs_an_unlocked_vault() {
     let inst = Instance::with_passphrase("correct horse");
     inst.ctl_ok(&["lock"]);
