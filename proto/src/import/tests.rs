@@ -247,3 +247,80 @@ fn hostile_work_factors_are_refused() {
     let e = parse(&andotp, Format::AndOtp, Some(b"x")).unwrap_err();
     assert_eq!(e, ImportError::DecryptionFailed("andOTP backup"));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_spec() -> impl Strategy<Value = OtpSpec> {
+        let alg = prop_oneof![Just(Algorithm::Sha1), Just(Algorithm::Sha256), Just(Algorithm::Sha512)];
+        prop_oneof![
+            (alg.clone(), prop_oneof![Just(6u8), Just(8u8)]).prop_map(|(algorithm, digits)| OtpSpec {
+                kind: OtpKind::Totp { period: 30 },
+                algorithm,
+                digits
+            }),
+            (alg, prop_oneof![Just(6u8), Just(8u8)], any::<u64>()).prop_map(|(algorithm, digits, counter)| OtpSpec {
+                kind: OtpKind::Hotp { counter },
+                algorithm,
+                digits
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn google_payloads_round_trip(
+            entries in proptest::collection::vec(
+                ("[a-zA-Z0-9 &:+/%é]{0,12}", "[a-zA-Z0-9@.é][a-zA-Z0-9 @.:+é]{0,15}", proptest::collection::vec(any::<u8>(), 1..40), any_spec()),
+                0..12,
+            ),
+            id in any::<i32>(),
+            index in 0..5i32,
+        ) {
+            let secrets: Vec<Secret> = entries.iter().map(|(_, _, s, _)| Secret::new(s.clone())).collect();
+            let export: Vec<google::ExportEntry<'_>> = entries
+                .iter()
+                .zip(&secrets)
+                .map(|((issuer, account, _, spec), secret)| google::ExportEntry {
+                    issuer: Some(issuer.as_str()),
+                    account,
+                    secret,
+                    spec,
+                })
+                .collect();
+            let batch = google::Batch { id, index, size: 5 };
+            let uri = google::encode(&export, batch);
+            let parsed = parse(uri.as_bytes(), Format::GoogleMigration, None).unwrap();
+            prop_assert_eq!(&parsed.batches, &vec![batch]);
+            prop_assert_eq!(parsed.entries.len() + parsed.refused.len(), entries.len());
+            for (got, ((issuer, account, secret, spec), _)) in parsed.entries.iter().zip(entries.iter().zip(&secrets)) {
+                prop_assert_eq!(got.issuer.as_deref(), Some(issuer.trim()).filter(|i| !i.is_empty()));
+                prop_assert_eq!(got.account.as_str(), account.trim());
+                prop_assert_eq!(got.secret.expose(), &secret[..]);
+                prop_assert_eq!(got.spec, *spec);
+            }
+        }
+
+        #[test]
+        fn no_input_panics_any_importer(mut bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            // A leading zero byte would read as an andOTP PBKDF2 round count
+            // of up to 16 M: correct, but seconds per case.
+            if bytes.first() == Some(&0) {
+                bytes[0] = 1;
+            }
+            let _ = detect(&bytes);
+            for format in Format::ALL {
+                let _ = parse(&bytes, format, Some(b"pw"));
+            }
+        }
+
+        #[test]
+        fn no_text_panics_any_importer(text in "[{}\\[\\]\",:a-z0-9 =/+%?&.\n-]{0,300}") {
+            let _ = detect(text.as_bytes());
+            for format in Format::ALL {
+                let _ = parse(text.as_bytes(), format, None);
+            }
+        }
+    }
+}
