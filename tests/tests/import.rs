@@ -371,6 +371,90 @@ fn a_large_import_goes_in_one_request_over_64_kib() {
     }
 }
 
+/// Runs `authctl ARGS` on a terminal (`script` makes one); once the output
+/// shows `prompt`, types `typed`. Returns whether it succeeded and what the
+/// terminal showed.
+fn on_a_terminal(inst: &Instance, args: &[&str], prompt: Option<(&str, &str)>) -> (bool, String) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let command = format!("{} {}", path_str(&authsync_tests::authctl_bin()), args.join(" "));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("AUTHSYNC_HOME", inst.home())
+        .env("AUTHSYNC_AUTHD", authsync_tests::authd_bin())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script runs (util-linux)");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let seen = Arc::clone(&seen);
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some((prompt, typed)) = prompt {
+        authsync_tests::wait_until(std::time::Duration::from_secs(20), "the prompt", || {
+            text().contains(prompt)
+        });
+        stdin.write_all(typed.as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    (status.success(), text())
+}
+
+#[test]
+fn an_encrypted_file_asks_for_its_password_on_the_terminal_without_echo() {
+    let (inst, _) = household();
+    let file = vectors::dir().join("exports/aegis_encrypted.json");
+    let prompt = "(Aegis vault): ";
+    let (ok, out) = on_a_terminal(&inst, &["import", path_str(&file)], Some((prompt, "test\n")));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Password of ") && out.contains("imported 7, skipped 0"),
+        "{out}"
+    );
+    let after_prompt = out.split(prompt).nth(1).unwrap();
+    assert!(!after_prompt.contains("test"), "the password was echoed: {out:?}");
+    assert_eq!(inst.list().len(), 7);
+}
+
+#[test]
+fn many_entries_show_progress_on_a_terminal_only() {
+    let (inst, _) = household();
+    let uris: String = (0..60u32)
+        .map(|i| {
+            let secret = authsync_proto::otp::Secret::new(format!("progress-seed-{i:06}").into_bytes());
+            format!("otpauth://totp/P{i}:a?secret={}&issuer=P{i}\n", *secret.to_base32())
+        })
+        .collect();
+    let file = inst.write_file("many.txt", &uris);
+    let (ok, out) = on_a_terminal(&inst, &["import", path_str(&file)], None);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("checking entries") && out.contains("/60"),
+        "no progress bar: {out:?}"
+    );
+    assert!(out.contains("imported 60, skipped 0"), "{out}");
+    // Not a terminal: the same import shows no bar.
+    let out = inst.ctl(&["import", path_str(&file)]);
+    out.assert_exit(0);
+    assert!(out.stderr.is_empty(), "{out}");
+    assert!(out.stdout.starts_with("imported 0, skipped 60"), "{out}");
+}
+
 #[test]
 fn import_needs_an_unlocked_vault() {
     let inst = Instance::with_passphrase("correct horse");
