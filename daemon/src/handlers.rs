@@ -378,18 +378,10 @@ pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
     let mut bodies: Vec<(EntryId, EntryBody)> = Vec::new();
     let mut skipped = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
-        let label = EntrySummary {
-            id: String::new(),
-            issuer: entry.issuer.clone(),
-            account: entry.account.clone(),
-            spec: entry.otp.spec,
-            tags: Vec::new(),
-            note: String::new(),
-            deleted: false,
-            updated_ms: 0,
-            heads: 0,
-        }
-        .label();
+        let label = match entry.issuer.as_deref().filter(|i| !i.is_empty()) {
+            Some(issuer) => format!("{issuer}: {}", entry.account),
+            None => entry.account.clone(),
+        };
         let secret = secret_of(&entry.otp).map_err(|e| bad(format!("entry {} ({label}): {}", i + 1, e.message)))?;
         if entry.account.trim().is_empty() && entry.issuer.as_deref().unwrap_or("").trim().is_empty() {
             return Err(bad(format!(
