@@ -230,3 +230,46 @@ pub fn rotation(uri: Option<&str>, flags: &SecretFlags, current: OtpSpec) -> Res
         .new_secret(base)?
         .ok_or_else(|| bad("give the new secret as an otpauth URI or with --secret B32"))
 }
+
+/// A new entry from the QR code in a PNG or JPEG image: an otpauth URI, or a
+/// Google migration code of one entry.
+pub fn entry_from_image(
+    image: &Path,
+    flags: &SecretFlags,
+    issuer: Option<String>,
+    account: Option<String>,
+) -> Result<NewEntry> {
+    if flags.secret.is_some() || flags.any_parameter() {
+        return Err(bad("give either --qr or --secret with its flags, not both"));
+    }
+    let bytes = crate::import::read_limited(image)?;
+    let parsed = crate::import::from_image(&bytes, &image.display().to_string())?;
+    if let Some(refused) = parsed.refused.first() {
+        return Err(bad(format!(
+            "{}: the QR code's entry is invalid: {}",
+            image.display(),
+            refused.reason
+        )));
+    }
+    let mut entries = parsed.entries;
+    if entries.len() != 1 {
+        return Err(bad(format!(
+            "{} holds {} entries; use `authctl import {}`",
+            image.display(),
+            entries.len(),
+            image.display()
+        )));
+    }
+    let e = entries.remove(0);
+    warn_short(&e.secret);
+    Ok(NewEntry {
+        issuer: issuer.or(e.issuer),
+        account: account.unwrap_or(e.account),
+        otp: NewSecret {
+            secret: WireSecret::new(e.secret.to_base32().to_string()),
+            spec: e.spec,
+        },
+        tags: e.tags,
+        note: e.note,
+    })
+}

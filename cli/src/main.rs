@@ -5,15 +5,18 @@
 //! or ambiguous, 69 daemon unavailable.
 
 mod client;
+mod export;
+mod import;
 mod input;
 mod output;
+mod qr;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use authsync_proto::ipc::{Reply, Request};
 use authsync_proto::paths::Paths;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use client::{Client, Failure};
 use input::{BadInput, SecretFlags};
@@ -55,10 +58,13 @@ enum Command {
     Status,
     /// Stop the daemon.
     Shutdown,
-    /// Add an entry from an otpauth URI or from --secret; prints its first code.
+    /// Add an entry from an otpauth URI, a QR code image or --secret; prints its first code.
     Add {
         /// An otpauth:// URI (`-` reads it from standard input).
         uri: Option<String>,
+        /// A PNG or JPEG image of the entry's QR code.
+        #[arg(long, value_name = "IMAGE", conflicts_with = "uri")]
+        qr: Option<PathBuf>,
         /// The site (overrides the URI's).
         #[arg(long)]
         issuer: Option<String>,
@@ -173,6 +179,57 @@ enum Command {
         /// One revoked device; all of them by default.
         device: Option<String>,
     },
+    /// Import entries from other apps' exports or QR code images, all or nothing.
+    ///
+    /// Reads otpauth URI lists, Google Authenticator exports
+    /// (otpauth-migration://), Aegis, 2FAS and andOTP backups (plain or
+    /// encrypted), Bitwarden JSON and CSV exports, and PNG or JPEG images of
+    /// QR codes. Entries already in the vault are skipped.
+    Import {
+        /// The files; the format of each is found from its content.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Read every file as this format: uris, google, aegis, 2fas, andotp,
+        /// bitwarden-json, bitwarden-csv.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// Read the password of encrypted files from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// Show an entry's otpauth QR code (reveals its secret), to enroll a phone.
+    Qr {
+        query: String,
+        /// Write a PNG file instead of drawing on the terminal.
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+        /// Read the vault passphrase from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Write every entry with its secret for another app (reveals all secrets).
+    Export {
+        /// uris, aegis or google-qr.
+        #[arg(long, value_enum)]
+        format: export::ExportFormat,
+        /// Encrypt the Aegis export with a password (asked, or --password-file).
+        #[arg(long)]
+        encrypt: bool,
+        /// Write to this new file (for google-qr: PATH-1.png, PATH-2.png, ...).
+        #[arg(long, short, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Read the vault passphrase from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// Read the export's password (--encrypt) from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// The audit log: who changed what, when (never secrets).
     Log {
         /// At most N events.
@@ -182,7 +239,7 @@ enum Command {
 }
 
 /// How a command ended badly.
-enum Exit {
+pub(crate) enum Exit {
     Failure(Failure),
     Other(anyhow::Error),
 }
@@ -196,6 +253,12 @@ impl From<Failure> for Exit {
 impl From<anyhow::Error> for Exit {
     fn from(e: anyhow::Error) -> Self {
         Exit::Other(e)
+    }
+}
+
+impl From<BadInput> for Exit {
+    fn from(e: BadInput) -> Self {
+        Exit::Other(e.into())
     }
 }
 
@@ -236,11 +299,11 @@ fn paths() -> Paths {
     Paths::resolve(|k| std::env::var(k).ok(), nix::unistd::geteuid().as_raw())
 }
 
-fn call(paths: &Paths, request: &Request) -> Result<Reply, Exit> {
+pub(crate) fn call(paths: &Paths, request: &Request) -> Result<Reply, Exit> {
     Ok(Client::connect(paths, true)?.call(request)?)
 }
 
-fn unexpected(reply: Reply) -> Exit {
+pub(crate) fn unexpected(reply: Reply) -> Exit {
     Exit::Other(anyhow::anyhow!("authd sent an unexpected reply ({reply:?})"))
 }
 
@@ -404,13 +467,17 @@ fn run(cli: Cli) -> Result<(), Exit> {
         },
         Command::Add {
             uri,
+            qr,
             issuer,
             account,
             secret,
             tags,
             note,
         } => {
-            let mut entry = input::new_entry(uri.as_deref(), &secret, issuer, account)?;
+            let mut entry = match qr {
+                Some(image) => input::entry_from_image(&image, &secret, issuer, account)?,
+                None => input::new_entry(uri.as_deref(), &secret, issuer, account)?,
+            };
             entry.tags = tags;
             entry.note = note.unwrap_or_default();
             match call(&paths, &Request::Add { entry })? {
@@ -460,6 +527,85 @@ fn run(cli: Cli) -> Result<(), Exit> {
                     println!("the old secret stays available: authctl code --previous");
                 }
                 other => return Err(unexpected(other)),
+            }
+        }
+        Command::Import {
+            files,
+            format,
+            password_file,
+        } => {
+            let format = format
+                .map(|f| f.parse::<authsync_proto::import::Format>())
+                .transpose()
+                .map_err(|e| Exit::Other(BadInput(e).into()))?;
+            let prepared = import::prepare(&files, format, &import::Passwords { file: password_file })?;
+            for warning in &prepared.warnings {
+                eprintln!("warning: {warning}");
+            }
+            let spinner = import::writing(prepared.entries.len());
+            let reply = call(
+                &paths,
+                &Request::Import {
+                    entries: prepared.entries,
+                },
+            );
+            if let Some(spinner) = spinner {
+                spinner.finish_and_clear();
+            }
+            let reply = match reply? {
+                Reply::Imported(r) => r,
+                other => return Err(unexpected(other)),
+            };
+            if json {
+                output::json(&import::JsonReport {
+                    imported: &reply.imported,
+                    skipped: &reply.skipped,
+                    refused: prepared
+                        .refused
+                        .iter()
+                        .map(|(file, r)| import::JsonRefusal {
+                            file,
+                            entry: &r.label,
+                            reason: &r.reason,
+                        })
+                        .collect(),
+                });
+            } else {
+                import::report(&reply, &prepared.refused);
+            }
+        }
+        Command::Qr {
+            query,
+            png,
+            passphrase_file,
+        } => export::qr(&paths, query, png, passphrase_file.as_deref())?,
+        Command::Export {
+            format,
+            encrypt,
+            output,
+            passphrase_file,
+            password_file,
+        } => export::export(
+            &paths,
+            export::ExportArgs {
+                format,
+                encrypt,
+                output,
+                passphrase_file,
+                password_file,
+            },
+        )?,
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a write error
+            // (`authctl completions bash | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "authctl", &mut script);
+            let mut stdout = std::io::stdout().lock();
+            match std::io::Write::write_all(&mut stdout, &script).and_then(|()| std::io::Write::flush(&mut stdout)) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(Exit::Other(anyhow::anyhow!("failed to write the script: {e}")));
+                }
+                _ => {}
             }
         }
         Command::Show { query } => entry_reply(&paths, json, Request::Show { query }, None)?,

@@ -268,6 +268,7 @@ impl Daemon {
                 passphrase,
             } => self.join(code, peer, name, passphrase).await,
             Request::Unlock { passphrase } => self.unlock(passphrase).await,
+            Request::Reveal { passphrase, query } => self.reveal(passphrase, query).await,
             Request::Shutdown => {
                 self.stop();
                 Ok(Reply::Done)
@@ -340,8 +341,10 @@ impl Daemon {
             Request::Log { limit } => handlers::log(vault, limit),
             Request::Devices => Ok(self.devices(vault)),
             Request::Exposed { device } => self.exposed(vault, device.as_deref()),
+            Request::Import { entries } => handlers::import(vault, entries),
             Request::Init { .. }
             | Request::Unlock { .. }
+            | Request::Reveal { .. }
             | Request::Shutdown
             | Request::Pair { .. }
             | Request::Revoke { .. }
@@ -419,6 +422,52 @@ impl Daemon {
             }
             Err(e) => Err(internal(e)),
         }
+    }
+}
+
+impl Daemon {
+    /// `reveal`: checks the passphrase again (through the same gate and
+    /// delays as `unlock`), then hands out the secrets.
+    async fn reveal(&self, passphrase: Option<WireSecret>, query: Option<String>) -> Result<Reply> {
+        let _gate = self.0.unlock_gate.lock().await;
+        let source = {
+            let vault = self.vault();
+            if !vault.is_initialized() {
+                return Err(not_initialized());
+            }
+            if vault.unlocked().is_none() {
+                return Err(IpcError::new(
+                    ErrorCode::Locked,
+                    "the vault is locked; run `authctl unlock`",
+                ));
+            }
+            vault.kek_source().map_err(internal)?
+        };
+        if let Some(KekSource::Passphrase(params)) = source {
+            let passphrase = passphrase.ok_or_else(|| bad("revealing secrets needs the vault passphrase"))?;
+            let kek = derive(params, passphrase).await?;
+            let checked = self.vault().check_kek(&kek);
+            match checked {
+                Ok(()) => self.0.failed_unlocks.store(0, Ordering::Relaxed),
+                Err(e) if e.downcast_ref::<WrongKey>().is_some() => {
+                    let failures = self.0.failed_unlocks.fetch_add(1, Ordering::Relaxed) + 1;
+                    let delay = Duration::from_millis(250 << failures.min(6)).min(MAX_UNLOCK_DELAY);
+                    tracing::warn!(failures, "wrong passphrase to reveal secrets");
+                    tokio::time::sleep(delay).await;
+                    return Err(IpcError::new(
+                        ErrorCode::WrongPassphrase,
+                        format!("wrong passphrase (failed attempt {failures}); nothing was revealed"),
+                    ));
+                }
+                Err(e) => return Err(internal(e)),
+            }
+        }
+        let vault = self.vault();
+        let reply = handlers::reveal(&vault, query.as_deref())?;
+        if let Reply::Revealed(list) = &reply {
+            tracing::info!(entries = list.len(), "revealed secrets");
+        }
+        Ok(reply)
     }
 }
 

@@ -4,7 +4,8 @@
 use authsync_proto::entries::{EntryHistory, Index, describe_change};
 use authsync_proto::ids::EntryId;
 use authsync_proto::ipc::{
-    CodeReply, EntrySummary, ErrorCode, IpcError, LogEvent, NewEntry, NewSecret, Reply, StatusReply, VersionInfo,
+    CodeReply, EntrySummary, ErrorCode, ImportReply, IpcError, LogEvent, MAX_IMPORT_ENTRIES, NewEntry, NewSecret,
+    Reply, RevealedEntry, StatusReply, VersionInfo, WireSecret,
 };
 use authsync_proto::otp::{self, OtpKind, Secret};
 use authsync_proto::record::{Body, EntryBody};
@@ -361,4 +362,86 @@ pub fn restore(vault: &mut Vault, query: &str) -> Result<Reply> {
         body.deleted = false;
         Ok(())
     })
+}
+
+/// Adds `entries` in one durable batch, all or nothing. An invalid entry
+/// refuses the whole request; one equal to a live entry (same secret, issuer
+/// and account), or to an earlier one of the batch, is skipped.
+pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
+    index(vault)?;
+    if entries.len() > MAX_IMPORT_ENTRIES {
+        return Err(IpcError::new(
+            ErrorCode::TooLarge,
+            format!("at most {MAX_IMPORT_ENTRIES} entries can be imported at once"),
+        ));
+    }
+    let mut bodies: Vec<(EntryId, EntryBody)> = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let label = match entry.issuer.as_deref().filter(|i| !i.is_empty()) {
+            Some(issuer) => format!("{issuer}: {}", entry.account),
+            None => entry.account.clone(),
+        };
+        let secret = secret_of(&entry.otp).map_err(|e| bad(format!("entry {} ({label}): {}", i + 1, e.message)))?;
+        if entry.account.trim().is_empty() && entry.issuer.as_deref().unwrap_or("").trim().is_empty() {
+            return Err(bad(format!(
+                "entry {} has neither an issuer nor an account name",
+                i + 1
+            )));
+        }
+        let body = EntryBody {
+            issuer: entry.issuer.filter(|i| !i.is_empty()),
+            account: entry.account,
+            secret,
+            spec: entry.otp.spec,
+            tags: entry.tags,
+            note: entry.note,
+            deleted: false,
+        };
+        let same = |other: &EntryBody| {
+            other.issuer == body.issuer && other.account == body.account && other.secret.ct_eq(&body.secret)
+        };
+        let present = index(vault)?.entries().any(|e| !e.view().deleted && same(e.view()));
+        if present || bodies.iter().any(|(_, b)| same(b)) {
+            skipped.push(label);
+            continue;
+        }
+        let mut id = [0u8; 16];
+        OsRng.fill_bytes(&mut id);
+        bodies.push((EntryId(id), body));
+    }
+    if !bodies.is_empty() {
+        vault.write_new_entries(&bodies).map_err(internal)?;
+    }
+    let index = index(vault)?;
+    let imported = bodies.iter().filter_map(|(id, _)| index.get(id)).map(summary).collect();
+    Ok(Reply::Imported(ImportReply { imported, skipped }))
+}
+
+/// Live entries (those `query` matches, or all) with their secrets.
+pub fn reveal(vault: &Vault, query: Option<&str>) -> Result<Reply> {
+    let index = index(vault)?;
+    let mut found: Vec<&EntryHistory> = match query {
+        Some(q) => {
+            let found = index.find(q, false);
+            if found.is_empty() {
+                return Err(IpcError::new(
+                    ErrorCode::NotFound,
+                    format!("no entry matches '{q}'; `authctl list` shows them all"),
+                ));
+            }
+            found
+        }
+        None => index.entries().filter(|e| !e.view().deleted).collect(),
+    };
+    found.sort_by_key(|e| (e.view().label().to_lowercase(), e.id().to_string()));
+    Ok(Reply::Revealed(
+        found
+            .into_iter()
+            .map(|e| RevealedEntry {
+                entry: summary(e),
+                secret: WireSecret::new(e.view().secret.to_base32().to_string()),
+            })
+            .collect(),
+    ))
 }

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use authsync_proto::ipc::{ErrorCode, Hello, IpcError, MAX_LINE_BYTES, PROTOCOL_VERSION, Request, Response};
+use authsync_proto::ipc::{
+    ErrorCode, Hello, IMPORT_LINE_PREFIX, IpcError, MAX_IMPORT_LINE_BYTES, MAX_LINE_BYTES, PROTOCOL_VERSION, Request,
+    Response,
+};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tracing::Instrument;
@@ -82,19 +85,37 @@ enum Line {
     TooLong,
 }
 
-/// Reads one line into `buf`, at most [`MAX_LINE_BYTES`].
-async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>, buf: &mut Vec<u8>) -> io::Result<Line> {
+/// Reads one line into `buf`, at most [`MAX_LINE_BYTES`], or at most
+/// [`MAX_IMPORT_LINE_BYTES`] for an `import` request when `import_ok`.
+async fn read_line<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    buf: &mut Vec<u8>,
+    import_ok: bool,
+) -> io::Result<Line> {
     buf.clear();
     let n = (&mut *reader)
         .take(MAX_LINE_BYTES as u64)
         .read_until(b'\n', buf)
         .await?;
-    Ok(match buf.last() {
+    let mut line = match buf.last() {
         _ if n == 0 => Line::Eof,
         Some(b'\n') => Line::Complete,
         _ if n >= MAX_LINE_BYTES => Line::TooLong,
         _ => Line::Eof,
-    })
+    };
+    if matches!(line, Line::TooLong) && import_ok && buf.starts_with(IMPORT_LINE_PREFIX) {
+        let more = (&mut *reader)
+            .take((MAX_IMPORT_LINE_BYTES - MAX_LINE_BYTES) as u64)
+            .read_until(b'\n', buf)
+            .await?;
+        line = match buf.last() {
+            Some(b'\n') => Line::Complete,
+            _ if buf.len() >= MAX_IMPORT_LINE_BYTES => Line::TooLong,
+            _ if more == 0 => Line::Eof,
+            _ => Line::Eof,
+        };
+    }
+    Ok(line)
 }
 
 async fn send(writer: &mut (impl AsyncWriteExt + Unpin), value: &impl serde::Serialize) -> io::Result<()> {
@@ -114,7 +135,7 @@ async fn client(stream: UnixStream, daemon: Daemon) -> io::Result<()> {
     // Request lines may hold passphrases or seeds: wipe the buffer after use.
     let mut buf = Zeroizing::new(Vec::with_capacity(1024));
 
-    match tokio::time::timeout(HELLO_TIMEOUT, read_line(&mut reader, &mut buf)).await {
+    match tokio::time::timeout(HELLO_TIMEOUT, read_line(&mut reader, &mut buf, false)).await {
         Err(_) => return send(&mut writer, &error(ErrorCode::Protocol, "no hello within 5 s")).await,
         Ok(Err(e)) => return Err(e),
         Ok(Ok(Line::Eof)) => return Ok(()),
@@ -145,12 +166,17 @@ async fn client(stream: UnixStream, daemon: Daemon) -> io::Result<()> {
     send(&mut writer, &hello).await?;
 
     loop {
-        let line = match tokio::time::timeout(IDLE_TIMEOUT, read_line(&mut reader, &mut buf)).await {
+        let line = match tokio::time::timeout(IDLE_TIMEOUT, read_line(&mut reader, &mut buf, true)).await {
             Err(_) | Ok(Ok(Line::Eof)) => return Ok(()),
             Ok(Err(e)) => return Err(e),
             Ok(Ok(Line::TooLong)) => {
-                tracing::warn!("refused a request line over {MAX_LINE_BYTES} bytes");
-                let message = format!("request too large (over {MAX_LINE_BYTES} bytes)");
+                let limit = if buf.starts_with(IMPORT_LINE_PREFIX) {
+                    MAX_IMPORT_LINE_BYTES
+                } else {
+                    MAX_LINE_BYTES
+                };
+                tracing::warn!("refused a request line over {limit} bytes");
+                let message = format!("request too large (over {limit} bytes)");
                 return send(&mut writer, &error(ErrorCode::TooLarge, &message)).await;
             }
             Ok(Ok(Line::Complete)) => &buf[..],

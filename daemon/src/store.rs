@@ -111,6 +111,17 @@ impl Store {
         Ok(())
     }
 
+    /// Stores `records` in one atomic batch, durably: after a crash either
+    /// every one is on disk or none.
+    pub fn put_records(&self, records: &[Record]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for record in records {
+            batch.insert(&record_key(&record.id)[..], record.encode());
+        }
+        self.records.apply_batch(batch).context("failed to write the vault")?;
+        self.sync()
+    }
+
     /// Writes a new vault's first records and keys in one transaction, so a
     /// crash leaves either nothing or a complete household.
     pub fn init(&self, records: &[&Record], meta: &[(&str, &[u8])]) -> Result<()> {

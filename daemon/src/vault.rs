@@ -387,6 +387,74 @@ impl Vault {
         self.append(record)
     }
 
+    /// Writes new entries (each a first version, sealed to the current
+    /// epoch) in one atomic, durable batch: after a crash either all of them
+    /// are on disk or none. Returns their record ids.
+    pub fn write_new_entries(&mut self, bodies: &[(EntryId, EntryBody)]) -> Result<Vec<RecordId>> {
+        self.repair_epochs(Repair::BeforeWriting)?;
+        let device = self
+            .device
+            .as_ref()
+            .ok_or_else(|| anyhow!("no household on this device"))?;
+        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        let household = self
+            .ledger
+            .household()
+            .ok_or_else(|| anyhow!("no household on this device"))?;
+        let epoch = household
+            .current_epoch()
+            .ok_or_else(|| anyhow!("the household has no epoch key"))?;
+        let key = unlocked
+            .index
+            .epoch_key(&epoch.id)
+            .ok_or_else(|| anyhow!("this device holds no key for the current epoch"))?;
+        let me = device.id();
+        let first_seq = self.ledger.next_seq(&me);
+        let mut hlc = self.ledger.latest_hlc();
+        let mut records = Vec::with_capacity(bodies.len());
+        for (i, (entry, body)) in bodies.iter().enumerate() {
+            hlc = Hlc::tick(hlc, now_ms());
+            records.push(Record::seal_entry(
+                &mut OsRng,
+                device,
+                RecordId {
+                    origin: me,
+                    seq: first_seq + i as u64,
+                },
+                household.id,
+                hlc,
+                *entry,
+                Vec::new(),
+                (epoch.id, key),
+                body,
+            ));
+        }
+        self.store.put_records(&records)?;
+        let mut ids = Vec::with_capacity(records.len());
+        for record in records {
+            let id = record.id;
+            self.ledger
+                .admit(record)
+                .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
+            self.admitted(id);
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Whether `kek` is this vault's key-encryption key (the passphrase
+    /// check before seeds are revealed); changes nothing.
+    pub fn check_kek(&self, kek: &SymKey) -> Result<()> {
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
+        let wrapped = self
+            .store
+            .meta("box_key")?
+            .ok_or_else(|| anyhow!("the vault has no box key: it is corrupt"))?;
+        let wrapped: Sealed = postcard::from_bytes(&wrapped).map_err(|_| anyhow!("the vault's box key is corrupt"))?;
+        kek.open(&box_aad(&me), &wrapped).map_err(|_| WrongKey)?;
+        Ok(())
+    }
+
     /// Makes `record` durable, then admits it to the ledger and the index.
     fn append(&mut self, record: Record) -> Result<RecordId> {
         let id = record.id;

@@ -6,8 +6,14 @@
 //! A line is at most [`MAX_LINE_BYTES`]. Errors carry an [`ErrorCode`] that
 //! maps to the CLI's exit code, not only a message.
 //!
-//! The daemon hands out codes, never seeds: no reply here carries a secret.
-//! Requests that *add* a secret carry it as a [`WireSecret`].
+//! The daemon hands out codes, not seeds: the one reply that carries
+//! secrets is [`Reply::Revealed`], to [`Request::Reveal`], which needs the
+//! vault passphrase again (for `export` and `qr`). Requests that *add* a
+//! secret carry it as a [`WireSecret`].
+//!
+//! An [`Request::Import`] line may be up to [`MAX_IMPORT_LINE_BYTES`]; the
+//! daemon reads past [`MAX_LINE_BYTES`] only for a line that starts with
+//! [`IMPORT_LINE_PREFIX`].
 
 use std::fmt;
 
@@ -21,6 +27,15 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The longest line either side accepts, newline included.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The longest `import` request line, newline included.
+pub const MAX_IMPORT_LINE_BYTES: usize = 4 << 20;
+
+/// How every `import` request line starts (serde writes the tag first).
+pub const IMPORT_LINE_PREFIX: &[u8] = br#"{"op":"import","#;
+
+/// Most entries one `import` request may add.
+pub const MAX_IMPORT_ENTRIES: usize = 10_000;
 
 /// The first line each side sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +225,22 @@ pub enum Request {
         /// One revoked device (name or id); all of them when absent.
         device: Option<String>,
     },
+    /// Adds many entries at once, all or nothing, in one durable write.
+    /// Entries equal to a live one (same secret, issuer and account) are
+    /// skipped; any invalid entry refuses the whole request.
+    Import {
+        /// At most [`MAX_IMPORT_ENTRIES`].
+        entries: Vec<NewEntry>,
+    },
+    /// The secrets of live entries (all, or those `query` matches): for
+    /// `export` and `qr`. Needs the vault passphrase again when the vault has
+    /// one.
+    Reveal {
+        /// The vault passphrase (`None` for a vault with a key file).
+        passphrase: Option<WireSecret>,
+        /// Only the entries this matches (issuer or account); all when absent.
+        query: Option<String>,
+    },
     /// The audit log, newest first.
     Log {
         /// At most this many events.
@@ -243,6 +274,8 @@ impl Request {
             Request::Revoke { .. } => "revoke",
             Request::Leave => "leave",
             Request::Exposed { .. } => "exposed",
+            Request::Import { .. } => "import",
+            Request::Reveal { .. } => "reveal",
         }
     }
 }
@@ -392,6 +425,25 @@ pub struct LogEvent {
     pub what: String,
 }
 
+/// What an `import` did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReply {
+    /// The entries added.
+    pub imported: Vec<EntrySummary>,
+    /// The labels of entries skipped because the vault (or the same request)
+    /// already holds them.
+    pub skipped: Vec<String>,
+}
+
+/// An entry with its secret, for `reveal`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevealedEntry {
+    /// The entry.
+    pub entry: EntrySummary,
+    /// Its current secret, base32.
+    pub secret: WireSecret,
+}
+
 /// The daemon's and the vault's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReply {
@@ -451,6 +503,10 @@ pub enum Reply {
     Devices(Vec<DeviceInfo>),
     /// For `revoke` (one report) and `exposed`.
     Exposure(Vec<Exposure>),
+    /// For `import`.
+    Imported(ImportReply),
+    /// For `reveal`: entries with their secrets.
+    Revealed(Vec<RevealedEntry>),
 }
 
 /// What went wrong, as a type the client can act on.
@@ -573,6 +629,16 @@ mod tests {
                 next: false,
                 previous: false
             }
+        );
+    }
+
+    #[test]
+    fn import_lines_start_with_the_prefix() {
+        let line = serde_json::to_vec(&Request::Import { entries: Vec::new() }).unwrap();
+        assert!(
+            line.starts_with(IMPORT_LINE_PREFIX),
+            "{}",
+            String::from_utf8_lossy(&line)
         );
     }
 

@@ -9,6 +9,7 @@ pub mod entries;
 pub mod hlc;
 pub mod household;
 pub mod ids;
+pub mod import;
 pub mod ipc;
 pub mod ledger;
 pub mod otp;

@@ -28,6 +28,7 @@ pub mod otp;
 mod output;
 pub mod peer;
 pub mod raw;
+pub mod vectors;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
