@@ -93,8 +93,8 @@ pub fn qr(paths: &Paths, query: String, png: Option<PathBuf>, passphrase_file: O
         }
         None => {
             let drawing = Zeroizing::new(qr::terminal(&uri)?);
-            print!("{}", *drawing);
-            println!("{}", e.entry.label());
+            out!("{}", *drawing);
+            outln!("{}", e.entry.label());
         }
     }
     Ok(())
@@ -274,8 +274,8 @@ fn google_qr(list: &[RevealedEntry], secrets: &[Secret], output: Option<&Path>) 
                 eprintln!("wrote {} ({} entries)", path.display(), chunk.len());
             }
             None => {
-                println!("QR code {} of {}:", i + 1, chunks.len());
-                print!("{}", *Zeroizing::new(qr::terminal(&uri)?));
+                outln!("QR code {} of {}:", i + 1, chunks.len());
+                out!("{}", *Zeroizing::new(qr::terminal(&uri)?));
             }
         }
     }

@@ -218,17 +218,17 @@ pub fn writing(entries: usize) -> Option<indicatif::ProgressBar> {
 
 /// The report for people.
 pub fn report(reply: &ImportReply, refused: &[(String, Refusal)]) {
-    println!(
+    outln!(
         "imported {}, skipped {} (already present), refused {}",
         reply.imported.len(),
         reply.skipped.len(),
         refused.len()
     );
     for label in &reply.skipped {
-        println!("  skipped  {label}");
+        outln!("  skipped  {label}");
     }
     for (file, r) in refused {
-        println!("  refused  {file}: {}: {}", r.label, r.reason);
+        outln!("  refused  {file}: {}: {}", r.label, r.reason);
     }
 }
 

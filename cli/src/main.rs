@@ -4,6 +4,9 @@
 //! Exit codes: 0 ok, 1 failure, 2 bad usage or input, 3 locked, 4 not found
 //! or ambiguous, 69 daemon unavailable.
 
+#[macro_use]
+mod stdout;
+
 mod client;
 mod export;
 mod import;
@@ -276,7 +279,7 @@ fn confirm_leave() -> Result<(), Exit> {
             BadInput("leave deletes this device's vault; confirm with --yes".into()).into(),
         ));
     }
-    print!("This device will leave its household and delete its vault. Type 'leave' to go on: ");
+    out!("This device will leave its household and delete its vault. Type 'leave' to go on: ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
@@ -335,12 +338,12 @@ fn run(cli: Cli) -> Result<(), Exit> {
             match call(&paths, &Request::Init { name, passphrase })? {
                 Reply::Status(s) if json => output::json(&s),
                 Reply::Status(s) => {
-                    println!(
+                    outln!(
                         "Started a household on {} ({}).",
                         s.device_name.as_deref().unwrap_or("?"),
                         s.device.as_deref().unwrap_or("?")
                     );
-                    println!("Add an entry with `authctl add`.");
+                    outln!("Add an entry with `authctl add`.");
                 }
                 other => return Err(unexpected(other)),
             }
@@ -368,7 +371,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
         Command::Pair { ttl } => match call(&paths, &Request::Pair { ttl_secs: Some(ttl) })? {
             Reply::Pairing(p) if json => output::json(&p),
             Reply::Pairing(p) => {
-                println!("{}", p.code);
+                outln!("{}", p.code);
                 eprintln!(
                     "On the new device run: authctl join {}{}",
                     p.code,
@@ -416,7 +419,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
                 },
             )? {
                 Reply::Status(s) if json => output::json(&s),
-                Reply::Status(s) => println!(
+                Reply::Status(s) => outln!(
                     "Joined household {} as {}. Entries arrive from the other devices now.",
                     s.household.as_deref().unwrap_or("?"),
                     s.device_name.as_deref().unwrap_or("?")
@@ -428,7 +431,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
             Reply::Exposure(reports) if json => output::json(&reports),
             Reply::Exposure(reports) => {
                 for report in &reports {
-                    println!("Revoked {} ({}).", report.device_name, &report.device[..8]);
+                    outln!("Revoked {} ({}).", report.device_name, &report.device[..8]);
                 }
                 output::exposure(&reports);
             }
@@ -440,7 +443,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
             }
             call(&paths, &Request::Leave)?;
             client::wait_stopped(&paths)?;
-            println!("This device left its household; its vault is deleted.");
+            outln!("This device left its household; its vault is deleted.");
         }
         Command::Exposed { device } => match call(&paths, &Request::Exposed { device })? {
             Reply::Exposure(reports) if json => output::json(&reports),
@@ -524,7 +527,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
                 Reply::Code(c) if json => output::json(&c),
                 Reply::Code(c) => {
                     output::new_code("Rotated", &c);
-                    println!("the old secret stays available: authctl code --previous");
+                    outln!("the old secret stays available: authctl code --previous");
                 }
                 other => return Err(unexpected(other)),
             }
@@ -642,7 +645,7 @@ fn entry_reply(paths: &Paths, json: bool, request: Request, done: Option<&str>) 
     match call(paths, &request)? {
         Reply::Entry(e) if json => output::json(&e),
         Reply::Entry(e) => match done {
-            Some(done) => println!("{done} {}", e.label()),
+            Some(done) => outln!("{done} {}", e.label()),
             None => output::entry(&e),
         },
         other => return Err(unexpected(other)),

@@ -31,7 +31,7 @@ fn kind(entry: &EntrySummary) -> String {
 }
 
 pub fn json<T: serde::Serialize>(value: &T) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).expect("replies always serialize")
     );
@@ -44,24 +44,24 @@ pub fn entries(list: &[EntrySummary]) {
     for e in list {
         let deleted = if e.deleted { "  (deleted)" } else { "" };
         let merging = if e.heads > 1 { "  (merging edits)" } else { "" };
-        println!("{:<8}  {:<40}  {}{deleted}{merging}", &e.id[..8], e.label(), kind(e));
+        outln!("{:<8}  {:<40}  {}{deleted}{merging}", &e.id[..8], e.label(), kind(e));
     }
 }
 
 pub fn entry(e: &EntrySummary) {
-    println!("id:       {}", e.id);
-    println!("issuer:   {}", e.issuer.as_deref().unwrap_or("-"));
-    println!("account:  {}", e.account);
-    println!("kind:     {}", kind(e));
+    outln!("id:       {}", e.id);
+    outln!("issuer:   {}", e.issuer.as_deref().unwrap_or("-"));
+    outln!("account:  {}", e.account);
+    outln!("kind:     {}", kind(e));
     if !e.tags.is_empty() {
-        println!("tags:     {}", e.tags.join(", "));
+        outln!("tags:     {}", e.tags.join(", "));
     }
     if !e.note.is_empty() {
-        println!("note:     {}", e.note);
+        outln!("note:     {}", e.note);
     }
-    println!("updated:  {}", time(e.updated_ms));
+    outln!("updated:  {}", time(e.updated_ms));
     if e.deleted {
-        println!("deleted:  yes (authctl restore brings it back)");
+        outln!("deleted:  yes (authctl restore brings it back)");
     }
 }
 
@@ -72,7 +72,7 @@ pub fn candidates(list: &[EntrySummary]) {
 }
 
 pub fn code(reply: &CodeReply, verbose: bool) {
-    println!("{}", reply.code);
+    outln!("{}", reply.code);
     if verbose {
         match reply.seconds_left {
             Some(left) => eprintln!("{}: valid for {left} s more", reply.entry.label()),
@@ -82,10 +82,10 @@ pub fn code(reply: &CodeReply, verbose: bool) {
 }
 
 pub fn new_code(what: &str, reply: &CodeReply) {
-    println!("{what} {}", reply.entry.label());
+    outln!("{what} {}", reply.entry.label());
     match reply.seconds_left {
-        Some(left) => println!("code: {}  (valid for {left} s more)", reply.code),
-        None => println!("code: {}", reply.code),
+        Some(left) => outln!("code: {}  (valid for {left} s more)", reply.code),
+        None => outln!("code: {}", reply.code),
     }
 }
 
@@ -93,7 +93,7 @@ pub fn history(versions: &[VersionInfo]) {
     for v in versions {
         let device = v.device_name.clone().unwrap_or_else(|| v.device[..8].to_string());
         let head = if v.head { "*" } else { " " };
-        println!(
+        outln!(
             "{head} {}  {:<14}  secret {}  {}",
             time(v.time_ms),
             device,
@@ -106,7 +106,7 @@ pub fn history(versions: &[VersionInfo]) {
 pub fn log(events: &[LogEvent]) {
     for e in events {
         let device = e.device_name.clone().unwrap_or_else(|| e.device[..8].to_string());
-        println!("{}  {:<14}  {}", time(e.time_ms), device, e.what);
+        outln!("{}  {:<14}  {}", time(e.time_ms), device, e.what);
     }
 }
 
@@ -121,11 +121,11 @@ pub fn skew_warning(skew_ms: Option<i64>) {
 
 pub fn exposure(reports: &[Exposure]) {
     if reports.is_empty() {
-        println!("no device has been revoked");
+        outln!("no device has been revoked");
     }
     for report in reports {
         let open = report.entries.iter().filter(|e| !e.rotated).count();
-        println!(
+        outln!(
             "{} could read {} entries; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
             report.device_name,
             report.entries.len()
@@ -133,7 +133,7 @@ pub fn exposure(reports: &[Exposure]) {
         for e in &report.entries {
             let mark = if e.rotated { "[x]" } else { "[ ]" };
             let deleted = if e.entry.deleted { "  (deleted)" } else { "" };
-            println!("  {mark} {}{deleted}", e.entry.label());
+            outln!("  {mark} {}{deleted}", e.entry.label());
         }
     }
 }
@@ -154,38 +154,38 @@ pub fn devices(list: &[DeviceInfo]) {
         let skew = d
             .clock_skew_ms
             .map_or(String::new(), |s| format!("  clock {:+.1} s", s as f64 / 1000.0));
-        println!("{:<16}  {:<8}  {:<28}  {addr}{skew}", d.name, &d.id[..8], state);
+        outln!("{:<16}  {:<8}  {:<28}  {addr}{skew}", d.name, &d.id[..8], state);
     }
 }
 
 pub fn status(s: &StatusReply) {
-    println!("daemon:     {}", s.daemon);
+    outln!("daemon:     {}", s.daemon);
     if !s.initialized {
-        println!("household:  none yet (run `authctl init`)");
+        outln!("household:  none yet (run `authctl init`)");
         return;
     }
-    println!(
+    outln!(
         "device:     {} ({})",
         s.device_name.as_deref().unwrap_or("?"),
         s.device.as_deref().unwrap_or("?")
     );
-    println!(
+    outln!(
         "household:  {} ({} members)",
         s.household.as_deref().unwrap_or("?"),
         s.members
     );
-    println!("vault:      {}", if s.locked { "locked" } else { "unlocked" });
+    outln!("vault:      {}", if s.locked { "locked" } else { "unlocked" });
     if let Some(n) = s.entries {
-        println!("entries:    {n}");
+        outln!("entries:    {n}");
     }
-    println!("records:    {}", s.records);
-    println!("peers:      {} online", s.peers_online);
+    outln!("records:    {}", s.records);
+    outln!("peers:      {} online", s.peers_online);
     if let Some(listen) = &s.listen {
-        println!("listening:  {listen}");
+        outln!("listening:  {listen}");
     }
-    println!("data:       {}", s.data_dir);
+    outln!("data:       {}", s.data_dir);
     if let Some(secs) = s.auto_lock_secs {
-        println!("auto-lock:  after {secs} s idle");
+        outln!("auto-lock:  after {secs} s idle");
     }
 }
 

@@ -307,7 +307,8 @@ impl EntrySummary {
     /// "Issuer: account", or the account alone.
     pub fn label(&self) -> String {
         match &self.issuer {
-            Some(issuer) if !issuer.is_empty() => format!("{issuer}: {}", self.account),
+            Some(issuer) if !issuer.is_empty() && !self.account.is_empty() => format!("{issuer}: {}", self.account),
+            Some(issuer) if !issuer.is_empty() => issuer.clone(),
             _ => self.account.clone(),
         }
     }
@@ -611,6 +612,25 @@ impl From<Response> for Result<Reply, IpcError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn labels_never_end_in_a_separator() {
+        let summary = |issuer: Option<&str>, account: &str| EntrySummary {
+            id: String::new(),
+            issuer: issuer.map(str::to_string),
+            account: account.into(),
+            spec: OtpSpec::totp_default(),
+            tags: Vec::new(),
+            note: String::new(),
+            deleted: false,
+            updated_ms: 0,
+            heads: 1,
+        };
+        assert_eq!(summary(Some("Amazon"), "alice").label(), "Amazon: alice");
+        assert_eq!(summary(Some("Test 4"), "").label(), "Test 4");
+        assert_eq!(summary(Some(""), "alice").label(), "alice");
+        assert_eq!(summary(None, "alice").label(), "alice");
+    }
 
     #[test]
     fn requests_are_plain_json_lines() {

@@ -473,3 +473,25 @@ fn a_slow_client_does_not_hold_up_others() {
     half.writer().unwrap().write_all(br#"{"op":"sta"#).unwrap();
     still_serving(&inst);
 }
+
+/// `authctl list | head -1`: once the reader has gone, authctl ends quietly
+/// with status 141 (as a C tool killed by SIGPIPE), without a panic.
+#[test]
+fn a_closed_stdout_ends_authctl_quietly() {
+    let inst = household();
+    for args in [&["list"][..], &["code", "amazon"], &["--json", "list"]] {
+        let mut child = std::process::Command::new(authsync_tests::authctl_bin())
+            .args(args)
+            .env("AUTHSYNC_HOME", inst.home())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    still_serving(&inst);
+}
