@@ -291,6 +291,16 @@ fn confirm_leave() -> Result<(), Exit> {
     Ok(())
 }
 
+/// The device name when `--name` is not given: `name` in `config.toml`
+/// (authd checks the file as a whole when it starts), else the host name.
+fn default_name(paths: &Paths) -> String {
+    std::fs::read_to_string(&paths.config_file)
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        .and_then(|table| table.get("name")?.as_str().map(str::to_string))
+        .unwrap_or_else(host_name)
+}
+
 fn host_name() -> String {
     nix::unistd::gethostname()
         .ok()
@@ -319,7 +329,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
             no_passphrase,
             passphrase_file,
         } => {
-            let name = name.unwrap_or_else(host_name);
+            let name = name.unwrap_or_else(|| default_name(&paths));
             // Refuse early, before asking for a passphrase, if there is a household.
             if let Reply::Status(s) = call(&paths, &Request::Status)? {
                 if s.initialized {
@@ -408,7 +418,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
             } else {
                 Some(input::passphrase(passphrase_file.as_deref(), true)?)
             };
-            let name = name.unwrap_or_else(host_name);
+            let name = name.unwrap_or_else(|| default_name(&paths));
             match call(
                 &paths,
                 &Request::Join {

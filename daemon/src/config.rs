@@ -2,6 +2,7 @@
 //! flag wins). Unknown keys are an error, so a typo does not pass silently.
 //!
 //! ```toml
+//! name = "alice-laptop"             # this device's name at `authctl init`/`join`
 //! listen = "0.0.0.0:47811"          # where the QUIC endpoint listens
 //! peers = ["192.0.2.7:47811"]       # static peers, for networks without multicast
 //! mdns = true                       # announce and find devices with mDNS
@@ -18,6 +19,9 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The device name `authctl init` and `join` use without `--name` (read
+    /// by authctl; accepted here so the file stays one checked whole).
+    pub name: Option<String>,
     pub listen: Option<SocketAddr>,
     #[serde(default)]
     pub peers: Vec<String>,
@@ -43,8 +47,11 @@ mod tests {
 
     #[test]
     fn reads_every_key_and_refuses_unknown_ones() {
-        let config: Config =
-            toml::from_str("listen = \"127.0.0.1:5000\"\npeers = [\"a:1\"]\nmdns = false\nauto_lock = 60\n").unwrap();
+        let config: Config = toml::from_str(
+            "name = \"n\"\nlisten = \"127.0.0.1:5000\"\npeers = [\"a:1\"]\nmdns = false\nauto_lock = 60\n",
+        )
+        .unwrap();
+        assert_eq!(config.name.as_deref(), Some("n"));
         assert_eq!(config.listen, Some("127.0.0.1:5000".parse().unwrap()));
         assert_eq!(config.peers, vec!["a:1"]);
         assert_eq!(config.mdns, Some(false));

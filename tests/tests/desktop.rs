@@ -65,8 +65,14 @@ fn the_readme_documents_every_config_key_and_only_those() {
     // Every key the README shows is one the daemon reads (unknown keys are
     // refused), and every key the daemon reads is shown.
     let config: Config = toml::from_str(example).unwrap();
-    assert!(config.listen.is_some() && !config.peers.is_empty() && config.mdns.is_some() && config.auto_lock.is_some());
-    for key in ["listen", "peers", "mdns", "auto_lock"] {
+    assert!(
+        config.name.is_some()
+            && config.listen.is_some()
+            && !config.peers.is_empty()
+            && config.mdns.is_some()
+            && config.auto_lock.is_some()
+    );
+    for key in ["name", "listen", "peers", "mdns", "auto_lock"] {
         assert!(section.contains(&format!("| `{key}` |")), "the table lacks {key}");
     }
     // And a daemon starts with it.
@@ -80,4 +86,7 @@ fn the_readme_documents_every_config_key_and_only_those() {
     .unwrap();
     inst.start();
     assert_eq!(inst.status().auto_lock_secs, Some(900));
+    // `init` without `--name` takes the file's name.
+    inst.ctl_ok(&["init", "--no-passphrase"]);
+    assert_eq!(inst.status().device_name, config.name);
 }
