@@ -11,6 +11,8 @@
 //! - [`peer`]: a QUIC peer the test plays itself (a stranger, a member that
 //!   misbehaves, a relay in the middle of pairing), from the daemon's own
 //!   transport.
+//! - [`lab`]: network namespaces on a bridge with a daemon in each, links
+//!   to cut, heal and spoil (`netns.rs`, `partitions.rs`).
 //! - [`wait_until`]: every wait polls a condition against a deadline; no
 //!   test sleeps for a fixed time hoping something has happened.
 //!
@@ -22,6 +24,7 @@
 
 pub mod files;
 mod instance;
+pub mod lab;
 pub mod otp;
 mod output;
 pub mod peer;
