@@ -11,7 +11,8 @@
 //!   it is dropped, panic or not; namespaces left by a run that was killed
 //!   outright (its pid gone) are deleted by the next [`Lab::new`].
 //! - Faults: [`Lab::cut`] and [`Lab::heal`] take a device's bridge port
-//!   down and up (`ip link`); [`Lab::impair`] puts `tests/netns/wire.py`
+//!   down and up (`ip link`); [`Lab::split`] keeps two devices apart while
+//!   both reach the rest (blackhole routes); [`Lab::impair`] puts `tests/netns/wire.py`
 //!   between a device and the bridge, a user-space stand-in for `tc
 //!   netem` (loss, delay, reordering) for kernels without sch_netem.
 
@@ -544,6 +545,26 @@ impl Lab {
             "{name}'s link not back up within {LINK_TIMEOUT:?}\n{}",
             self.links()
         );
+    }
+
+    /// Splits nodes `x` and `y` apart while both still reach everyone
+    /// else: each gets a blackhole route to the other's address (`ip route
+    /// add blackhole`), so no packet between the two leaves either.
+    #[track_caller]
+    pub fn split(&self, x: &str, y: &str) {
+        let (x, y) = (&self.nodes[self.index(x)], &self.nodes[self.index(y)]);
+        for (from, to) in [(x, y), (y, x)] {
+            ip(&["-n", &from.ns, "route", "add", "blackhole", &format!("{}/32", to.ip)]);
+        }
+    }
+
+    /// Undoes [`Lab::split`].
+    #[track_caller]
+    pub fn join(&self, x: &str, y: &str) {
+        let (x, y) = (&self.nodes[self.index(x)], &self.nodes[self.index(y)]);
+        for (from, to) in [(x, y), (y, x)] {
+            ip(&["-n", &from.ns, "route", "delete", "blackhole", &format!("{}/32", to.ip)]);
+        }
     }
 
     /// Puts `tests/netns/wire.py` between node `name` and the bridge: its

@@ -10,6 +10,8 @@
 //!   every session with C; or (`--ignored`, about 2 minutes) until every
 //!   dialer has failed 7 times and backed off to 16 s, with mDNS and
 //!   without it.
+//! - A split: A and B cannot reach each other (blackhole routes), both
+//!   reach C; what each writes reaches the other through C.
 //! - A bad network: every link drops 20%, delays 200 ms (+ up to 50 ms) and
 //!   reorders 25% of the frames towards its device, and all three edit at
 //!   once; they converge while it lasts, and again across a cut made on
@@ -459,6 +461,70 @@ fn daemons_restarted_while_cut_off_converge_within_5_s_of_healing() {
     println!(
         "{test}: C and A restarted {restarted:.2?} into a cut of {apart:.2?}; {} versions; \
          all three converged {took:.2?} after healing",
+        expected.len()
+    );
+}
+
+#[test]
+fn devices_split_apart_meet_through_the_third_and_lose_nothing() {
+    let test = "devices_split_apart_meet_through_the_third_and_lose_nothing";
+    if skip(test) {
+        return;
+    }
+    let _one = one_at_a_time();
+    let lab = household();
+    let [a, b, c] = nodes(&lab);
+    // A and B can no longer reach each other; both still reach C.
+    lab.split("A", "B");
+    let split = Instant::now();
+    a.ctl_ok(&["rename", "amazon", "--account", "bob"]);
+    b.ctl_ok(&["rotate", "amazon", "--secret", AMAZON_NEW_SECRET]);
+    let mut used = use_bank(a, 2);
+    used.extend(use_bank(b, 1));
+    add(b, "GitLab", "carol", GITLAB_SECRET);
+    a.ctl_ok(&["rm", "slack"]);
+    let edited = Instant::now();
+    let expected = all_versions(&[a, b, c]);
+    let relayed = converge(&[a, b, c], &expected, edited, HEALED, "A and B through C");
+    let merged = state(a);
+    assert_eq!(entry(&merged, "Amazon").account, "bob");
+    assert!(entry(&merged, "Slack").deleted);
+    same_code(&[a, b, c], "amazon", AMAZON_NEW_SECRET);
+    // Bank codes: each saw the other's through C before its own or not;
+    // either way the counter is past every code handed out.
+    let highest = used
+        .iter()
+        .map(|u| RFC4226_CODES.iter().position(|c| c == u).unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(entry(&merged, "Bank").spec, hotp(highest as u64 + 1));
+    // A and B really were apart: with the split still on, once QUIC has
+    // given the session up, neither sees the other online.
+    let apart = poll_until(SESSIONS_END, || {
+        let seen = |n: &Node, other: &str| n.devices().iter().any(|d| d.name == other && d.online);
+        !seen(a, "B") && !seen(b, "A") && seen(a, "C") && seen(b, "C")
+    });
+    assert!(
+        apart,
+        "A and B still online together through a split: {:?}",
+        a.devices()
+    );
+    let session_ended = split.elapsed();
+    c.ctl_ok(&["edit", "gitlab", "--note", "from c"]);
+    let edited = Instant::now();
+    let expected = all_versions(&[a, b, c]);
+    let relayed_later = converge(&[a, b, c], &expected, edited, HEALED, "C's edit to A and B");
+
+    lab.join("A", "B");
+    let joined = Instant::now();
+    let met = poll_until(CONNECT, || online_with(a, &lab.nodes) && online_with(b, &lab.nodes));
+    assert!(met, "A and B did not meet again: {:?}", a.devices());
+    let met = joined.elapsed();
+    lab.assert_no_daemon_panicked();
+    println!(
+        "{test}: edits on A and B reached all three through C in {relayed:.2?} ({} versions); \
+         the A-B session ended {session_ended:.2?} into the split; C's edit reached both {relayed_later:.2?}; \
+         A and B online together again {met:.2?} after the split ended",
         expected.len()
     );
 }
