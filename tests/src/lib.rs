@@ -12,6 +12,8 @@
 //! - [`peer`]: a QUIC peer the test plays itself (a stranger, a member that
 //!   misbehaves, a relay in the middle of pairing), from the daemon's own
 //!   transport.
+//! - [`lab`]: network namespaces on a bridge with a daemon in each, links
+//!   to cut, heal and spoil (`netns.rs`, `partitions.rs`).
 //! - [`wait_until`]: every wait polls a condition against a deadline; no
 //!   test sleeps for a fixed time hoping something has happened.
 //!
@@ -24,6 +26,7 @@
 pub mod files;
 pub mod household;
 mod instance;
+pub mod lab;
 pub mod otp;
 mod output;
 pub mod peer;
