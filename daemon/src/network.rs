@@ -17,8 +17,25 @@ use crate::transport::{self, Expect, SERVER_NAME, Tls};
 
 /// The UDP port authd listens on by default.
 pub const DEFAULT_PORT: u16 = 47_811;
+/// How long an incoming handshake may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a dial waits for an answer. QUIC resends its first packet
+/// within it, so a peer that comes back during a dial is reached by it.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(3);
+/// The pause before dialling a static peer that did not answer again: a
+/// dial costs a silent peer one packet, and a healed link should be found
+/// within seconds, however long it was down.
+const UNANSWERED_PAUSE: Duration = Duration::from_secs(1);
+/// The first pause before redialling a peer that refused us; it doubles up
+/// to [`MAX_BACKOFF`] (a revoked device must not hammer its old household).
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A dial that got no answer within [`DIAL_TIMEOUT`]: the peer is down or
+/// unreachable, not refusing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} did not answer within {secs}s", secs = DIAL_TIMEOUT.as_secs())]
+pub struct NoAnswer(SocketAddr);
 
 /// Where to listen and whom to call.
 #[derive(Clone, Debug)]
@@ -62,9 +79,9 @@ impl Net {
             .endpoint
             .connect_with(config, addr, SERVER_NAME)
             .with_context(|| format!("cannot connect to {addr}"))?;
-        tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        tokio::time::timeout(DIAL_TIMEOUT, connecting)
             .await
-            .map_err(|_| anyhow!("{addr} did not answer within {}s", CONNECT_TIMEOUT.as_secs()))?
+            .map_err(|_| NoAnswer(addr))?
             .with_context(|| format!("connection to {addr} failed"))
     }
 }
@@ -152,9 +169,11 @@ async fn pause(daemon: &Daemon, delay: Duration) -> bool {
     }
 }
 
-/// Keeps a session with the peer at `target` (`host:port`) up, with backoff.
+/// Keeps a session with the peer at `target` (`host:port`) up: redials one
+/// that does not answer every [`UNANSWERED_PAUSE`], and backs off from one
+/// that refuses.
 async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
-    let mut backoff = Duration::from_millis(250);
+    let mut backoff = FIRST_BACKOFF;
     let mut known: Option<DeviceId> = None;
     loop {
         if known.is_some_and(|id| daemon.peers().is_connected(&id)) {
@@ -170,6 +189,9 @@ async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
                 None
             }
         };
+        // Unless the peer took a session or did not answer at all, it (or
+        // the name) refused: back off.
+        let mut refused = true;
         if let Some(addr) = addr {
             match net.connect(addr, Expect::AnyMember, ALPN_SYNC).await {
                 Ok(conn) => {
@@ -178,16 +200,27 @@ async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
                     // the server has checked our key: only a session that
                     // got past the hellos shows the peer takes us.
                     if crate::sync::run(daemon.clone(), conn, true).await {
-                        backoff = Duration::from_millis(250);
+                        backoff = FIRST_BACKOFF;
+                        refused = false;
                     }
+                }
+                Err(e) if e.is::<NoAnswer>() => {
+                    tracing::debug!(peer = %target, "static peer did not answer");
+                    refused = false;
                 }
                 Err(e) => tracing::debug!(peer = %target, error = %format!("{e:#}"), "static peer unreachable"),
             }
         }
-        if !pause(&daemon, backoff).await {
+        let wait = if refused {
+            let wait = backoff;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            wait
+        } else {
+            UNANSWERED_PAUSE.min(backoff)
+        };
+        if !pause(&daemon, wait).await {
             return;
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
