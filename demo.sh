@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-cargo build --release --locked --quiet --bin authd --bin authctl
+cargo build --release --locked --quiet --bin authd --bin authctl --bin authctl-transfer
 bin="$PWD/target/release"
 work="$(mktemp -d)"
 alice="$work/alice-laptop"

@@ -13,7 +13,7 @@ command -v oathtool >/dev/null || need+=(oathtool)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release --locked --quiet --bin authd --bin authctl
+cargo build --release --locked --quiet --bin authd --bin authctl --bin authctl-transfer
 bin="$PWD/target/release"
 work="$(mktemp -d)"
 export AUTHSYNC_HOME="$work/home"

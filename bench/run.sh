@@ -17,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq hyperfine oathtool keepassxc pass pass-extension-otp gnupg >/dev/null
 fi
-cargo build --release --locked --quiet --bin authd --bin authctl
+cargo build --release --locked --quiet --bin authd --bin authctl --bin authctl-transfer
 bin="$PWD/target/release"
 work="$(mktemp -d)"
 export AUTHSYNC_HOME="$work/authsync"

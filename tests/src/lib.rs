@@ -56,7 +56,7 @@ pub fn bin_dir() -> &'static Path {
             .and_then(Path::parent)
             .expect("the test executable lives in target/<profile>/deps")
             .to_path_buf();
-        for name in ["authd", "authctl"] {
+        for name in ["authd", "authctl", "authctl-transfer"] {
             let bin = dir.join(name);
             assert!(
                 bin.is_file(),

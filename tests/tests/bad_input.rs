@@ -495,3 +495,30 @@ fn a_closed_stdout_ends_authctl_quietly() {
     }
     still_serving(&inst);
 }
+
+/// `authctl` runs `authctl-transfer` (beside it) for imports and exports;
+/// without it, those commands say what is missing, and the rest still work.
+#[test]
+fn a_missing_authctl_transfer_is_named() {
+    let inst = household();
+    let bin = tempfile::tempdir().unwrap();
+    let authctl = bin.path().join("authctl");
+    std::fs::copy(authsync_tests::authctl_bin(), &authctl).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&authctl)
+            .args(args)
+            .env("AUTHSYNC_HOME", inst.home())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["import", "/nonexistent"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("authctl-transfer") && stderr.contains("install"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let out = run(&["code", "amazon"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
