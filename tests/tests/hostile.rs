@@ -20,7 +20,9 @@
 //! then bricked the vault, protocol errors that went unlogged (or logged at
 //! INFO), and a stopped daemon that stayed "online" on its peers.
 //!
-//! A revoked member is not covered here yet.
+//! A revoked member's key is refused like a stranger's, and its records
+//! written after the revocation are dropped (`lifecycle_keys.rs` covers the
+//! same with the real revoked daemon).
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -249,6 +251,26 @@ fn a_stranger_is_refused_at_the_handshake() {
 
     a.assert_unchanged(&before);
     assert_eq!(devices(&a).len(), 1);
+}
+
+/// Once bob is revoked, his key is refused at the handshake on the sync
+/// ALPN, as a stranger's is: he cannot even say hello.
+#[test]
+fn a_revoked_member_is_refused_at_the_handshake() {
+    let h = household();
+    // bob's key is good before the revocation (the control).
+    assert!(h.session(BTreeMap::new()).is_up());
+    h.a.ctl_ok(&["revoke", "bob"]);
+    let since = mark(&h.a);
+    let outcome = peer::dial_outcome(&h.bob, &h.target, ALPN_SYNC);
+    assert!(matches!(outcome, Some(Ended::TlsAlert(_))), "{outcome:?}");
+    logged(
+        &h.a,
+        since,
+        &["refused a client that is not a member", &h.bob.id().short()],
+    );
+    h.a.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+    assert!(!h.a.daemon_log().contains("panicked"));
 }
 
 // ---------------------------------------------------------------- frames
