@@ -13,11 +13,13 @@
 
 use std::path::{Path, PathBuf};
 
-use authsync_fuzz::fixture;
+use authsync_fuzz::{PlainBody, fixture};
+use authsync_proto::crypto::SymKey;
+use authsync_proto::hlc::Hlc;
 use authsync_proto::ipc::{Hello, NewEntry, NewSecret, Request, WireSecret};
 use authsync_proto::otp::{Algorithm, OtpKind, OtpSpec, Secret};
 use authsync_proto::otpauth;
-use authsync_proto::record::Record;
+use authsync_proto::record::{Body, Record};
 use authsync_proto::wire::{self, Frame};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
@@ -72,6 +74,54 @@ fn records() {
         );
     }
     write("records", "household-unrevoked", &framed(&records[..6]));
+}
+
+/// The `signed` target's form of a record: an `Entry`'s `ciphertext` is
+/// its plaintext body (the target seals and signs again).
+fn unsealed(record: &Record) -> Record {
+    let mut record = record.clone();
+    let epoch_key = SymKey::from_bytes(&fixture::EPOCH_KEY);
+    if let Some(body) = record.open_entry(&epoch_key) {
+        let body = body.expect("the fixture's entries open");
+        if let Body::Entry(sealed) = &mut record.body {
+            sealed.body.ciphertext = postcard::to_stdvec(&PlainBody::of(&body)).expect("a body serializes");
+        }
+    }
+    record
+}
+
+fn signed() {
+    let records: Vec<Record> = fixture::records().iter().map(unsealed).collect();
+    // The household as it grows, record by record.
+    for n in 1..=records.len() {
+        write("signed", &format!("household-{n}"), &framed(&records[..n]));
+    }
+    // The founder edits the entry too, concurrently with the joiner (two
+    // heads, merged when read), deleting it; then the revocation.
+    let mut fork = records[4].clone();
+    fork.id.seq = 6;
+    fork.hlc = Hlc {
+        ms: fixture::T0 + 5,
+        counter: 2,
+    };
+    if let Body::Entry(sealed) = &mut fork.body {
+        sealed.parents = vec![records[4].id];
+        let mut body = fixture::founder_entry();
+        body.note = "forked".to_owned();
+        body.deleted = true;
+        body.spec = OtpSpec {
+            kind: OtpKind::Hotp { counter: 9 },
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+        };
+        sealed.body.ciphertext = postcard::to_stdvec(&PlainBody::of(&body)).expect("a body serializes");
+    }
+    let mut revoke = records[6].clone();
+    revoke.id.seq = 7;
+    revoke.hlc.ms += 1;
+    let mut forked = records[..6].to_vec();
+    forked.extend([fork, revoke]);
+    write("signed", "household-forked", &framed(&forked));
 }
 
 fn otpauth_uris() {
@@ -198,6 +248,7 @@ fn ipc_lines() {
 fn main() {
     frames();
     records();
+    signed();
     otpauth_uris();
     ipc_lines();
     let seeds: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");

@@ -5,19 +5,20 @@
 //! The fuzz binaries (`fuzz_targets/`) call these functions; the normal test
 //! suite (`proto/tests/fuzz_corpus.rs`) includes this file by path and
 //! replays every committed corpus file through them, so it may use only
-//! `authsync_proto`, `serde_json` and `rand` (dependencies of `proto` too).
+//! `authsync_proto`, `serde`, `serde_json`, `postcard` and `rand`
+//! (dependencies of `proto` too).
 //! A panic is a finding.
 
 use std::collections::BTreeMap;
 
-use authsync_proto::crypto::BoxKey;
-use authsync_proto::entries::Index;
+use authsync_proto::crypto::{BoxKey, DeviceKey, SymKey};
+use authsync_proto::entries::{Index, describe_change};
 use authsync_proto::household::Household;
 use authsync_proto::ipc::{Hello, Request};
 use authsync_proto::ledger::{Admitted, Ledger};
-use authsync_proto::otp;
+use authsync_proto::otp::{self, OtpSpec, Secret};
 use authsync_proto::otpauth;
-use authsync_proto::record::Record;
+use authsync_proto::record::{Body, EntryBody, Record};
 use authsync_proto::wire::{self, Frame, PairFrame};
 
 #[path = "../../proto/tests/fixture/mod.rs"]
@@ -86,48 +87,182 @@ fn store_round_trip(record: &Record) {
 pub fn records(data: &[u8]) {
     let mut ledger = Ledger::new();
     let mut decoded = Vec::new();
-    let mut rest = data;
-    while let Some((prefix, tail)) = rest.split_first_chunk::<4>() {
-        let len = (u32::from_be_bytes(*prefix) as usize).min(tail.len());
-        let (bytes, tail) = tail.split_at(len);
-        rest = tail;
+    for bytes in chunks(data) {
         let Ok(record) = Record::decode(bytes) else {
             continue;
         };
         // Decoding accepts only the canonical encoding.
         assert_eq!(record.encode(), bytes);
-        let before = ledger.len();
-        let check = ledger.check(&record);
-        let admit = ledger.admit(record.clone());
-        assert_eq!(check, admit, "check and admit disagree");
-        match admit {
-            Ok(Admitted::New) => {
-                assert_eq!(ledger.len(), before + 1);
-                assert_eq!(ledger.get(&record.id), Some(&record));
-                assert_eq!(ledger.version_vector().get(&record.id.origin), Some(&record.id.seq));
-                assert!(ledger.latest_hlc() >= record.hlc);
-            }
-            Ok(Admitted::Duplicate) => assert_eq!(ledger.len(), before),
-            Err(_) => assert_eq!(ledger.len(), before),
-        }
+        admit(&mut ledger, &record);
         decoded.push(record);
     }
-
     // The fold is a function of the record set, verified or not: it must not
     // panic on records nobody signed either.
     let _ = Household::fold(decoded.iter());
+    use_ledger(&ledger, true);
+}
+
+/// Target `signed`: as `records`, but every record whose origin is one of
+/// the fixture's devices (or one of two spare keys the input may admit as
+/// members) is signed again by that device after decoding, and an `Entry`
+/// of the fixture's epoch is sealed again: its `ciphertext` field carries
+/// the plaintext body (postcard, as `record.rs` `BodyOut` writes it). So the
+/// fuzzer writes records as a household member would, and reaches every
+/// rule behind the signature and the seal: membership, revocation, epochs,
+/// and the version DAG and merge of entries. This is the hostile (or
+/// buggy) member: out of the threat model for secrecy, but it must not be
+/// able to crash the other devices.
+pub fn signed(data: &[u8]) {
+    let mut ledger = Ledger::new();
+    for bytes in chunks(data) {
+        let Ok(record) = Record::decode(bytes) else {
+            continue;
+        };
+        let record = resign(record);
+        admit(&mut ledger, &record);
+    }
+    use_ledger(&ledger, false);
+}
+
+/// The secret keys of the devices `signed` can sign for: the fixture's two
+/// and two spares.
+const SIGNERS: [[u8; 32]; 4] = [
+    fixture::FOUNDER_SIGNING,
+    fixture::JOINER_SIGNING,
+    [0x31; 32],
+    [0x41; 32],
+];
+
+/// An entry body in the layout `record.rs` seals (`BodyOut`/`BodyIn`).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct PlainBody {
+    /// The issuer.
+    pub issuer: Option<String>,
+    /// The account.
+    pub account: String,
+    /// The seed.
+    pub secret: Vec<u8>,
+    /// How codes are made.
+    pub spec: OtpSpec,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// A note.
+    pub note: String,
+    /// Deleted.
+    pub deleted: bool,
+}
+
+impl PlainBody {
+    /// The body's fields, for sealing (the seeding example's).
+    #[allow(dead_code)]
+    pub fn of(body: &EntryBody) -> PlainBody {
+        PlainBody {
+            issuer: body.issuer.clone(),
+            account: body.account.clone(),
+            secret: body.secret.expose().to_vec(),
+            spec: body.spec,
+            tags: body.tags.clone(),
+            note: body.note.clone(),
+            deleted: body.deleted,
+        }
+    }
+
+    fn into_body(self) -> EntryBody {
+        EntryBody {
+            issuer: self.issuer,
+            account: self.account,
+            secret: Secret::new(self.secret),
+            spec: self.spec,
+            tags: self.tags,
+            note: self.note,
+            deleted: self.deleted,
+        }
+    }
+}
+
+fn resign(record: Record) -> Record {
+    let Some(key) = SIGNERS
+        .iter()
+        .map(DeviceKey::from_bytes)
+        .find(|k| k.id() == record.id.origin)
+    else {
+        return record;
+    };
+    let plain = match &record.body {
+        Body::Entry(sealed) if sealed.epoch == fixture::EPOCH => {
+            postcard::from_bytes::<PlainBody>(&sealed.body.ciphertext)
+                .ok()
+                .map(|plain| (sealed.entry, sealed.parents.clone(), plain))
+        }
+        _ => None,
+    };
+    if let Some((entry, parents, plain)) = plain {
+        let mut rng = fixture::FixedRng::new(record.id.seq);
+        let epoch_key = SymKey::from_bytes(&fixture::EPOCH_KEY);
+        return Record::seal_entry(
+            &mut rng,
+            &key,
+            record.id,
+            record.household,
+            record.hlc,
+            entry,
+            parents,
+            (fixture::EPOCH, &epoch_key),
+            &plain.into_body(),
+        );
+    }
+    Record::sign(&key, record.id, record.household, record.hlc, record.body)
+}
+
+/// Splits `data` into chunks, each a 4-byte big-endian length and that many
+/// bytes (the last may be cut short).
+fn chunks(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        let (prefix, tail) = rest.split_first_chunk::<4>()?;
+        let len = (u32::from_be_bytes(*prefix) as usize).min(tail.len());
+        let (bytes, tail) = tail.split_at(len);
+        rest = tail;
+        Some(bytes)
+    })
+}
+
+/// Admits `record` as the daemon does (`check`, then `admit`), asserting
+/// that both agree and that the ledger changes only by an admission.
+fn admit(ledger: &mut Ledger, record: &Record) {
+    let before = ledger.len();
+    let check = ledger.check(record);
+    let admit = ledger.admit(record.clone());
+    assert_eq!(check, admit, "check and admit disagree");
+    match admit {
+        Ok(Admitted::New) => {
+            assert_eq!(ledger.len(), before + 1);
+            assert_eq!(ledger.get(&record.id), Some(record));
+            assert_eq!(ledger.version_vector().get(&record.id.origin), Some(&record.id.seq));
+            assert!(ledger.latest_hlc() >= record.hlc);
+        }
+        Ok(Admitted::Duplicate) | Err(_) => assert_eq!(ledger.len(), before),
+    }
+}
+
+/// What a device does with its ledger: the fold, sending to a new peer
+/// (`causal`: also check that a new peer admits it all in the order sent,
+/// which holds for records honest devices wrote), and the decrypted index
+/// as each fixture device sees it (views, merges, history, search,
+/// exposure).
+fn use_ledger(ledger: &Ledger, causal: bool) {
     if ledger.is_empty() {
         return;
     }
     let household = ledger.household().expect("a non-empty ledger has a household");
     assert_eq!(Household::fold(ledger.records()).as_ref(), Some(household));
 
-    // What a peer that has nothing is sent admits, in that order, into an
-    // empty ledger (HLC order is causal).
-    let mut fresh = Ledger::new();
     let missing = ledger.missing_for(&BTreeMap::new());
-    for record in &missing {
-        assert_eq!(fresh.admit((*record).clone()), Ok(Admitted::New), "{:?}", record.id);
+    if causal {
+        let mut fresh = Ledger::new();
+        for record in &missing {
+            assert_eq!(fresh.admit((*record).clone()), Ok(Admitted::New), "{:?}", record.id);
+        }
     }
 
     let devices = [
@@ -136,11 +271,14 @@ pub fn records(data: &[u8]) {
     ];
     for (me, box_key) in devices {
         let box_key = BoxKey::from_bytes(box_key);
-        let index = Index::build(&ledger, &me, &box_key);
+        let index = Index::build(ledger, &me, &box_key);
         for entry in index.entries() {
             let view = entry.view();
             let _ = entry.previous();
             let _ = index.find(&view.label(), true);
+            for version in entry.versions() {
+                let _ = describe_change(entry.base_of(version), &version.body);
+            }
         }
         let _ = index.exposed_to(household, &fixture::joiner_id());
     }

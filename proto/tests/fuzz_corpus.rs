@@ -51,6 +51,11 @@ fn records_corpus() {
 }
 
 #[test]
+fn signed_corpus() {
+    replay("signed", harness::signed);
+}
+
+#[test]
 fn otpauth_corpus() {
     replay("otpauth", harness::otpauth);
 }
