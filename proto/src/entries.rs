@@ -150,8 +150,13 @@ impl EntryHistory {
         match &self.merged {
             Some(merged) => merged,
             None => {
+                // No head only if every version is named as a parent: a cycle,
+                // which only a misbehaving member can sign. The newest stands in.
                 let head = self.heads.first().and_then(|id| self.version(id));
-                &head.expect("an entry history always holds at least one version").body
+                &head
+                    .or(self.versions.first())
+                    .expect("an entry history always holds at least one version")
+                    .body
             }
         }
     }
@@ -192,7 +197,10 @@ impl EntryHistory {
                 .iter()
                 .map(|head| {
                     let mut v = *head;
-                    while let Some(base) = self.base(v) {
+                    // At most one step per version: parents signed by a
+                    // misbehaving member may form a cycle.
+                    for _ in 0..self.versions.len() {
+                        let Some(base) = self.base(v) else { break };
                         if changed(&v.body, &base.body) {
                             break;
                         }
@@ -420,5 +428,65 @@ impl Index {
                     .any(|v| same_otp(&v.body, e.view())),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::otp::Secret;
+
+    fn version(seq: u64, parents: &[u64], note: &str) -> Version {
+        let id = |seq| RecordId {
+            origin: DeviceId([7; 32]),
+            seq,
+        };
+        Version {
+            record: id(seq),
+            hlc: Hlc {
+                ms: 1_000 + seq,
+                counter: 0,
+            },
+            parents: parents.iter().map(|&p| id(p)).collect(),
+            epoch: EpochId([1; 16]),
+            body: EntryBody {
+                issuer: None,
+                account: "a".to_owned(),
+                secret: Secret::new(vec![1; 20]),
+                spec: OtpSpec {
+                    kind: OtpKind::Totp { period: 30 },
+                    algorithm: crate::otp::Algorithm::Sha1,
+                    digits: 6,
+                },
+                tags: Vec::new(),
+                note: note.to_owned(),
+                deleted: false,
+            },
+        }
+    }
+
+    /// Parents are whatever a member signed. A version naming itself as its
+    /// parent left no head, and `view` (at unlock, on every device that held
+    /// it) panicked.
+    #[test]
+    fn a_version_naming_itself_still_has_a_view() {
+        let mut history = EntryHistory::new(EntryId([1; 16]));
+        history.insert(version(1, &[1], "self"));
+        assert!(history.heads().is_empty());
+        assert_eq!(history.view().note, "self");
+        assert!(history.previous().is_none());
+    }
+
+    /// A cycle of parents behind one of two heads made the merge's walk
+    /// back along the branch loop forever.
+    #[test]
+    fn a_parent_cycle_behind_a_head_ends_the_merge() {
+        let mut history = EntryHistory::new(EntryId([2; 16]));
+        for (seq, parents) in [(1, &[2][..]), (2, &[1]), (3, &[1]), (4, &[])] {
+            history.insert(version(seq, parents, "same"));
+        }
+        assert_eq!(history.heads().len(), 2);
+        assert_eq!(history.view().note, "same");
     }
 }
