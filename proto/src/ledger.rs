@@ -186,9 +186,10 @@ impl Ledger {
     }
 
     /// The records a peer with version vector `theirs` lacks, in an order it
-    /// can admit one by one. HLC order is causal here: each origin's clock
-    /// rises with its seq, and a device writes only after it has admitted
-    /// (and so moved its clock past) the `Member` record that admitted it.
+    /// can admit one by one: by [`Ledger::send_clocks`], which is HLC order
+    /// for records honest devices wrote (each origin's clock rises with its
+    /// seq, and a device writes only after it has admitted, and so moved its
+    /// clock past, the `Member` record that admitted it).
     pub fn missing_for(&self, theirs: &BTreeMap<DeviceId, u64>) -> Vec<&Record> {
         // Records written past their origin's revocation are held (a ledger
         // may have admitted them before the `Revoke` arrived) but never
@@ -199,7 +200,57 @@ impl Ledger {
             .filter(|r| r.id.seq > theirs.get(&r.id.origin).copied().unwrap_or(0))
             .filter(|r| self.household.as_ref().is_none_or(|h| h.accepts(r.id)))
             .collect();
-        out.sort_by_key(|r| (r.hlc, r.id));
+        let clocks = self.send_clocks();
+        out.sort_by_key(|r| (clocks.get(&r.id).copied().unwrap_or(r.hlc), r.id));
         out
+    }
+
+    /// The clock each record is sent at: its own, raised to that of the
+    /// record before it from the same device and, for a member's records, to
+    /// that of the record that admitted it. Honest clocks already satisfy
+    /// both; a member that signs its clock backwards could otherwise make a
+    /// record go out before one it depends on, which a new device refuses
+    /// (a gap, or a record from a non-member), and so stall its every sync.
+    fn send_clocks(&self) -> BTreeMap<RecordId, Hlc> {
+        let mut clocks = BTreeMap::new();
+        let Some(household) = &self.household else {
+            return clocks;
+        };
+        // Sponsors before the members they admitted, whatever their ids.
+        let mut pending: Vec<(&DeviceId, &crate::household::Member)> = household.members.iter().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            pending.retain(|(device, member)| {
+                let floor = match member.sponsor {
+                    None => Hlc::default(),
+                    // Just after the admitting record's, so that a tie
+                    // (broken by record id) cannot put it first.
+                    Some(_) => match clocks.get(&member.admitted_by) {
+                        Some(clock) => Hlc {
+                            ms: clock.ms,
+                            counter: clock.counter.saturating_add(1),
+                        },
+                        None => return true,
+                    },
+                };
+                let mut running = floor;
+                let range = RecordId {
+                    origin: **device,
+                    seq: 0,
+                }..=RecordId {
+                    origin: **device,
+                    seq: u64::MAX,
+                };
+                for (id, record) in self.records.range(range) {
+                    running = running.max(record.hlc);
+                    clocks.insert(*id, running);
+                }
+                false
+            });
+            if pending.len() == before {
+                break;
+            }
+        }
+        clocks
     }
 }

@@ -828,3 +828,30 @@ fn a_chain_of_members_admitted_past_a_revocation_is_cut_whole() {
         .collect();
     assert_eq!(admitted, Vec::<&str>::new(), "still members after B's revocation");
 }
+
+/// A member that signs its clock backwards (a later record with an earlier
+/// HLC, and a first record older than the `Member` record that admitted
+/// it) cannot stall a newcomer's initial sync: `missing_for` still sends
+/// every record after the ones it depends on. (In plain HLC order the
+/// newcomer refused them, as a gap or from a non-member.)
+#[test]
+fn a_member_signing_its_clock_backwards_cannot_stall_a_newcomer() {
+    let mut rng = common::rng(7);
+    let mut a = common::found(&mut rng, "a", 1_000_000);
+    let mut b = Device::new(&mut rng, "b", 1_000_000);
+    common::pair(&mut rng, &mut a, &mut b);
+    // b's clock is far behind: its records carry HLCs below a's.
+    for (i, ms) in [(1, 10), (2, 5)] {
+        let (id, _) = b.next();
+        let body = Body::Revoke {
+            device: DeviceId([i; 32]),
+            last_seq: 0,
+        };
+        let record = Record::sign(&b.key, id, b.household_id(), Hlc { ms, counter: 0 }, body);
+        b.append(record);
+    }
+    common::sync(&b, &mut a);
+    let mut c = Device::new(&mut rng, "c", 1_000_000);
+    common::pair(&mut rng, &mut a, &mut c);
+    assert_eq!(c.ledger.len(), a.ledger.len());
+}
