@@ -245,12 +245,58 @@ fn ipc_lines() {
     write("ipc", "steam", br#"{"op":"add","entry":{"issuer":null,"account":"s","otp":{"secret":"AAAA","spec":{"kind":"Steam","algorithm":"Sha1","digits":5}}}}"#);
 }
 
+/// Every export file of the shared vectors, and every Google migration URI,
+/// each with the first byte `0xff` (format detected from the content), and
+/// the export files also with their format forced the wrong way (`0`,
+/// URI list).
+fn import_files() {
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors");
+    for dir in ["exports", "more/exports"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(vectors.join(dir))
+            .expect("the shared test vectors must be checked out beside the repository")
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                !matches!(name, "manifest.json" | "expected_entries.json" | "SOURCES.md")
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            let bytes = std::fs::read(&file).expect("a vector file");
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("file")
+                .replace('.', "-");
+            let prefix = dir.replace('/', "-");
+            for (pick, how) in [(0xffu8, "detected"), (0, "as-uris")] {
+                let mut input = vec![pick];
+                input.extend_from_slice(&bytes);
+                write("import", &format!("{prefix}-{name}-{how}"), &input);
+            }
+        }
+    }
+    for dir in ["google-migration", "more/google-migration"] {
+        let cases = std::fs::read_to_string(vectors.join(dir).join("migration_cases.json")).expect("migration cases");
+        let cases: serde_json::Value = serde_json::from_str(&cases).expect("migration_cases.json is JSON");
+        for (i, case) in cases["cases"].as_array().expect("a list of cases").iter().enumerate() {
+            let Some(text) = case["uri"].as_str() else {
+                continue;
+            };
+            let mut input = vec![0xffu8];
+            input.extend_from_slice(text.as_bytes());
+            write("import", &format!("{}-{i}", dir.replace('/', "-")), &input);
+        }
+    }
+}
+
 fn main() {
     frames();
     records();
     signed();
     otpauth_uris();
     ipc_lines();
+    import_files();
     let seeds: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
     println!("seeds written under {}", seeds.display());
 }

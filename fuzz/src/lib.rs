@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use authsync_proto::crypto::{BoxKey, DeviceKey, SymKey};
 use authsync_proto::entries::{Index, describe_change};
 use authsync_proto::household::Household;
+use authsync_proto::import::{self, Format};
 use authsync_proto::ipc::{Hello, Request};
 use authsync_proto::ledger::{Admitted, Ledger};
 use authsync_proto::otp::{self, OtpSpec, Secret};
@@ -338,5 +339,43 @@ pub fn ipc(data: &[u8]) {
         Err(e) => {
             let _ = e.column();
         }
+    }
+}
+
+/// Target `import`: one file as `authctl import` hands it to the importers.
+/// The first byte picks the format as `--format` would (values 0 to 6), or
+/// none (any other value: detected from the content, as without
+/// `--format`); the rest is the file. No password is given (a KDF per input
+/// would make the fuzzer crawl), so an encrypted file is read up to where
+/// its password is needed. Whatever is taken is a usable entry: an issuer
+/// that is never empty, a seed that is never empty, a code that computes.
+pub fn import(data: &[u8]) {
+    let Some((&pick, file)) = data.split_first() else {
+        return;
+    };
+    let format = match Format::ALL.get(usize::from(pick)) {
+        Some(format) => Some(*format),
+        None => import::detect(file),
+    };
+    let Some(format) = format else {
+        return;
+    };
+    let _ = import::is_encrypted(file, format);
+    let Ok(parsed) = import::parse(file, format, None) else {
+        return;
+    };
+    assert_eq!(parsed.format, format);
+    for entry in &parsed.entries {
+        assert!(entry.issuer.as_deref() != Some(""), "an empty issuer is no issuer");
+        assert!(
+            !entry.secret.expose().is_empty(),
+            "{}: an empty seed was taken",
+            entry.label()
+        );
+        otp::code(&entry.secret, &entry.spec, 1_700_000_000)
+            .unwrap_or_else(|e| panic!("{}: an entry was taken whose code fails: {e}", entry.label()));
+    }
+    for refusal in &parsed.refused {
+        assert!(!refusal.reason.contains('\n'), "a refusal is one line: {refusal:?}");
     }
 }

@@ -82,3 +82,8 @@ fn records_seed_admits_the_whole_household() {
     }
     assert_eq!(ledger.len(), harness::fixture::records().len());
 }
+
+#[test]
+fn import_corpus() {
+    replay("import", harness::import);
+}
