@@ -108,8 +108,11 @@ fn google_round_trip_and_failures() {
     assert_eq!(parsed.entries[1].account, "lone:colon");
     assert!(parsed.entries[1].secret.ct_eq(&secret));
     for bad in [
-        "otpauth-migration://offline?data=XXXX",
+        // Base64 that decodes (to 01 02 03), but not to a migration payload.
+        "otpauth-migration://offline?data=AQID",
+        // No payload at all.
         "otpauth-migration://offline",
+        // A payload that is not base64.
         "otpauth-migration://offline?data=%%%",
     ] {
         let e = parse(bad.as_bytes(), Format::GoogleMigration, None).unwrap_err();
