@@ -97,12 +97,6 @@ impl Store {
             .collect()
     }
 
-    /// Stores one record durably.
-    pub fn put_record(&self, record: &Record) -> Result<()> {
-        self.put_record_unsynced(record)?;
-        self.sync()
-    }
-
     /// Stores one record; durable only after the next [`Store::sync`].
     pub fn put_record_unsynced(&self, record: &Record) -> Result<()> {
         self.records

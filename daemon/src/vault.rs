@@ -352,45 +352,21 @@ impl Vault {
 
     /// Writes a new version of `entry`, sealed to the current epoch.
     pub fn write_entry(&mut self, entry: EntryId, parents: Vec<RecordId>, body: &EntryBody) -> Result<RecordId> {
-        self.repair_epochs(Repair::BeforeWriting)?;
-        let device = self
-            .device
-            .as_ref()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
-        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
-        let household = self
-            .ledger
-            .household()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
-        let epoch = household
-            .current_epoch()
-            .ok_or_else(|| anyhow!("the household has no epoch key"))?;
-        let key = unlocked
-            .index
-            .epoch_key(&epoch.id)
-            .ok_or_else(|| anyhow!("this device holds no key for the current epoch"))?;
-        let me = device.id();
-        let record = Record::seal_entry(
-            &mut OsRng,
-            device,
-            RecordId {
-                origin: me,
-                seq: self.ledger.next_seq(&me),
-            },
-            household.id,
-            Hlc::tick(self.ledger.latest_hlc(), now_ms()),
-            entry,
-            parents,
-            (epoch.id, key),
-            body,
-        );
-        self.append(record)
+        let mut ids = self.write_versions(vec![(entry, parents, body)])?;
+        ids.pop().ok_or_else(|| anyhow!("no record was written"))
     }
 
     /// Writes new entries (each a first version, sealed to the current
     /// epoch) in one atomic, durable batch: after a crash either all of them
     /// are on disk or none. Returns their record ids.
     pub fn write_new_entries(&mut self, bodies: &[(EntryId, EntryBody)]) -> Result<Vec<RecordId>> {
+        self.write_versions(bodies.iter().map(|(entry, body)| (*entry, Vec::new(), body)).collect())
+    }
+
+    /// Seals each `(entry, parents, body)` as this device's next record, to
+    /// the current epoch (repaired first, if a former member holds it), and
+    /// commits them together.
+    fn write_versions(&mut self, versions: Vec<(EntryId, Vec<RecordId>, &EntryBody)>) -> Result<Vec<RecordId>> {
         self.repair_epochs(Repair::BeforeWriting)?;
         let device = self
             .device
@@ -411,24 +387,28 @@ impl Vault {
         let me = device.id();
         let first_seq = self.ledger.next_seq(&me);
         let mut hlc = self.ledger.latest_hlc();
-        let mut records = Vec::with_capacity(bodies.len());
-        for (i, (entry, body)) in bodies.iter().enumerate() {
+        let mut records = Vec::with_capacity(versions.len());
+        for (seq, (entry, parents, body)) in (first_seq..).zip(versions) {
             hlc = Hlc::tick(hlc, now_ms());
+            let id = RecordId { origin: me, seq };
             records.push(Record::seal_entry(
                 &mut OsRng,
                 device,
-                RecordId {
-                    origin: me,
-                    seq: first_seq + i as u64,
-                },
+                id,
                 household.id,
                 hlc,
-                *entry,
-                Vec::new(),
+                entry,
+                parents,
                 (epoch.id, key),
                 body,
             ));
         }
+        self.commit_own(records)
+    }
+
+    /// Makes this device's own `records` durable in one atomic batch, then
+    /// admits them to the ledger and the index, in order.
+    fn commit_own(&mut self, records: Vec<Record>) -> Result<Vec<RecordId>> {
         self.store.put_records(&records)?;
         let mut ids = Vec::with_capacity(records.len());
         for record in records {
@@ -453,17 +433,6 @@ impl Vault {
         let wrapped: Sealed = postcard::from_bytes(&wrapped).map_err(|_| anyhow!("the vault's box key is corrupt"))?;
         kek.open(&box_aad(&me), &wrapped).map_err(|_| WrongKey)?;
         Ok(())
-    }
-
-    /// Makes `record` durable, then admits it to the ledger and the index.
-    fn append(&mut self, record: Record) -> Result<RecordId> {
-        let id = record.id;
-        self.store.put_record(&record)?;
-        self.ledger
-            .admit(record)
-            .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
-        self.admitted(id);
-        Ok(id)
     }
 
     /// Brings the index up to date with a newly admitted record and tells
@@ -630,8 +599,7 @@ impl Vault {
         Ok(seq)
     }
 
-    /// Signs `bodies` as this device's next records, stores them with one
-    /// sync, then admits them.
+    /// Signs `bodies` as this device's next records and commits them.
     fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {
         let device = self
             .device
@@ -656,17 +624,7 @@ impl Vault {
             );
             records.push(record);
         }
-        for record in &records {
-            self.store.put_record_unsynced(record)?;
-        }
-        self.store.sync()?;
-        for record in records {
-            let id = record.id;
-            self.ledger
-                .admit(record)
-                .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
-            self.admitted(id);
-        }
+        self.commit_own(records)?;
         Ok(())
     }
 
