@@ -279,6 +279,30 @@ fn confirm_leave() -> Result<(), Exit> {
     Ok(())
 }
 
+/// Refuses, before a passphrase is asked for, to start or join a household
+/// on a device that has one.
+fn refuse_if_initialized(paths: &Paths, why: &str) -> Result<(), Exit> {
+    match call(paths, &Request::Status)? {
+        Reply::Status(s) if s.initialized => Err(Failure::Refused(authsync_proto::ipc::IpcError::new(
+            authsync_proto::ipc::ErrorCode::AlreadyInitialized,
+            why,
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// A new vault's passphrase (asked twice), or none for a key file.
+fn new_passphrase(
+    no_passphrase: bool,
+    file: Option<&std::path::Path>,
+) -> Result<Option<authsync_proto::ipc::WireSecret>, Exit> {
+    if no_passphrase {
+        return Ok(None);
+    }
+    Ok(Some(input::passphrase(file, true)?))
+}
+
 /// The device name when `--name` is not given: `name` in `config.toml`
 /// (authd checks the file as a whole when it starts), else the host name.
 fn default_name(paths: &Paths) -> String {
@@ -328,21 +352,8 @@ fn run(cli: Cli, transfer: Transfer) -> Result<(), Exit> {
             passphrase_file,
         } => {
             let name = name.unwrap_or_else(|| default_name(&paths));
-            // Refuse early, before asking for a passphrase, if there is a household.
-            if let Reply::Status(s) = call(&paths, &Request::Status)? {
-                if s.initialized {
-                    return Err(Failure::Refused(authsync_proto::ipc::IpcError::new(
-                        authsync_proto::ipc::ErrorCode::AlreadyInitialized,
-                        "this device already has a household; nothing was changed",
-                    ))
-                    .into());
-                }
-            }
-            let passphrase = if no_passphrase {
-                None
-            } else {
-                Some(input::passphrase(passphrase_file.as_deref(), true)?)
-            };
+            refuse_if_initialized(&paths, "this device already has a household; nothing was changed")?;
+            let passphrase = new_passphrase(no_passphrase, passphrase_file.as_deref())?;
             match call(&paths, &Request::Init { name, passphrase })? {
                 Reply::Status(s) if json => output::json(&s),
                 Reply::Status(s) => {
@@ -402,20 +413,11 @@ fn run(cli: Cli, transfer: Transfer) -> Result<(), Exit> {
             if let Err(e) = code.parse::<authsync_proto::pairing::PairingCode>() {
                 return Err(Exit::Other(BadInput(format!("{e}")).into()));
             }
-            if let Reply::Status(s) = call(&paths, &Request::Status)? {
-                if s.initialized {
-                    return Err(Failure::Refused(authsync_proto::ipc::IpcError::new(
-                        authsync_proto::ipc::ErrorCode::AlreadyInitialized,
-                        "this device already has a household; `join` is for a new device",
-                    ))
-                    .into());
-                }
-            }
-            let passphrase = if no_passphrase {
-                None
-            } else {
-                Some(input::passphrase(passphrase_file.as_deref(), true)?)
-            };
+            refuse_if_initialized(
+                &paths,
+                "this device already has a household; `join` is for a new device",
+            )?;
+            let passphrase = new_passphrase(no_passphrase, passphrase_file.as_deref())?;
             let name = name.unwrap_or_else(|| default_name(&paths));
             match call(
                 &paths,
