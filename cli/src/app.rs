@@ -153,10 +153,19 @@ enum Command {
     /// The household's devices: online or last seen, address, clock skew.
     Devices,
     /// Cut a lost or stolen device out: it can no longer connect or read
-    /// anything new. Prints the entries it could read, to re-enroll.
+    /// anything new. Shows what the device did lately and asks first.
+    /// Prints the entries it could read, to re-enroll.
     Revoke {
         /// The device's name or id (from `authctl devices`).
         device: String,
+        /// When it was lost: its records that reached this device since then
+        /// are undone, with every device they admitted (e.g. "2 hours ago",
+        /// "2026-12-03 08:00:00" UTC).
+        #[arg(long, value_name = "WHEN")]
+        lost_since: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// This device leaves the household: the others are told, then its vault
     /// is deleted.
@@ -437,16 +446,11 @@ fn run(cli: Cli, transfer: Transfer) -> Result<(), Exit> {
                 other => return Err(unexpected(other)),
             }
         }
-        Command::Revoke { device } => match call(&paths, &Request::Revoke { device })? {
-            Reply::Exposure(reports) if json => output::json(&reports),
-            Reply::Exposure(reports) => {
-                for report in &reports {
-                    outln!("Revoked {} ({}).", report.device_name, &report.device[..8]);
-                }
-                output::exposure(&reports);
-            }
-            other => return Err(unexpected(other)),
-        },
+        Command::Revoke {
+            device,
+            lost_since,
+            yes,
+        } => crate::revoke::run(&paths, device, lost_since, yes, json)?,
         Command::Leave { yes } => {
             if !yes {
                 confirm_leave()?;

@@ -22,6 +22,7 @@ mod import;
 mod input;
 mod output;
 mod qr;
+mod revoke;
 
 pub(crate) use app::{Exit, call, unexpected};
 pub use app::{authctl, authctl_transfer};

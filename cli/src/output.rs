@@ -124,6 +124,12 @@ pub fn exposure(reports: &[Exposure]) {
         outln!("no device has been revoked");
     }
     for report in reports {
+        if report.cascaded {
+            outln!(
+                "{} is out too: the device that admitted it was revoked before it did.",
+                report.device_name
+            );
+        }
         let open = report.entries.iter().filter(|e| !e.rotated).count();
         outln!(
             "{} could read {} entries; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
@@ -142,6 +148,8 @@ pub fn devices(list: &[DeviceInfo]) {
     for d in list {
         let state = if d.this_device {
             "this device".to_string()
+        } else if d.forked {
+            "FORKED: its key is in two hands; revoke it".to_string()
         } else if d.revoked {
             "revoked".to_string()
         } else if d.online {
@@ -155,6 +163,33 @@ pub fn devices(list: &[DeviceInfo]) {
             .clock_skew_ms
             .map_or(String::new(), |s| format!("  clock {:+.1} s", s as f64 / 1000.0));
         outln!("{:<16}  {:<8}  {:<28}  {addr}{skew}", d.name, &d.id[..8], state);
+        if let Some(warning) = &d.quota_warning {
+            outln!("{:<16}  warning: {warning}", "");
+        }
+    }
+}
+
+/// What a revocation will do, before it is confirmed.
+pub fn revoke_plan(plan: &authsync_proto::ipc::RevokePlan) {
+    outln!(
+        "{} ({}): this device holds {} of its records; records after #{} will not count.",
+        plan.device_name,
+        &plan.device[..8],
+        plan.held,
+        plan.cap
+    );
+    if plan.recent.is_empty() {
+        outln!("It admitted no device, made no key and revoked no one.");
+    } else {
+        outln!("What it did lately (arrival times here):");
+        for act in &plan.recent {
+            let when = act.arrived_ms.map_or("?".to_string(), time);
+            let voided = if act.voided { "  -> undone" } else { "" };
+            outln!("  #{:<6} {when}  {}{voided}", act.seq, act.what);
+        }
+    }
+    if !plan.cascade.is_empty() {
+        outln!("Devices it admitted after that go too: {}.", plan.cascade.join(", "));
     }
 }
 
@@ -179,6 +214,12 @@ pub fn status(s: &StatusReply) {
         outln!("entries:    {n}");
     }
     outln!("records:    {}", s.records);
+    if s.quarantined > 0 {
+        outln!(
+            "warning:    {} stored records no longer pass the household's rules and were set aside",
+            s.quarantined
+        );
+    }
     outln!("peers:      {} online", s.peers_online);
     if let Some(listen) = &s.listen {
         outln!("listening:  {listen}");

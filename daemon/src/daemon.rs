@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use std::collections::BTreeMap;
 
-use authsync_proto::ids::DeviceId;
+use authsync_proto::ids::{DeviceId, RecordId};
 use authsync_proto::record::{Body, Record};
 use authsync_proto::wire::{Hello, SYNC_PROTOCOL};
 use tokio::sync::broadcast;
@@ -147,22 +147,20 @@ impl Daemon {
         if let Some(household) = vault.ledger().household() {
             self.0.trust.set_members(
                 household
-                    .members
-                    .values()
-                    .filter(|m| m.revoked_after.is_none())
-                    .map(|m| m.info.device),
+                    .current_members()
+                    .map(|m| (m.info.transport_key, m.info.device)),
             );
-            // A revoked device loses its open connection at once, not only
-            // the next one.
-            for member in household.members.values().filter(|m| m.revoked_after.is_some()) {
+            // A revoked (or forked) device loses its open connection at
+            // once, not only the next one.
+            for member in household.members.values().filter(|m| m.limit().is_some()) {
                 self.0.peers.disconnect(&member.info.device, b"revoked");
             }
         }
     }
 
-    /// Runs `f` with this device's key, if it has one.
-    pub fn with_device_key<T>(&self, f: impl FnOnce(&authsync_proto::crypto::DeviceKey) -> T) -> Option<T> {
-        self.vault().device_key().map(f)
+    /// Runs `f` with this device's transport key, if it has one.
+    pub fn with_transport_key<T>(&self, f: impl FnOnce(&authsync_proto::crypto::DeviceKey) -> T) -> Option<T> {
+        self.vault().transport_key().map(f)
     }
 
     /// The household's tag for mDNS, once there is a household.
@@ -178,6 +176,7 @@ impl Daemon {
             device: vault.device_id()?,
             household: vault.ledger().household_id()?,
             version_vector: vault.ledger().version_vector().clone(),
+            heads: vault.ledger().heads(),
             wall_ms: now_ms(),
         })
     }
@@ -193,16 +192,56 @@ impl Daemon {
     }
 
     /// Admits records from a peer (off the async threads: it fsyncs).
-    pub async fn ingest(&self, records: Vec<Record>) -> anyhow::Result<Ingested> {
+    pub async fn ingest(
+        &self,
+        records: Vec<Record>,
+        waiting: &mut std::collections::BTreeSet<DeviceId>,
+    ) -> anyhow::Result<Ingested> {
         let daemon = self.clone();
         let membership_changed = records.iter().any(|r| !matches!(r.body, Body::Entry(_)));
-        let ingested = tokio::task::spawn_blocking(move || daemon.vault().ingest(records))
-            .await
-            .map_err(|e| anyhow::anyhow!("ingest stopped: {e}"))??;
-        if membership_changed && !ingested.new.is_empty() {
+        let mut held = std::mem::take(waiting);
+        let (ingested, held) = tokio::task::spawn_blocking(move || {
+            let ingested = daemon.vault().ingest(records, &mut held);
+            (ingested, held)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("ingest stopped: {e}"))?;
+        *waiting = held;
+        let ingested = ingested?;
+        if membership_changed && !ingested.new.is_empty() || !ingested.forks.is_empty() {
             self.refresh_trust();
         }
         Ok(ingested)
+    }
+
+    /// Our record at `id` if `hash` (a peer's) differs from it: evidence to
+    /// send that peer.
+    pub fn evidence_against(&self, id: RecordId, hash: &authsync_proto::record::RecordHash) -> Option<Record> {
+        let vault = self.vault();
+        let ours = vault.ledger().get(&id)?;
+        (ours.hash() != *hash).then(|| ours.clone())
+    }
+
+    /// Where `origin`'s proven fork starts.
+    pub fn fork_point(&self, origin: &DeviceId) -> Option<u64> {
+        self.vault().ledger().forks().get(origin).copied()
+    }
+
+    /// Our record at `id`, to answer evidence a peer sent.
+    pub fn record(&self, id: &RecordId) -> Option<Record> {
+        self.vault().ledger().get(id).cloned()
+    }
+
+    /// Takes evidence of a fork from a peer; keeps it if it holds.
+    pub async fn prove_fork(&self, evidence: Record) -> anyhow::Result<bool> {
+        let daemon = self.clone();
+        let proven = tokio::task::spawn_blocking(move || daemon.vault().prove_fork(&evidence))
+            .await
+            .map_err(|e| anyhow::anyhow!("fork check stopped: {e}"))??;
+        if proven {
+            self.refresh_trust();
+        }
+        Ok(proven)
     }
 
     /// Resolves when a shutdown was requested.
@@ -259,7 +298,11 @@ impl Daemon {
         match request {
             Request::Init { name, passphrase } => self.init(name, passphrase).await,
             Request::Pair { ttl_secs } => self.pair(ttl_secs),
-            Request::Revoke { device } => self.revoke(&device),
+            Request::Revoke {
+                device,
+                lost_since_ms,
+                preview,
+            } => self.revoke(&device, lost_since_ms, preview),
             Request::Leave => self.leave().await,
             Request::Join {
                 code,

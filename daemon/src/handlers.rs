@@ -121,7 +121,7 @@ pub fn status(vault: &Vault, auto_lock_secs: Option<u64>) -> Reply {
         device: vault.device_id().map(|d| d.to_string()),
         device_name: vault.device_name().map(str::to_string),
         household: household.map(|h| h.id.to_string()),
-        members: household.map_or(0, |h| h.members.values().filter(|m| m.revoked_after.is_none()).count()),
+        members: household.map_or(0, |h| h.current_members().count()),
         records: vault.ledger().len(),
         entries: vault
             .unlocked()
@@ -130,6 +130,7 @@ pub fn status(vault: &Vault, auto_lock_secs: Option<u64>) -> Reply {
         auto_lock_secs,
         listen: None,
         peers_online: 0,
+        quarantined: vault.quarantined(),
     })
 }
 
@@ -318,7 +319,7 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
         .map(|record| {
             let what = match &record.body {
                 Body::Genesis { founder } => format!("started the household as {}", founder.name),
-                Body::Member { member } => format!("admitted device {} ({})", member.name, member.device.short()),
+                Body::Member { member, .. } => format!("admitted device {} ({})", member.name, member.device.short()),
                 Body::Revoke { device, .. } if *device == record.id.origin => "left the household".to_string(),
                 Body::Revoke { device, .. } => format!("revoked device {}", name(device)),
                 Body::Epoch { counter: 0, .. } => "created the household key".to_string(),
@@ -334,7 +335,13 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
                         envelopes.len()
                     )
                 }
-                Body::Epoch { counter, envelopes, .. } => {
+                Body::Epoch { counter, .. } => format!("made household key #{counter}, not in line"),
+                Body::Envelopes { epoch, envelopes } => {
+                    let counter = vault
+                        .ledger()
+                        .household()
+                        .and_then(|h| h.epochs.get(epoch))
+                        .map_or_else(|| "?".to_string(), |e| e.counter.to_string());
                     format!("shared household key #{counter} with {} devices", envelopes.len())
                 }
                 Body::Entry(sealed) => index

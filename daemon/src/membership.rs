@@ -5,9 +5,11 @@
 use std::time::{Duration, Instant};
 
 use authsync_proto::ids::DeviceId;
-use authsync_proto::ipc::{DeviceInfo, ErrorCode, ExposedEntry, Exposure, IpcError, PairingReply, Reply, WireSecret};
+use authsync_proto::ipc::{
+    DeviceInfo, ErrorCode, ExposedEntry, Exposure, IpcError, PairingReply, RecentAct, Reply, RevokePlan, WireSecret,
+};
 use authsync_proto::pairing::PairingCode;
-use authsync_proto::record::{MemberInfo, Record};
+use authsync_proto::record::{Body, MemberInfo, Record};
 use rand::rngs::OsRng;
 
 use crate::daemon::{Daemon, bad, new_kek};
@@ -57,7 +59,9 @@ impl Daemon {
                             id: m.info.device.to_string(),
                             name: m.info.name.clone(),
                             this_device: Some(m.info.device) == me,
-                            revoked: m.revoked_after.is_some(),
+                            revoked: m.revoked_after.is_some() || m.voided,
+                            forked: m.forked_at.is_some(),
+                            quota_warning: quota_warning(vault.ledger().usage(&m.info.device)),
                             online: peer.is_some_and(|p| p.connected),
                             last_seen_ms: peer.map(|p| p.last_seen_ms),
                             addr: peer.map(|p| p.addr.to_string()),
@@ -73,9 +77,12 @@ impl Daemon {
         Reply::Devices(devices)
     }
 
-    /// Revokes the device `query` names; replies with what it could read.
-    pub fn revoke(&self, query: &str) -> Result<Reply> {
-        let target = {
+    /// Revokes the device `query` names, its records that reached this
+    /// device at or after `lost_since_ms` voided (with every device they
+    /// admitted); replies with what each could read. With `preview`, only
+    /// says what it would do.
+    pub fn revoke(&self, query: &str, lost_since_ms: Option<u64>, preview: bool) -> Result<Reply> {
+        let (target, cascade) = {
             let mut vault = self.vault();
             let target = resolve_device(&vault, query)?;
             let household = vault.ledger().household().ok_or_else(not_initialized)?;
@@ -87,11 +94,21 @@ impl Daemon {
             if household
                 .members
                 .get(&target)
-                .is_some_and(|m| m.revoked_after.is_some())
+                .is_some_and(|m| m.limit().is_some() && m.forked_at.is_none())
             {
                 return Err(bad(
                     "that device is revoked already; `authctl exposed` lists what it could read",
                 ));
+            }
+            let arrivals = vault.arrivals(&target).map_err(internal)?;
+            let held = vault.ledger().version_vector().get(&target).copied().unwrap_or(0);
+            let cap = match lost_since_ms {
+                None => held,
+                Some(since) => cap_before(&arrivals, since).min(held),
+            };
+            let cascade = authsync_proto::authority::cascade(household, target, cap);
+            if preview {
+                return Ok(Reply::RevokePlan(plan(&vault, target, cap, held, &arrivals, &cascade)));
             }
             if vault.unlocked().is_none() {
                 return Err(IpcError::new(
@@ -99,13 +116,13 @@ impl Daemon {
                     "the vault is locked; run `authctl unlock`",
                 ));
             }
-            vault.revoke(target).map_err(internal)?;
-            target
+            vault.revoke(target, Some(cap)).map_err(internal)?;
+            (target, cascade)
         };
         self.refresh_trust();
-        tracing::info!(device = %target.short(), "revoked a device");
+        tracing::info!(device = %target.short(), cascade = cascade.len(), "revoked a device");
         let vault = self.vault();
-        self.exposed(&vault, Some(&target.to_string()))
+        self.exposure(&vault, std::iter::once(target).chain(cascade).collect())
     }
 
     /// This device leaves: a `Revoke` of itself is sent to the others, then
@@ -114,7 +131,7 @@ impl Daemon {
         let seq = {
             let mut vault = self.vault();
             let household = vault.ledger().household().ok_or_else(not_initialized)?;
-            let current = household.members.values().filter(|m| m.revoked_after.is_none()).count();
+            let current = household.current_members().count();
             if current <= 1 {
                 return Err(bad(
                     "this is the household's only device: leaving would delete every entry for good; pair another device first",
@@ -154,19 +171,25 @@ impl Daemon {
     /// The exposure reports of revoked devices (one, or all).
     pub fn exposed(&self, vault: &Vault, query: Option<&str>) -> Result<Reply> {
         let household = vault.ledger().household().ok_or_else(not_initialized)?;
-        let index = &vault
-            .unlocked()
-            .ok_or_else(|| IpcError::new(ErrorCode::Locked, "the vault is locked; run `authctl unlock`"))?
-            .index;
         let devices: Vec<_> = match query {
             Some(query) => vec![resolve_device(vault, query)?],
             None => household
                 .members
                 .values()
-                .filter(|m| m.revoked_after.is_some())
+                .filter(|m| m.limit().is_some())
                 .map(|m| m.info.device)
                 .collect(),
         };
+        self.exposure(vault, devices)
+    }
+
+    /// The exposure reports of `devices`.
+    fn exposure(&self, vault: &Vault, devices: Vec<DeviceId>) -> Result<Reply> {
+        let household = vault.ledger().household().ok_or_else(not_initialized)?;
+        let index = &vault
+            .unlocked()
+            .ok_or_else(|| IpcError::new(ErrorCode::Locked, "the vault is locked; run `authctl unlock`"))?
+            .index;
         let reports = devices
             .into_iter()
             .filter_map(|device| household.members.get(&device))
@@ -186,6 +209,7 @@ impl Daemon {
                     device: member.info.device.to_string(),
                     device_name: member.info.name.clone(),
                     entries,
+                    cascaded: member.voided,
                 }
             })
             .collect();
@@ -294,9 +318,14 @@ impl Daemon {
     }
 
     /// Admits a joiner (sponsor side), off the async threads.
-    pub async fn sponsor(&self, member: MemberInfo) -> anyhow::Result<Vec<Record>> {
+    pub async fn sponsor(
+        &self,
+        member: MemberInfo,
+        transcript: [u8; 32],
+        joiner_signature: Vec<u8>,
+    ) -> anyhow::Result<Vec<Record>> {
         let daemon = self.clone();
-        let welcome = tokio::task::spawn_blocking(move || daemon.vault().sponsor(member))
+        let welcome = tokio::task::spawn_blocking(move || daemon.vault().sponsor(member, transcript, joiner_signature))
             .await
             .map_err(|e| anyhow::anyhow!("sponsoring stopped: {e}"))??;
         self.refresh_trust();
@@ -390,10 +419,94 @@ impl Daemon {
 
 /// The member `query` names: its name (any case), or its id or an id prefix
 /// of at least 4 characters.
+/// The highest seq such that it and every record of the device before it
+/// reached this device before `since` (Unix ms): a thief cannot backdate
+/// arrival times, which only this device recorded.
+fn cap_before(arrivals: &[(u64, u64)], since: u64) -> u64 {
+    let mut cap = 0;
+    for (seq, arrived) in arrivals {
+        if *seq != cap + 1 || *arrived >= since {
+            break;
+        }
+        cap = *seq;
+    }
+    cap
+}
+
+/// A warning when a device's records near or pass its quota.
+fn quota_warning(used: u64) -> Option<String> {
+    let quota = authsync_proto::authority::QUOTA_BYTES;
+    (used >= quota / 10 * 8).then(|| {
+        format!(
+            "{} of the {} MiB one device may write{}",
+            format_mib(used),
+            quota >> 20,
+            if used >= quota {
+                ": its further records are refused"
+            } else {
+                ""
+            }
+        )
+    })
+}
+
+fn format_mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// What revoking `target` at `cap` would do.
+fn plan(
+    vault: &Vault,
+    target: DeviceId,
+    cap: u64,
+    held: u64,
+    arrivals: &[(u64, u64)],
+    cascade: &std::collections::BTreeSet<DeviceId>,
+) -> RevokePlan {
+    let name = |d: &DeviceId| {
+        vault
+            .ledger()
+            .household()
+            .and_then(|h| h.members.get(d))
+            .map_or_else(|| d.short(), |m| m.info.name.clone())
+    };
+    let arrived: std::collections::BTreeMap<u64, u64> = arrivals.iter().copied().collect();
+    let mut recent: Vec<RecentAct> = vault
+        .ledger()
+        .records()
+        .filter(|r| r.id.origin == target)
+        .filter_map(|r| {
+            let what = match &r.body {
+                Body::Member { member, .. } => format!("admitted device {}", member.name),
+                Body::Revoke { device, .. } if *device == target => "left the household".to_string(),
+                Body::Revoke { device, .. } => format!("revoked device {}", name(device)),
+                Body::Epoch { counter, .. } => format!("made household key #{counter}"),
+                Body::Envelopes { .. } | Body::Entry(_) | Body::Genesis { .. } => return None,
+            };
+            Some(RecentAct {
+                seq: r.id.seq,
+                arrived_ms: arrived.get(&r.id.seq).copied(),
+                what,
+                voided: r.id.seq > cap,
+            })
+        })
+        .collect();
+    recent.sort_by_key(|a| std::cmp::Reverse(a.seq));
+    recent.truncate(20);
+    RevokePlan {
+        device: target.to_string(),
+        device_name: name(&target),
+        cap,
+        held,
+        recent,
+        cascade: cascade.iter().map(name).collect(),
+    }
+}
+
 fn resolve_device(vault: &Vault, query: &str) -> Result<DeviceId> {
     let household = vault.ledger().household().ok_or_else(not_initialized)?;
     let q = query.trim().to_lowercase();
-    let matches: Vec<&authsync_proto::household::Member> = household
+    let matches: Vec<&authsync_proto::authority::Member> = household
         .members
         .values()
         .filter(|m| m.info.name.to_lowercase() == q || (q.len() >= 4 && m.info.device.to_string().starts_with(&q)))

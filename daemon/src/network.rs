@@ -90,10 +90,11 @@ impl Net {
 pub async fn start(daemon: &Daemon, config: &NetConfig, discovery: Option<Arc<dyn Discovery>>) -> Result<Arc<Net>> {
     daemon.refresh_trust();
     let tls = daemon
-        .with_device_key(|key| Tls::new(key, daemon.trust().clone()))
+        .with_transport_key(|key| Tls::new(key, daemon.trust().clone()))
         .ok_or_else(|| anyhow!("no device identity yet"))??;
     let me = daemon
-        .with_device_key(|key| key.id())
+        .vault()
+        .device_id()
         .ok_or_else(|| anyhow!("no device identity yet"))?;
     let endpoint = transport::endpoint(&tls, config.listen)?;
     let port = endpoint.local_addr().context("the endpoint has no address")?.port();
@@ -146,12 +147,13 @@ async fn accept_loop(daemon: Daemon, net: Arc<Net>) {
                 .handshake_data()
                 .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
                 .and_then(|d| d.protocol);
-            let peer = transport::peer_key(&conn).map(|k| DeviceId::from_public_key(&k));
-            match (alpn.as_deref(), peer) {
-                (Some(ALPN_SYNC), Some(peer)) if daemon.trust().is_member(&peer) => {
+            let key = transport::peer_key(&conn);
+            let member = key.and_then(|k| daemon.trust().member(&k));
+            match (alpn.as_deref(), key, member) {
+                (Some(ALPN_SYNC), _, Some(_)) => {
                     crate::sync::run(daemon, conn, false).await;
                 }
-                (Some(ALPN_PAIR), Some(_)) => crate::pairing::sponsor(daemon, net, conn).await,
+                (Some(ALPN_PAIR), Some(_), _) => crate::pairing::sponsor(daemon, net, conn).await,
                 _ => {
                     tracing::debug!(%remote, "refused a connection that is neither a member's sync nor a pairing");
                     conn.close(2u32.into(), b"not a member");
@@ -195,7 +197,7 @@ async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
         if let Some(addr) = addr {
             match net.connect(addr, Expect::AnyMember, ALPN_SYNC).await {
                 Ok(conn) => {
-                    known = transport::peer_key(&conn).map(|k| DeviceId::from_public_key(&k));
+                    known = transport::peer_key(&conn).and_then(|k| daemon.trust().member(&k));
                     // The client's side of the handshake completes before
                     // the server has checked our key: only a session that
                     // got past the hellos shows the peer takes us.

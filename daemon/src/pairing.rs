@@ -32,7 +32,7 @@ use crate::vault::Identity;
 
 /// How long each step of the exchange may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(15);
-const JOINER_AAD: &[u8] = b"authsync joiner v1";
+const JOINER_AAD: &[u8] = b"authsync joiner v2";
 /// A bound on what a sponsor may send a joiner (a household of 100,000
 /// entries edited a few times each is well under it).
 const MAX_WELCOME_RECORDS: usize = 2_000_000;
@@ -51,7 +51,10 @@ pub struct Offer {
 #[derive(Serialize, Deserialize)]
 struct JoinerDetails {
     name: String,
+    signing_key: [u8; 32],
     box_key: [u8; 32],
+    /// Over its admission ([`MemberInfo::sign_join`]).
+    signature: Vec<u8>,
 }
 
 async fn step<T>(what: &str, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
@@ -70,12 +73,14 @@ pub async fn sponsor(daemon: Daemon, net: Arc<Net>, conn: quinn::Connection) {
     let Some(joiner_key) = transport::peer_key(&conn) else {
         return conn.close(2u32.into(), b"no key");
     };
+    // Its transport key's hash, for logs only: its device id is the hash of
+    // a signing key it has not shown yet.
     let joiner = DeviceId::from_public_key(&joiner_key);
     let (mut send, mut recv) = match step("open", async { Ok(conn.accept_bi().await?) }).await {
         Ok(streams) => streams,
         Err(_) => return conn.close(2u32.into(), b"no stream"),
     };
-    match serve(&daemon, &mut send, &mut recv, joiner, joiner_key).await {
+    match serve(&daemon, &mut send, &mut recv, joiner_key).await {
         Ok(()) => {
             tracing::info!(device = %joiner.short(), "paired a new device");
             let _ = send.finish();
@@ -112,7 +117,6 @@ async fn serve(
     daemon: &Daemon,
     send: &mut quinn::SendStream,
     recv: &mut quinn::RecvStream,
-    joiner: DeviceId,
     joiner_key: [u8; 32],
 ) -> std::result::Result<(), Refusal> {
     let broken = |e: anyhow::Error| refusal(format!("{e:#}"), false);
@@ -133,8 +137,17 @@ async fn serve(
         .finish(&spake)
         .map_err(|_| spend("malformed pairing message".into()))?;
     let sponsor_key = daemon
-        .with_device_key(|k| k.public())
+        .with_transport_key(|k| k.public())
         .ok_or_else(|| spend("no identity".into()))?;
+    let (sponsor, household) = {
+        let vault = daemon.vault();
+        let me = vault.device_id().ok_or_else(|| spend("no identity".into()))?;
+        let household = vault
+            .ledger()
+            .household_id()
+            .ok_or_else(|| spend("no household".into()))?;
+        (me, household)
+    };
     let (jfp, sfp) = (fingerprint(&joiner_key), fingerprint(&sponsor_key));
     write_frame(
         send,
@@ -152,6 +165,9 @@ async fn serve(
     };
     key.check(Role::Joiner, &jfp, &sfp, &mac)
         .map_err(|_| spend("wrong pairing code; the offer is cancelled, run `authctl pair` again".into()))?;
+    write_frame(send, &PairFrame::Sponsor { household, sponsor })
+        .await
+        .map_err(|e| spend(format!("{e:#}")))?;
     let PairFrame::Joiner { sealed } = step("details", read_frame(recv))
         .await
         .map_err(|e| spend(format!("{e:#}")))?
@@ -160,12 +176,17 @@ async fn serve(
     };
     let details = open_details(&key.seal_key(), &sealed).ok_or_else(|| spend("unreadable joiner details".into()))?;
     let member = MemberInfo {
-        device: joiner,
+        device: DeviceId::from_public_key(&details.signing_key),
         name: details.name,
-        signing_key: joiner_key,
+        signing_key: details.signing_key,
+        transport_key: joiner_key,
         box_key: details.box_key,
     };
-    let welcome = daemon.sponsor(member).await.map_err(|e| spend(format!("{e:#}")))?;
+    let transcript = key.transcript(&jfp, &sfp);
+    let welcome = daemon
+        .sponsor(member, transcript, details.signature)
+        .await
+        .map_err(|e| spend(format!("{e:#}")))?;
     daemon.spend_offer();
     for batch in authsync_proto::wire::record_batches(&welcome) {
         write_frame(send, &PairFrame::Welcome(batch))
@@ -191,7 +212,7 @@ fn open_details(key: &SymKey, sealed: &Sealed) -> Option<JoinerDetails> {
 /// The joiner's side: reaches the sponsor at `addr`, runs the exchange as
 /// `identity`, and returns the household's records.
 pub async fn join(identity: &Identity, code: &PairingCode, addr: SocketAddr) -> Result<Vec<Record>> {
-    let tls = Tls::new(&identity.device, Arc::new(Trust::default()))?;
+    let tls = Tls::new(&identity.transport, Arc::new(Trust::default()))?;
     let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
         .parse()
         .context("bind address")?;
@@ -253,7 +274,7 @@ async fn exchange(identity: &Identity, code: &PairingCode, conn: &quinn::Connect
     let key: PairingKey = handshake
         .finish(&theirs)
         .map_err(|_| anyhow!("the other device sent a malformed message"))?;
-    let (jfp, sfp) = (fingerprint(&identity.device.public()), fingerprint(&sponsor_key));
+    let (jfp, sfp) = (fingerprint(&identity.transport.public()), fingerprint(&sponsor_key));
     write_frame(
         &mut send,
         &PairFrame::Confirm {
@@ -267,9 +288,20 @@ async fn exchange(identity: &Identity, code: &PairingCode, conn: &quinn::Connect
         })?,
         other => return Err(refused(other)),
     }
+    let (household, sponsor) = match step("sponsor", read_frame(&mut recv)).await? {
+        PairFrame::Sponsor { household, sponsor } => (household, sponsor),
+        other => return Err(refused(other)),
+    };
     let details = JoinerDetails {
         name: identity.name.clone(),
+        signing_key: identity.signing.public(),
         box_key: identity.box_key.public(),
+        signature: identity.member_info().sign_join(
+            &identity.signing,
+            &household,
+            &sponsor,
+            &key.transcript(&jfp, &sfp),
+        ),
     };
     write_frame(
         &mut send,

@@ -1,11 +1,15 @@
 //! The sled store: records and the device's keys, durable before any reply.
 //!
-//! Trees: `records` (origin ‖ seq, big-endian → encoded record) and `meta`
-//! (the device identity, how the vault key is derived, the wrapped box key,
-//! the device name). Everything else (version vectors, the household, the
-//! decrypted index) is rebuilt from `records` at start. The records are the
-//! sealed bytes that also cross the wire: nothing readable is at rest but the
-//! device's own signing key and public membership data.
+//! Trees: `records` (origin ‖ seq, big-endian → encoded record), `arrival`
+//! (same key → when this device first held it, Unix ms: what `revoke
+//! --lost-since` caps by), `forks` (origin → a record proving it signed two
+//! histories), `quarantine` (same key as `records` → a stored record that no
+//! longer passes, set aside at start) and `meta` (the device identity, how
+//! the vault key is derived, the sealed signing and box keys, the device
+//! name, the record format). Everything else (version vectors, the
+//! household, the decrypted index) is rebuilt from `records` at start. The
+//! records are the sealed bytes that also cross the wire: nothing readable
+//! is at rest but the device's transport key and public membership data.
 //!
 //! Durability: sled's `flush` survives `kill -9` but uses `sync_file_range`
 //! on Linux (sled issue 1452), so after it every file and directory of the
@@ -24,6 +28,9 @@ pub struct Store {
     dir: PathBuf,
     db: sled::Db,
     records: sled::Tree,
+    arrival: sled::Tree,
+    forks: sled::Tree,
+    quarantine: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -75,55 +82,140 @@ impl Store {
             })?;
         let records = db.open_tree("records").context("failed to open the records tree")?;
         let meta = db.open_tree("meta").context("failed to open the meta tree")?;
+        let arrival = db.open_tree("arrival").context("failed to open the arrival tree")?;
+        let forks = db.open_tree("forks").context("failed to open the forks tree")?;
+        let quarantine = db
+            .open_tree("quarantine")
+            .context("failed to open the quarantine tree")?;
         let store = Store {
             dir: db_dir,
             db,
             records,
+            arrival,
+            forks,
+            quarantine,
             meta,
         };
         store.restrict_files()?;
         Ok(store)
     }
 
-    /// Every stored record, decoded. A record that does not decode means the
-    /// store is corrupt: that is an error, not something to skip.
+    /// Every stored record that decodes; one that does not is moved to
+    /// `quarantine` (a damaged record is never a reason not to start: peers
+    /// hold it too).
     pub fn load_records(&self) -> Result<Vec<Record>> {
-        self.records
-            .iter()
-            .map(|item| {
-                let (_, bytes) = item.context("failed to read the vault")?;
-                Record::decode(&bytes).context("the vault holds a record that does not decode: it is corrupt")
-            })
-            .collect()
+        let mut records = Vec::new();
+        for item in &self.records {
+            let (key, bytes) = item.context("failed to read the vault")?;
+            match Record::decode(&bytes) {
+                Ok(record) => records.push(record),
+                Err(e) => {
+                    tracing::warn!("a stored record does not decode ({e}): set aside");
+                    self.quarantine
+                        .insert(&key, bytes)
+                        .context("failed to write the vault")?;
+                    self.records.remove(&key).context("failed to write the vault")?;
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// Moves stored records that no longer pass to `quarantine`.
+    pub fn quarantine(&self, ids: &[RecordId]) -> Result<()> {
+        for id in ids {
+            let key = record_key(id);
+            if let Some(bytes) = self.records.remove(key).context("failed to write the vault")? {
+                self.quarantine
+                    .insert(key, bytes)
+                    .context("failed to write the vault")?;
+            }
+        }
+        self.sync()
+    }
+
+    /// How many records are in quarantine.
+    pub fn quarantined(&self) -> usize {
+        self.quarantine.len()
     }
 
     /// Stores one record; durable only after the next [`Store::sync`].
-    pub fn put_record_unsynced(&self, record: &Record) -> Result<()> {
+    pub fn put_record_unsynced(&self, record: &Record, now_ms: u64) -> Result<()> {
+        let key = record_key(&record.id);
         self.records
-            .insert(record_key(&record.id), record.encode())
+            .insert(key, record.encode())
+            .context("failed to write the vault")?;
+        self.arrival
+            .insert(key, &now_ms.to_be_bytes())
             .context("failed to write the vault")?;
         Ok(())
     }
 
     /// Stores `records` in one atomic batch, durably: after a crash either
     /// every one is on disk or none.
-    pub fn put_records(&self, records: &[Record]) -> Result<()> {
+    pub fn put_records(&self, records: &[Record], now_ms: u64) -> Result<()> {
         let mut batch = sled::Batch::default();
+        let mut arrivals = sled::Batch::default();
         for record in records {
-            batch.insert(&record_key(&record.id)[..], record.encode());
+            let key = record_key(&record.id);
+            batch.insert(&key[..], record.encode());
+            arrivals.insert(&key[..], &now_ms.to_be_bytes());
         }
         self.records.apply_batch(batch).context("failed to write the vault")?;
+        // An arrival time lost in a crash only makes `--lost-since` treat the
+        // record as older than it is: the cap then leaves it in, never out.
+        self.arrival
+            .apply_batch(arrivals)
+            .context("failed to write the vault")?;
+        self.sync()
+    }
+
+    /// When this device first held each of `origin`'s records, by seq.
+    pub fn arrivals(&self, origin: &authsync_proto::ids::DeviceId) -> Result<Vec<(u64, u64)>> {
+        self.arrival
+            .scan_prefix(origin.as_bytes())
+            .map(|item| {
+                let (key, value) = item.context("failed to read the vault")?;
+                let seq = u64::from_be_bytes(key[32..40].try_into().context("a corrupt arrival key")?);
+                let ms = u64::from_be_bytes(value.as_ref().try_into().context("a corrupt arrival time")?);
+                Ok((seq, ms))
+            })
+            .collect()
+    }
+
+    /// Keeps `evidence` of a fork of its origin, durably.
+    pub fn put_fork(&self, evidence: &Record) -> Result<()> {
+        self.forks
+            .insert(evidence.id.origin.as_bytes(), evidence.encode())
+            .context("failed to write the vault")?;
+        self.sync()
+    }
+
+    /// Every fork evidence kept.
+    pub fn forks(&self) -> Result<Vec<Record>> {
+        Ok(self
+            .forks
+            .iter()
+            .filter_map(|item| item.ok())
+            .filter_map(|(_, bytes)| Record::decode(&bytes).ok())
+            .collect())
+    }
+
+    /// Sets a metadata value, durably.
+    pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.meta.insert(key, value).context("failed to write the vault")?;
         self.sync()
     }
 
     /// Writes a new vault's first records and keys in one transaction, so a
     /// crash leaves either nothing or a complete household.
-    pub fn init(&self, records: &[&Record], meta: &[(&str, &[u8])]) -> Result<()> {
+    pub fn init(&self, records: &[&Record], meta: &[(&str, &[u8])], now_ms: u64) -> Result<()> {
         use sled::Transactional;
-        (&self.records, &self.meta)
-            .transaction(|(tx_records, tx_meta)| {
+        (&self.records, &self.meta, &self.arrival)
+            .transaction(|(tx_records, tx_meta, tx_arrival)| {
                 for record in records {
                     tx_records.insert(&record_key(&record.id)[..], record.encode())?;
+                    tx_arrival.insert(&record_key(&record.id)[..], &now_ms.to_be_bytes())?;
                 }
                 for (key, value) in meta {
                     tx_meta.insert(*key, *value)?;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use authsync_proto::ids::DeviceId;
+use authsync_proto::ids::{DeviceId, RecordId};
 use authsync_proto::wire::{self, Frame, SYNC_PROTOCOL};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -72,7 +72,7 @@ async fn send_missing(
 /// at WARN. Returns whether the session got past the hellos (callers that
 /// redial back off unless it did).
 pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> bool {
-    let Some(peer) = crate::transport::peer_key(&conn).map(|key| DeviceId::from_public_key(&key)) else {
+    let Some(peer) = crate::transport::peer_key(&conn).and_then(|key| daemon.trust().member(&key)) else {
         conn.close(2u32.into(), b"no key");
         return false;
     };
@@ -133,9 +133,13 @@ async fn session(
     {
         Frame::Hello(hello) => hello,
         Frame::Records(_) => bail!("the peer sent records before its hello"),
+        Frame::Evidence(_) => bail!("the peer sent evidence before its hello"),
     };
     if theirs.protocol != SYNC_PROTOCOL {
-        bail!("the peer speaks sync protocol {}, not {SYNC_PROTOCOL}", theirs.protocol);
+        bail!(
+            "the peer speaks sync protocol {} and this device {SYNC_PROTOCOL}: update authsync on the older one",
+            theirs.protocol
+        );
     }
     if theirs.device != peer {
         bail!("the peer's hello names another device than its key");
@@ -165,6 +169,15 @@ async fn session(
     let me = hello_device;
     let result = async {
         let mut their_vv = theirs.version_vector;
+        // Origins whose records had to wait in this session.
+        let mut waiting = std::collections::BTreeSet::new();
+        // Where we hold a different record than their head: a fork.
+        for (origin, seq, hash) in &theirs.heads {
+            if let Some(ours) = daemon.evidence_against(RecordId { origin: *origin, seq: *seq }, hash) {
+                tracing::warn!(peer = %peer.short(), origin = %origin.short(), seq, "two histories of one device: sending evidence");
+                write_frame(&mut send, &Frame::Evidence(ours)).await?;
+            }
+        }
         send_missing(daemon, &mut send, &mut their_vv).await?;
         daemon.peers().written(&peer, their_vv.get(&me).copied().unwrap_or(0));
         loop {
@@ -173,12 +186,31 @@ async fn session(
                     None => return Ok(()),
                     Some(Err(e)) => return Err(e),
                     Some(Ok(Frame::Hello(_))) => bail!("the peer sent a second hello"),
+                    Some(Ok(Frame::Evidence(evidence))) => {
+                        let id = evidence.id;
+                        if daemon.prove_fork(evidence).await? {
+                            tracing::warn!(peer = %peer.short(), origin = %id.origin.short(), seq = id.seq, "a device signed two histories: its records from the fork on are refused");
+                            // Our side of it, so the peer holds the proof too.
+                            if let Some(ours) = daemon.record(&id) {
+                                write_frame(&mut send, &Frame::Evidence(ours)).await?;
+                            }
+                        }
+                    }
                     Some(Ok(Frame::Records(records))) => {
                         for record in &records {
                             note(&mut their_vv, record.id.origin, record.id.seq);
                         }
-                        let ingested = daemon.ingest(records).await?;
+                        let ingested = daemon.ingest(records, &mut waiting).await?;
                         daemon.peers().seen(&peer);
+                        for origin in &ingested.forks {
+                            // The peer's chain and ours differ before what it
+                            // sent: our record there is the other half.
+                            let at = daemon.fork_point(origin);
+                            if let Some(ours) = at.and_then(|seq| daemon.record(&RecordId { origin: *origin, seq })) {
+                                tracing::warn!(peer = %peer.short(), origin = %origin.short(), "a device signed two histories: its records from the fork on are refused");
+                                write_frame(&mut send, &Frame::Evidence(ours)).await?;
+                            }
+                        }
                         if let Some((id, why)) = ingested.rejected {
                             tracing::warn!(peer = %peer.short(), record = %id, reason = %why, "refused a record from a peer");
                             bail!("the peer sent a record that was refused: {why}");

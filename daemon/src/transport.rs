@@ -1,14 +1,16 @@
 //! The QUIC endpoint and its TLS: TLS 1.3 only, rustls with the ring
 //! provider, and RFC 7250 raw public keys: each daemon presents its Ed25519
-//! device key itself, no certificate, no CA, no names. A peer is accepted
-//! only if the SHA-256 of its key (its device id) is a current member, except
-//! on a pairing connection while an offer is open (the joiner is not a member
-//! yet; the pairing exchange then authenticates it).
+//! *transport* key itself, no certificate, no CA, no names. A peer is
+//! accepted only if its key is the transport key of a current member (whose
+//! `Member` record, signed with signing keys, names it), except on a pairing
+//! connection while an offer is open (the joiner is not a member yet; the
+//! pairing exchange then authenticates it). The transport key authorises
+//! nothing else: it signs no record.
 //!
 //! Raw public keys rather than self-signed certificates: an Ed25519 SPKI is a
 //! fixed 44-byte structure, so checking a peer needs no X.509 parser at all.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -49,7 +51,7 @@ pub fn public_key(spki: &[u8]) -> Option<[u8; 32]> {
     key.try_into().ok()
 }
 
-/// The Ed25519 public key a peer presented on `connection`.
+/// The Ed25519 (transport) public key a peer presented on `connection`.
 pub fn peer_key(connection: &quinn::Connection) -> Option<[u8; 32]> {
     let identity = connection.peer_identity()?;
     let certs = identity.downcast::<Vec<CertificateDer<'static>>>().ok()?;
@@ -59,19 +61,29 @@ pub fn peer_key(connection: &quinn::Connection) -> Option<[u8; 32]> {
 /// Whom the verifiers accept. Shared with the daemon, which updates it.
 #[derive(Debug, Default)]
 pub struct Trust {
-    members: RwLock<HashSet<DeviceId>>,
+    /// Current members' transport keys, and whose they are.
+    members: RwLock<HashMap<[u8; 32], DeviceId>>,
     pairing_open: AtomicBool,
 }
 
 impl Trust {
-    /// Replaces the set of current members.
-    pub fn set_members(&self, members: impl IntoIterator<Item = DeviceId>) {
+    /// Replaces the set of current members: (transport key, device id).
+    pub fn set_members(&self, members: impl IntoIterator<Item = ([u8; 32], DeviceId)>) {
         *self.members.write().unwrap_or_else(|p| p.into_inner()) = members.into_iter().collect();
+    }
+
+    /// The current member whose transport key is `key`.
+    pub fn member(&self, key: &[u8; 32]) -> Option<DeviceId> {
+        self.members.read().unwrap_or_else(|p| p.into_inner()).get(key).copied()
     }
 
     /// Whether `device` is a current member.
     pub fn is_member(&self, device: &DeviceId) -> bool {
-        self.members.read().unwrap_or_else(|p| p.into_inner()).contains(device)
+        self.members
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|d| d == device)
     }
 
     /// Opens or closes the door for a joiner.
@@ -96,10 +108,8 @@ fn check_ed25519(message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySigne
         .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature))
 }
 
-fn device_of(cert: &CertificateDer<'_>) -> Result<DeviceId, rustls::Error> {
-    public_key(cert.as_ref())
-        .map(|key| DeviceId::from_public_key(&key))
-        .ok_or(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))
+fn key_of(cert: &CertificateDer<'_>) -> Result<[u8; 32], rustls::Error> {
+    public_key(cert.as_ref()).ok_or(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))
 }
 
 /// Both sides speak TLS 1.3 only.
@@ -156,11 +166,11 @@ impl ClientCertVerifier for ClientVerifier {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let device = device_of(end_entity)?;
-        if self.0.is_member(&device) || self.0.pairing_open() {
+        let key = key_of(end_entity)?;
+        if self.0.member(&key).is_some() || self.0.pairing_open() {
             Ok(ClientCertVerified::assertion())
         } else {
-            tracing::debug!(peer = %device.short(), "refused a client that is not a member");
+            tracing::debug!(peer = %DeviceId::from_public_key(&key).short(), "refused a client that is not a member");
             Err(unknown_peer())
         }
     }
@@ -194,16 +204,16 @@ impl ServerCertVerifier for ServerVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let device = device_of(end_entity)?;
+        let key = key_of(end_entity)?;
         let ok = match self.expect {
-            Expect::Member(id) => id == device && self.trust.is_member(&device),
-            Expect::AnyMember => self.trust.is_member(&device),
+            Expect::Member(id) => self.trust.member(&key) == Some(id),
+            Expect::AnyMember => self.trust.member(&key).is_some(),
             Expect::Anyone => true,
         };
         if ok {
             Ok(ServerCertVerified::assertion())
         } else {
-            tracing::debug!(peer = %device.short(), "refused a server that is not the expected member");
+            tracing::debug!(peer = %DeviceId::from_public_key(&key).short(), "refused a server that is not the expected member");
             Err(unknown_peer())
         }
     }

@@ -3,24 +3,28 @@
 //! makes the record durable before it enters memory, so what a reply reports
 //! is on disk.
 //!
-//! Keys: the Ed25519 device key is stored as is (a locked daemon must still
-//! sign and sync); the X25519 box key is sealed with the local key-encryption
-//! key (Argon2id of the passphrase, or a random key file); epoch keys live
-//! only inside `Epoch` envelopes on disk and in memory while unlocked.
+//! Keys: the Ed25519 transport key is stored as is (a locked daemon must
+//! still connect, store and forward); the Ed25519 signing key and the X25519
+//! box key are sealed with the local key-encryption key (Argon2id of the
+//! passphrase, or a random key file), so a locked daemon signs nothing and
+//! reads nothing; epoch keys live only inside `Epoch` envelopes on disk and
+//! in memory while unlocked.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
+use authsync_proto::authority::Household;
 use authsync_proto::crypto::{BoxKey, DeviceKey, Envelope, KdfParams, Sealed, SymKey};
 use authsync_proto::entries::Index;
 use authsync_proto::hlc::Hlc;
-use authsync_proto::household::Household;
 use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger, Rejected};
-use authsync_proto::record::{Body, EntryBody, MemberInfo, Record};
+use authsync_proto::record::Header;
+use authsync_proto::record::{Body, EntryBody, FORMAT_VERSION, MemberInfo, Record};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
@@ -41,20 +45,27 @@ pub enum KekSource {
 /// Records a slow subscriber may fall behind by before it must resync.
 const EVENT_BACKLOG: usize = 4096;
 const BOX_KEY_AAD: &[u8] = b"authsync box key v1";
+const SIGNING_KEY_AAD: &[u8] = b"authsync signing key v2";
 const KEY_FILE: &str = "vault.key";
 /// Names the household this data dir holds, outside sled: if the store ever
 /// opens empty while this exists, the store was lost or replaced.
 const MARKER_FILE: &str = "household";
 
-/// The keys needed to read and write entries; dropped (and so zeroized) on lock.
+/// The keys needed to sign records and read entries; dropped (and so
+/// zeroized) on lock.
 pub struct Unlocked {
+    pub signing: DeviceKey,
     pub box_key: BoxKey,
     pub index: Index,
 }
 
 /// A device's keys before they belong to a vault (while joining).
 pub struct Identity {
-    pub device: DeviceKey,
+    /// Authenticates connections only; plain at rest.
+    pub transport: DeviceKey,
+    /// Signs records: the device's authority. Its public key's hash is the
+    /// device id.
+    pub signing: DeviceKey,
     pub box_key: BoxKey,
     pub name: String,
 }
@@ -63,18 +74,25 @@ impl Identity {
     /// A new random identity called `name`.
     pub fn generate(name: &str) -> Identity {
         Identity {
-            device: DeviceKey::generate(&mut OsRng),
+            transport: DeviceKey::generate(&mut OsRng),
+            signing: DeviceKey::generate(&mut OsRng),
             box_key: BoxKey::generate(&mut OsRng),
             name: name.to_string(),
         }
     }
 
+    /// The device id: the hash of its signing key.
+    pub fn id(&self) -> DeviceId {
+        self.signing.id()
+    }
+
     /// How the household will know it.
     pub fn member_info(&self) -> MemberInfo {
         MemberInfo {
-            device: self.device.id(),
+            device: self.signing.id(),
             name: self.name.clone(),
-            signing_key: self.device.public(),
+            signing_key: self.signing.public(),
+            transport_key: self.transport.public(),
             box_key: self.box_key.public(),
         }
     }
@@ -85,9 +103,12 @@ pub struct Vault {
     store: Store,
     data_dir: PathBuf,
     ledger: Ledger,
-    device: Option<DeviceKey>,
+    me: Option<DeviceId>,
+    transport: Option<DeviceKey>,
     name: Option<String>,
     unlocked: Option<Unlocked>,
+    /// Stored records set aside at start because they no longer pass.
+    quarantined: usize,
     /// Every record newly admitted, local or received, once it is durable.
     events: broadcast::Sender<Arc<Record>>,
 }
@@ -100,34 +121,49 @@ pub fn now_ms() -> u64 {
 }
 
 impl Vault {
-    /// Opens the vault in `data_dir`, re-verifying every stored record.
+    /// Opens the vault in `data_dir`, re-verifying every stored record. A
+    /// stored record that no longer passes is set aside (quarantined) and
+    /// reported, never a reason not to start.
     pub fn open(data_dir: &Path) -> Result<Vault> {
         let store = Store::open(data_dir)?;
-        let device = store
-            .meta("device_key")?
-            .map(|bytes| {
-                let bytes: [u8; 32] = bytes
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| anyhow!("the vault's device key is corrupt"))?;
-                Ok::<_, anyhow::Error>(DeviceKey::from_bytes(&bytes))
-            })
-            .transpose()?;
+        if store.meta("device_key")?.is_some() {
+            return Err(anyhow!(
+                "the vault in {} was written by an older authsync (record format 1), which this one (format {FORMAT_VERSION}) cannot read and does not migrate: move that directory away and pair this device again",
+                data_dir.display()
+            ));
+        }
+        let key32 = |name: &str| -> Result<Option<[u8; 32]>> {
+            store
+                .meta(name)?
+                .map(|bytes| {
+                    bytes
+                        .as_ref()
+                        .try_into()
+                        .map_err(|_| anyhow!("the vault's {name} is corrupt"))
+                })
+                .transpose()
+        };
+        let transport = key32("transport_key")?.map(|b| DeviceKey::from_bytes(&b));
+        let me = key32("device_id")?.map(DeviceId);
         let name = store
             .meta("device_name")?
             .map(|b| String::from_utf8_lossy(&b).into_owned());
-        let mut records = store.load_records()?;
-        records.sort_by_key(|r| (r.hlc, r.id));
-        let mut ledger = Ledger::new();
-        for record in records {
-            let id = record.id;
-            match ledger.admit(record) {
-                // Held from before its origin's revocation arrived: ignored.
-                Ok(_) | Err(Rejected::Revoked) => {}
-                Err(e) => return Err(anyhow!("the vault is corrupt: stored record {id} is refused ({e})")),
+        let (ledger, refused) = readmit(store.load_records()?);
+        if !refused.is_empty() {
+            tracing::warn!(
+                count = refused.len(),
+                "stored records no longer pass the household's rules: set aside (see `authctl status`)"
+            );
+            store.quarantine(&refused)?;
+        }
+        let mut ledger = ledger;
+        let mut forks = authsync_proto::authority::Forks::new();
+        for evidence in store.forks()? {
+            if let Some(fork) = ledger.prove_fork(&evidence) {
+                forks.insert(fork.origin, fork.at);
             }
         }
-        if device.is_some() != ledger.household().is_some() {
+        if me.is_some() != ledger.household().is_some() || me.is_some() != transport.is_some() {
             return Err(anyhow!("the vault in {} is incomplete or corrupt", data_dir.display()));
         }
         let marker = data_dir.join(MARKER_FILE);
@@ -152,13 +188,16 @@ impl Vault {
         if ledger.household().is_some() && !key_file.exists() && key_file_tmp.exists() {
             commit_file(&key_file_tmp, &key_file)?;
         }
+        let quarantined = store.quarantined();
         Ok(Vault {
             store,
             data_dir: data_dir.to_path_buf(),
             ledger,
-            device,
+            me,
+            transport,
             name,
             unlocked: None,
+            quarantined,
             events: broadcast::channel(EVENT_BACKLOG).0,
         })
     }
@@ -172,11 +211,22 @@ impl Vault {
     }
 
     pub fn device_id(&self) -> Option<DeviceId> {
-        self.device.as_ref().map(DeviceKey::id)
+        self.me
     }
 
-    pub fn device_key(&self) -> Option<&DeviceKey> {
-        self.device.as_ref()
+    /// The key this device's connections are authenticated with.
+    pub fn transport_key(&self) -> Option<&DeviceKey> {
+        self.transport.as_ref()
+    }
+
+    /// Stored records set aside at start.
+    pub fn quarantined(&self) -> usize {
+        self.quarantined
+    }
+
+    /// When this device first held each of `origin`'s records (seq, Unix ms).
+    pub fn arrivals(&self, origin: &DeviceId) -> Result<Vec<(u64, u64)>> {
+        self.store.arrivals(origin)
     }
 
     pub fn device_name(&self) -> Option<&str> {
@@ -184,7 +234,7 @@ impl Vault {
     }
 
     pub fn is_initialized(&self) -> bool {
-        self.device.is_some()
+        self.me.is_some()
     }
 
     pub fn unlocked(&self) -> Option<&Unlocked> {
@@ -213,38 +263,31 @@ impl Vault {
     pub fn init(&mut self, name: &str, kek: SymKey, source: KekSource) -> Result<()> {
         let rng = &mut OsRng;
         let identity = Identity::generate(name);
-        let me = identity.device.id();
+        let me = identity.id();
         let mut household = [0u8; 16];
         rng.fill_bytes(&mut household);
         let household = HouseholdId(household);
-        let mut epoch = [0u8; 16];
-        rng.fill_bytes(&mut epoch);
-        let epoch = EpochId(epoch);
-        let epoch_key = SymKey::generate(rng);
-
         let now = now_ms();
-        let genesis_hlc = Hlc::tick(Hlc::default(), now);
         let genesis = Record::sign(
-            &identity.device,
-            RecordId { origin: me, seq: 1 },
-            household,
-            genesis_hlc,
+            &identity.signing,
+            Header {
+                id: RecordId { origin: me, seq: 1 },
+                household,
+                hlc: Hlc::tick(Hlc::default(), now),
+                prev: [0; 32],
+                seen: Vec::new(),
+            },
             Body::Genesis {
                 founder: identity.member_info(),
             },
         );
-        let envelope = Envelope::seal(rng, me, &identity.box_key.public(), &epoch, &epoch_key);
-        let first_epoch = Record::sign(
-            &identity.device,
-            RecordId { origin: me, seq: 2 },
-            household,
-            Hlc::tick(genesis_hlc, now),
-            Body::Epoch {
-                epoch,
-                counter: 0,
-                envelopes: vec![envelope],
-            },
-        );
+        let mut ledger = Ledger::new();
+        ledger
+            .admit(genesis.clone(), now)
+            .map_err(|e| anyhow!("the new household's first record was refused: {e}"))?;
+        let household_now = ledger.household().ok_or_else(|| anyhow!("no household"))?;
+        let header = ledger.next_header(&me, now, Some(&genesis));
+        let first_epoch = Record::sign(&identity.signing, header, fresh_epoch(household_now, None)?);
         self.establish(identity, kek, source, vec![genesis, first_epoch], &[])
     }
 
@@ -259,14 +302,15 @@ impl Vault {
         records: Vec<Record>,
         peers: &[String],
     ) -> Result<()> {
-        if self.device.is_some() {
+        if self.me.is_some() {
             return Err(anyhow!("this device already has a household"));
         }
-        let me = identity.device.id();
+        let me = identity.id();
+        let now = now_ms();
         let mut ledger = Ledger::new();
         for record in &records {
             ledger
-                .admit(record.clone())
+                .admit(record.clone(), now)
                 .map_err(|e| anyhow!("the household's records were refused: {e}"))?;
         }
         if !ledger.household().is_some_and(|h| h.is_current_member(&me)) {
@@ -279,7 +323,8 @@ impl Vault {
                 key_file.display()
             ));
         }
-        let wrapped = kek.seal(&mut OsRng, &box_aad(&me), identity.box_key.expose_bytes().as_ref());
+        let wrapped_box = kek.seal(&mut OsRng, &box_aad(&me), identity.box_key.expose_bytes().as_ref());
+        let wrapped_signing = kek.seal(&mut OsRng, &signing_aad(&me), identity.signing.expose_bytes().as_ref());
         let key_file_tmp = key_file.with_extension("tmp");
         if matches!(source, KekSource::KeyFile) {
             // Written aside first, renamed once the vault is committed: a
@@ -287,17 +332,22 @@ impl Vault {
             write_private_file(&key_file_tmp, kek.expose())?;
         }
         let source = postcard::to_stdvec(&source).context("failed to encode the key parameters")?;
-        let wrapped = postcard::to_stdvec(&wrapped).context("failed to encode the wrapped key")?;
+        let wrapped_box = postcard::to_stdvec(&wrapped_box).context("failed to encode the wrapped key")?;
+        let wrapped_signing = postcard::to_stdvec(&wrapped_signing).context("failed to encode the wrapped key")?;
         let refs: Vec<&Record> = records.iter().collect();
         self.store.init(
             &refs,
             &[
-                ("device_key", identity.device.expose_bytes().as_ref()),
+                ("format", FORMAT_VERSION.to_string().as_bytes()),
+                ("device_id", me.as_bytes()),
+                ("transport_key", identity.transport.expose_bytes().as_ref()),
+                ("signing_key", &wrapped_signing),
                 ("device_name", identity.name.as_bytes()),
                 ("kek", &source),
-                ("box_key", &wrapped),
+                ("box_key", &wrapped_box),
                 ("peers", peers.join("\n").as_bytes()),
             ],
+            now,
         )?;
         if key_file_tmp.exists() {
             commit_file(&key_file_tmp, &key_file)?;
@@ -305,7 +355,8 @@ impl Vault {
         let household = ledger.household_id().ok_or_else(|| anyhow!("no household"))?;
         write_private_file(&self.data_dir.join(MARKER_FILE), household.to_string().as_bytes())?;
         self.ledger = ledger;
-        self.device = Some(identity.device);
+        self.me = Some(me);
+        self.transport = Some(identity.transport);
         self.name = Some(identity.name);
         self.unlock_with(&kek)?;
         for record in records {
@@ -325,27 +376,40 @@ impl Vault {
         Ok(SymKey::from_bytes(&bytes))
     }
 
-    /// Opens the box key with `kek` and decrypts every readable entry.
-    /// `Ok(false)` if `kek` is not the right key.
-    pub fn unlock_with(&mut self, kek: &SymKey) -> Result<()> {
-        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
+    /// Opens a key sealed with `kek` from `meta`.
+    fn open_sealed_key(&self, kek: &SymKey, name: &str, aad: &[u8]) -> Result<[u8; 32]> {
         let wrapped = self
             .store
-            .meta("box_key")?
-            .ok_or_else(|| anyhow!("the vault has no box key: it is corrupt"))?;
-        let wrapped: Sealed = postcard::from_bytes(&wrapped).map_err(|_| anyhow!("the vault's box key is corrupt"))?;
-        let bytes = kek.open(&box_aad(&me), &wrapped).map_err(|_| WrongKey)?;
-        let bytes: [u8; 32] = bytes
+            .meta(name)?
+            .ok_or_else(|| anyhow!("the vault has no {name}: it is corrupt"))?;
+        let wrapped: Sealed = postcard::from_bytes(&wrapped).map_err(|_| anyhow!("the vault's {name} is corrupt"))?;
+        let bytes = kek.open(aad, &wrapped).map_err(|_| WrongKey)?;
+        bytes
             .as_slice()
             .try_into()
-            .map_err(|_| anyhow!("the vault's box key is corrupt"))?;
-        let box_key = BoxKey::from_bytes(bytes);
+            .map_err(|_| anyhow!("the vault's {name} is corrupt"))
+    }
+
+    /// Opens the signing and box keys with `kek` and decrypts every readable
+    /// entry. Fails with [`WrongKey`] if `kek` is not the right key.
+    pub fn unlock_with(&mut self, kek: &SymKey) -> Result<()> {
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
+        let box_key = BoxKey::from_bytes(self.open_sealed_key(kek, "box_key", &box_aad(&me))?);
+        let signing = DeviceKey::from_bytes(&self.open_sealed_key(kek, "signing_key", &signing_aad(&me))?);
+        if signing.id() != me {
+            return Err(anyhow!("the vault's signing key is not this device's: it is corrupt"));
+        }
         let index = Index::build(&self.ledger, &me, &box_key);
-        self.unlocked = Some(Unlocked { box_key, index });
+        self.unlocked = Some(Unlocked {
+            signing,
+            box_key,
+            index,
+        });
         Ok(())
     }
 
-    /// Forgets the box key, the epoch keys and every decrypted entry.
+    /// Forgets the signing key, the box key, the epoch keys and every
+    /// decrypted entry.
     pub fn lock(&mut self) {
         self.unlocked = None;
     }
@@ -367,11 +431,11 @@ impl Vault {
     /// the current epoch (repaired first, if a former member holds it), and
     /// commits them together.
     fn write_versions(&mut self, versions: Vec<(EntryId, Vec<RecordId>, &EntryBody)>) -> Result<Vec<RecordId>> {
+        for (_, _, body) in &versions {
+            body.check_size()?;
+        }
         self.repair_epochs(Repair::BeforeWriting)?;
-        let device = self
-            .device
-            .as_ref()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
         let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
         let household = self
             .ledger
@@ -384,19 +448,14 @@ impl Vault {
             .index
             .epoch_key(&epoch.id)
             .ok_or_else(|| anyhow!("this device holds no key for the current epoch"))?;
-        let me = device.id();
-        let first_seq = self.ledger.next_seq(&me);
-        let mut hlc = self.ledger.latest_hlc();
-        let mut records = Vec::with_capacity(versions.len());
-        for (seq, (entry, parents, body)) in (first_seq..).zip(versions) {
-            hlc = Hlc::tick(hlc, now_ms());
-            let id = RecordId { origin: me, seq };
+        let now = now_ms();
+        let mut records: Vec<Record> = Vec::with_capacity(versions.len());
+        for (entry, parents, body) in versions {
+            let header = self.ledger.next_header(&me, now, records.last());
             records.push(Record::seal_entry(
                 &mut OsRng,
-                device,
-                id,
-                household.id,
-                hlc,
+                &unlocked.signing,
+                header,
                 entry,
                 parents,
                 (epoch.id, key),
@@ -407,14 +466,24 @@ impl Vault {
     }
 
     /// Makes this device's own `records` durable in one atomic batch, then
-    /// admits them to the ledger and the index, in order.
+    /// admits them to the ledger and the index, in order. Each is checked
+    /// against the household's rules first: nothing is written that a peer
+    /// would refuse.
     fn commit_own(&mut self, records: Vec<Record>) -> Result<Vec<RecordId>> {
-        self.store.put_records(&records)?;
+        let now = now_ms();
+        self.ledger.check_batch(&records, now).map_err(|e| match e {
+            Rejected::OverQuota => anyhow!(
+                "this device has written as much as one device may ({} MiB): nothing was written",
+                authsync_proto::authority::QUOTA_BYTES >> 20
+            ),
+            e => anyhow!("this device's own record would be refused ({e}): nothing was written"),
+        })?;
+        self.store.put_records(&records, now)?;
         let mut ids = Vec::with_capacity(records.len());
         for record in records {
             let id = record.id;
             self.ledger
-                .admit(record)
+                .admit(record, now)
                 .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
             self.admitted(id);
             ids.push(id);
@@ -426,12 +495,7 @@ impl Vault {
     /// check before seeds are revealed); changes nothing.
     pub fn check_kek(&self, kek: &SymKey) -> Result<()> {
         let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
-        let wrapped = self
-            .store
-            .meta("box_key")?
-            .ok_or_else(|| anyhow!("the vault has no box key: it is corrupt"))?;
-        let wrapped: Sealed = postcard::from_bytes(&wrapped).map_err(|_| anyhow!("the vault's box key is corrupt"))?;
-        kek.open(&box_aad(&me), &wrapped).map_err(|_| WrongKey)?;
+        self.open_sealed_key(kek, "box_key", &box_aad(&me))?;
         Ok(())
     }
 
@@ -460,70 +524,116 @@ impl Vault {
 
     /// Admits records received from a peer, in order, storing each new one
     /// before it enters memory and syncing the store once at the end. Stops
-    /// at the first record refused; what came before it stays admitted.
-    pub fn ingest(&mut self, records: Vec<Record>) -> Result<Ingested> {
+    /// at the first record refused; what came before it stays admitted. A
+    /// record that must wait (dated ahead, or after records not held yet)
+    /// is left for a later sync, with its origin's later records.
+    ///
+    /// `waiting` holds the origins whose records wait in this session: their
+    /// later records in it are left too (they would leave a gap, which is
+    /// then no fault of the peer).
+    pub fn ingest(&mut self, records: Vec<Record>, waiting: &mut BTreeSet<DeviceId>) -> Result<Ingested> {
         let mut ingested = Ingested::default();
+        let now = now_ms();
         for record in records {
-            match self.ledger.check(&record) {
+            if waiting.contains(&record.id.origin) {
+                ingested.waiting += 1;
+                continue;
+            }
+            match self.ledger.check(&record, now) {
                 Ok(Admitted::Duplicate) => ingested.duplicates += 1,
                 Ok(Admitted::New) => {
                     let id = record.id;
-                    self.store.put_record_unsynced(&record)?;
+                    self.store.put_record_unsynced(&record, now)?;
                     self.ledger
-                        .admit(record)
+                        .admit(record, now)
                         .map_err(|e| anyhow!("a checked record was refused: {e}"))?;
                     ingested.new.push(id);
                 }
                 // Written after its origin was revoked: dropped, not an attack
                 // by the peer that forwarded it (it may have held it first).
                 Err(Rejected::Revoked) => ingested.dropped += 1,
+                Err(e) if e.is_temporary() => {
+                    waiting.insert(record.id.origin);
+                    ingested.waiting += 1;
+                }
+                // Validly signed by its origin yet not in the chain held:
+                // proof of a fork. Anything else claiming an held id is a
+                // forgery, and the peer's fault.
+                Err(Rejected::Equivocation) if self.ledger.prove_fork(&record).is_some() => {
+                    self.store.put_fork(&record)?;
+                    ingested.forks.push(record.id.origin);
+                    waiting.insert(record.id.origin);
+                }
                 Err(rejected) => {
                     ingested.rejected = Some((record.id, rejected));
                     break;
                 }
             }
         }
-        if !ingested.new.is_empty() {
+        if !ingested.new.is_empty() || !ingested.forks.is_empty() {
             self.store.sync()?;
             for id in ingested.new.clone() {
                 self.admitted(id);
             }
-            let membership_changed = ingested
-                .new
-                .iter()
-                .any(|id| self.ledger.get(id).is_some_and(|r| !matches!(r.body, Body::Entry(_))));
+            let membership_changed = !ingested.forks.is_empty()
+                || ingested
+                    .new
+                    .iter()
+                    .any(|id| self.ledger.get(id).is_some_and(|r| !matches!(r.body, Body::Entry(_))));
             if membership_changed {
+                self.rebuild_index();
                 self.repair_epochs(Repair::ShareKeys)?;
             }
         }
         Ok(ingested)
     }
 
-    /// Revokes `target`: a `Revoke` record capping its records at the last
-    /// one this device holds, then a new epoch whose key is sealed to the
-    /// remaining members only, so new writes are unreadable to it.
-    pub fn revoke(&mut self, target: DeviceId) -> Result<()> {
-        let device = self
-            .device
-            .as_ref()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
+    /// Takes `evidence` (a record a peer holds where this device holds a
+    /// different one) as proof of a fork; keeps it if it holds. Returns
+    /// whether a new fork was proven.
+    pub fn prove_fork(&mut self, evidence: &Record) -> Result<bool> {
+        if self.ledger.prove_fork(evidence).is_none() {
+            return Ok(false);
+        }
+        self.store.put_fork(evidence)?;
+        self.rebuild_index();
+        let _ = self.events.send(Arc::new(evidence.clone()));
+        Ok(true)
+    }
+
+    fn rebuild_index(&mut self) {
+        if let (Some(unlocked), Some(me)) = (self.unlocked.as_mut(), self.me) {
+            unlocked.index = Index::build(&self.ledger, &me, &unlocked.box_key);
+        }
+    }
+
+    /// Revokes `target`: a `Revoke` record capping its records at `cap` (by
+    /// default the last one this device holds), then a new epoch whose key
+    /// is sealed to the remaining members only, so new writes are
+    /// unreadable to it and to every device the cap voids.
+    pub fn revoke(&mut self, target: DeviceId, cap: Option<u64>) -> Result<()> {
         self.unlocked.as_ref().ok_or(Locked)?;
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
+        if me == target {
+            return Err(anyhow!("a device cannot revoke itself"));
+        }
+        let last_seq = self.ledger.version_vector().get(&target).copied().unwrap_or(0);
+        let last_seq = cap.map_or(last_seq, |c| c.min(last_seq));
+        self.append_own(vec![Body::Revoke {
+            device: target,
+            last_seq,
+        }])?;
         let household = self
             .ledger
             .household()
             .ok_or_else(|| anyhow!("no household on this device"))?;
-        if device.id() == target {
-            return Err(anyhow!("a device cannot revoke itself"));
+        if household.is_current_member(&target) {
+            return Err(anyhow!(
+                "the revocation did not take: a more senior device's revocation stands against it"
+            ));
         }
-        let last_seq = self.ledger.version_vector().get(&target).copied().unwrap_or(0);
-        let bodies = vec![
-            Body::Revoke {
-                device: target,
-                last_seq,
-            },
-            fresh_epoch(household, Some(target)),
-        ];
-        self.append_own(bodies)
+        let epoch = fresh_epoch(household, None)?;
+        self.append_own(vec![epoch])
     }
 
     /// Keeps the household's keys right, whoever caused them to go wrong:
@@ -538,9 +648,9 @@ impl Vault {
     ///   unreadable to it.
     ///
     /// Two devices repairing at once is harmless: envelopes for the same
-    /// recipient are equal in what they open, and of two new epochs the fold
-    /// picks the same current one everywhere, both sealed to every member.
-    /// Needs the unlocked vault; does nothing while locked.
+    /// recipient open to the same committed key, and of two new epochs the
+    /// fold picks the same current one everywhere, both sealed to every
+    /// member. Needs the unlocked vault; does nothing while locked.
     fn repair_epochs(&mut self, when: Repair) -> Result<()> {
         let (Some(unlocked), Some(household), Some(me)) =
             (self.unlocked.as_ref(), self.ledger.household(), self.device_id())
@@ -550,12 +660,7 @@ impl Vault {
         if !household.is_current_member(&me) {
             return Ok(());
         }
-        let members: Vec<&MemberInfo> = household
-            .members
-            .values()
-            .filter(|m| m.revoked_after.is_none())
-            .map(|m| &m.info)
-            .collect();
+        let members: Vec<&MemberInfo> = household.current_members().map(|m| &m.info).collect();
         let mut bodies = Vec::new();
         for epoch in household.epochs.values() {
             let Some(key) = unlocked.index.epoch_key(&epoch.id) else {
@@ -563,13 +668,12 @@ impl Vault {
             };
             let envelopes: Vec<Envelope> = members
                 .iter()
-                .filter(|m| !epoch.envelopes.contains_key(&m.device))
+                .filter(|m| !household.has_envelope(&epoch.id, &m.device))
                 .map(|m| Envelope::seal(&mut OsRng, m.device, &m.box_key, &epoch.id, key))
                 .collect();
             if !envelopes.is_empty() {
-                bodies.push(Body::Epoch {
+                bodies.push(Body::Envelopes {
                     epoch: epoch.id,
-                    counter: epoch.counter,
                     envelopes,
                 });
             }
@@ -579,7 +683,7 @@ impl Vault {
             .is_some_and(|epoch| epoch.envelopes.keys().any(|d| !household.is_current_member(d)));
         if when == Repair::BeforeWriting && exposed {
             tracing::info!("the household key is known to a device that left or was revoked: making a new one");
-            bodies.push(fresh_epoch(household, None));
+            bodies.push(fresh_epoch(household, None)?);
         }
         if bodies.is_empty() {
             return Ok(());
@@ -599,41 +703,34 @@ impl Vault {
         Ok(seq)
     }
 
-    /// Signs `bodies` as this device's next records and commits them.
+    /// Signs `bodies` as this device's next records and commits them. Needs
+    /// the unlocked vault: a locked daemon signs nothing.
     fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {
-        let device = self
-            .device
-            .as_ref()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
-        let household = self
-            .ledger
-            .household_id()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
-        let me = device.id();
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
+        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        let now = now_ms();
         let mut records: Vec<Record> = Vec::new();
         for body in bodies {
-            let record = Record::sign(
-                device,
-                RecordId {
-                    origin: me,
-                    seq: self.ledger.next_seq(&me) + records.len() as u64,
-                },
-                household,
-                Hlc::tick(records.last().map_or(self.ledger.latest_hlc(), |r| r.hlc), now_ms()),
-                body,
-            );
-            records.push(record);
+            let header = self.ledger.next_header(&me, now, records.last());
+            records.push(Record::sign(&unlocked.signing, header, body));
         }
         self.commit_own(records)?;
         Ok(())
     }
 
     /// Admits `joiner` to the household (this device is its sponsor): a
-    /// `Member` record, then an `Epoch` record for every epoch key this device
-    /// holds, sealed to the joiner, so it reads all history. Returns every
-    /// record it can pass on, in an order the joiner can admit.
-    pub fn sponsor(&mut self, joiner: MemberInfo) -> Result<Vec<Record>> {
+    /// `Member` record carrying the joiner's own signature over its
+    /// admission, then `Envelopes` of every epoch key this device holds,
+    /// sealed to the joiner, so it reads all history. Returns every record
+    /// it can pass on, in an order the joiner can admit.
+    pub fn sponsor(
+        &mut self,
+        joiner: MemberInfo,
+        transcript: [u8; 32],
+        joiner_signature: Vec<u8>,
+    ) -> Result<Vec<Record>> {
         let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
         let household = self
             .ledger
             .household()
@@ -641,12 +738,18 @@ impl Vault {
         if household.members.contains_key(&joiner.device) {
             return Err(anyhow!("that device was a member of this household before"));
         }
-        let mut bodies = vec![Body::Member { member: joiner.clone() }];
+        joiner
+            .verify_join(&household.id, &me, &transcript, &joiner_signature)
+            .map_err(|_| anyhow!("the joiner's signature over its admission does not verify"))?;
+        let mut bodies = vec![Body::Member {
+            member: joiner.clone(),
+            transcript,
+            joiner_signature,
+        }];
         for epoch in household.epochs.values() {
             if let Some(key) = unlocked.index.epoch_key(&epoch.id) {
-                bodies.push(Body::Epoch {
+                bodies.push(Body::Envelopes {
                     epoch: epoch.id,
-                    counter: epoch.counter,
                     envelopes: vec![Envelope::seal(
                         &mut OsRng,
                         joiner.device,
@@ -667,6 +770,57 @@ impl Vault {
     }
 }
 
+/// Admits stored records into a new ledger in an order that respects each
+/// origin's sequence whatever clocks they carry (each record sorted at the
+/// latest clock of its origin's records so far), retrying what had to wait
+/// until nothing more passes. Returns the ledger and the records that no
+/// longer pass (to quarantine). Records held from before their origin's
+/// revocation are kept on disk and ignored.
+fn readmit(mut records: Vec<Record>) -> (Ledger, Vec<RecordId>) {
+    records.sort_by_key(|r| r.id);
+    let mut running: Option<(DeviceId, Hlc)> = None;
+    let mut keyed: Vec<(Hlc, RecordId, Record)> = records
+        .into_iter()
+        .map(|r| {
+            let clock = match running {
+                Some((origin, clock)) if origin == r.id.origin => clock.max(r.hlc),
+                _ => r.hlc,
+            };
+            running = Some((r.id.origin, clock));
+            (clock, r.id, r)
+        })
+        .collect();
+    keyed.sort_by_key(|(clock, id, _)| (*clock, *id));
+    let mut pending: Vec<Record> = keyed.into_iter().map(|(_, _, r)| r).collect();
+    let mut ledger = Ledger::new();
+    let mut refused = Vec::new();
+    // Records on disk passed when they arrived: the clock rule is not
+    // applied again (this device's clock may have gone back since).
+    let now = u64::MAX;
+    loop {
+        let before = pending.len();
+        let mut retry = Vec::new();
+        for record in pending {
+            let id = record.id;
+            match ledger.admit(record.clone(), now) {
+                Ok(_) | Err(Rejected::Revoked) => {}
+                Err(e) if e.is_temporary() || e == Rejected::NotAMember || e == Rejected::NoGenesis => {
+                    retry.push(record)
+                }
+                Err(e) => {
+                    tracing::warn!(record = %id, "a stored record no longer passes: {e}");
+                    refused.push(id);
+                }
+            }
+        }
+        if retry.is_empty() || retry.len() == before {
+            refused.extend(retry.iter().map(|r| r.id));
+            return (ledger, refused);
+        }
+        pending = retry;
+    }
+}
+
 /// When [`Vault::repair_epochs`] runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Repair {
@@ -677,25 +831,38 @@ enum Repair {
     BeforeWriting,
 }
 
-/// A new epoch (the next counter, a new random key) sealed to every current
-/// member but `except`.
-fn fresh_epoch(household: &Household, except: Option<DeviceId>) -> Body {
+/// A new epoch sealed to every current member but `except`: a new random
+/// key, its commitment, and the counter that puts it in line (one past the
+/// highest in-line epoch this device holds, all of which its record will
+/// have seen).
+fn fresh_epoch(household: &Household, except: Option<DeviceId>) -> Result<Body> {
     let mut epoch = [0u8; 16];
     OsRng.fill_bytes(&mut epoch);
     let epoch = EpochId(epoch);
     let key = SymKey::generate(&mut OsRng);
-    let counter = household.epochs.values().map(|e| e.counter).max().map_or(0, |c| c + 1);
+    let counter = match household.epochs.values().filter(|e| e.in_line).map(|e| e.counter).max() {
+        None => 0,
+        Some(c) => c
+            .checked_add(1)
+            .ok_or_else(|| anyhow!("the household's epochs are numbered to the end"))?,
+    };
     let envelopes = household
-        .members
-        .values()
-        .filter(|m| m.revoked_after.is_none() && Some(m.info.device) != except)
+        .current_members()
+        .filter(|m| Some(m.info.device) != except)
         .map(|m| Envelope::seal(&mut OsRng, m.info.device, &m.info.box_key, &epoch, &key))
         .collect();
-    Body::Epoch {
+    Ok(Body::Epoch {
         epoch,
         counter,
+        commitment: key.commitment(&household.id, &epoch),
         envelopes,
-    }
+    })
+}
+
+fn signing_aad(me: &DeviceId) -> Vec<u8> {
+    let mut aad = SIGNING_KEY_AAD.to_vec();
+    aad.extend_from_slice(me.as_bytes());
+    aad
 }
 
 fn box_aad(me: &DeviceId) -> Vec<u8> {
@@ -740,6 +907,11 @@ pub struct Ingested {
     pub duplicates: usize,
     /// Records written past their origin's revocation, dropped.
     pub dropped: usize,
+    /// Records that must wait (dated ahead, or after records not held yet),
+    /// with their origin's later ones: a later sync brings them again.
+    pub waiting: usize,
+    /// Origins proven forked by what arrived.
+    pub forks: Vec<DeviceId>,
     /// The first record refused, and why (nothing after it was looked at).
     pub rejected: Option<(RecordId, authsync_proto::ledger::Rejected)>,
 }

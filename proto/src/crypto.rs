@@ -107,6 +107,14 @@ impl BoxKey {
     }
 }
 
+const COMMITMENT_CONTEXT: &[u8] = b"authsync epoch commitment v2\0";
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    Sha256::digest(bytes).into()
+}
+
 /// A 32-byte symmetric key: an epoch key, or the local key-encryption key.
 pub struct SymKey(Zeroizing<[u8; 32]>);
 
@@ -136,6 +144,25 @@ impl SymKey {
             .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
             .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
         Sealed { nonce, ciphertext }
+    }
+
+    /// A commitment to this key as the key of `epoch` in `household`
+    /// (HMAC-SHA256 keyed by it): published in the epoch's creating record,
+    /// so that an envelope counts only if what it opens is that key, and a
+    /// forged envelope cannot shadow the genuine one.
+    pub fn commitment(&self, household: &crate::ids::HouseholdId, epoch: &EpochId) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length");
+        mac.update(COMMITMENT_CONTEXT);
+        mac.update(household.as_bytes());
+        mac.update(epoch.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether this key matches `commitment`, in constant time.
+    pub fn matches(&self, household: &crate::ids::HouseholdId, epoch: &EpochId, commitment: &[u8; 32]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.commitment(household, epoch).ct_eq(commitment).into()
     }
 
     /// Opens what [`SymKey::seal`] sealed with the same `aad`.

@@ -10,9 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::authority::Household;
 use crate::crypto::{BoxKey, SymKey};
 use crate::hlc::Hlc;
-use crate::household::Household;
 use crate::ids::{DeviceId, EntryId, EpochId, RecordId};
 use crate::ledger::Ledger;
 use crate::otp::{OtpKind, OtpSpec};

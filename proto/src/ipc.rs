@@ -215,6 +215,13 @@ pub enum Request {
     Revoke {
         /// The device's name or id (a prefix of at least 4 characters).
         device: String,
+        /// Void its records that reached this device at or after this time
+        /// (Unix ms): when it was lost. Without it, every record held counts.
+        #[serde(default)]
+        lost_since_ms: Option<u64>,
+        /// Only say what the revocation would do ([`Reply::RevokePlan`]).
+        #[serde(default)]
+        preview: bool,
     },
     /// This device leaves the household; its vault is deleted once another
     /// member was sent the news.
@@ -349,6 +356,41 @@ pub struct Exposure {
     pub device_name: String,
     /// The entries it could read, with whether each was rotated since.
     pub entries: Vec<ExposedEntry>,
+    /// Whether it is out because the device that admitted it was revoked
+    /// before admitting it (the cascade), not revoked itself.
+    #[serde(default)]
+    pub cascaded: bool,
+}
+
+/// What a revocation would do, for the confirmation `revoke` asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokePlan {
+    /// The device's id.
+    pub device: String,
+    /// Its name.
+    pub device_name: String,
+    /// Its records up to this seq keep counting.
+    pub cap: u64,
+    /// Its records this device holds.
+    pub held: u64,
+    /// What it did lately that matters (not entry edits), newest first,
+    /// with when each reached this device.
+    pub recent: Vec<RecentAct>,
+    /// Devices that go with it: admitted by its records past the cap.
+    pub cascade: Vec<String>,
+}
+
+/// One thing a device did, as `revoke` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentAct {
+    /// The record's seq.
+    pub seq: u64,
+    /// When it reached this device, Unix ms.
+    pub arrived_ms: Option<u64>,
+    /// What it did: `admitted device bob-phone`.
+    pub what: String,
+    /// Whether the revocation voids it.
+    pub voided: bool,
 }
 
 /// One entry on the exposure checklist.
@@ -371,6 +413,13 @@ pub struct DeviceInfo {
     pub this_device: bool,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// Whether it was caught signing two histories (its key is in two
+    /// hands): its records past the fork are refused until it is revoked.
+    #[serde(default)]
+    pub forked: bool,
+    /// Bytes of its records held, when near or over the quota.
+    #[serde(default)]
+    pub quota_warning: Option<String>,
     /// Whether a sync session with it is up.
     pub online: bool,
     /// When it was last heard from, Unix ms.
@@ -478,6 +527,9 @@ pub struct StatusReply {
     /// Peers with a sync session up.
     #[serde(default)]
     pub peers_online: usize,
+    /// Stored records set aside at start because they no longer pass.
+    #[serde(default)]
+    pub quarantined: usize,
 }
 
 /// A successful reply.
@@ -504,6 +556,8 @@ pub enum Reply {
     Devices(Vec<DeviceInfo>),
     /// For `revoke` (one report) and `exposed`.
     Exposure(Vec<Exposure>),
+    /// For `revoke --preview`: what it would do.
+    RevokePlan(RevokePlan),
     /// For `import`.
     Imported(ImportReply),
     /// For `reveal`: entries with their secrets.

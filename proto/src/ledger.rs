@@ -1,56 +1,19 @@
-//! The ledger: the set of verified records a device holds, and the rules for
-//! letting a record in.
+//! The ledger: the set of verified records a device holds, what it knows of
+//! each origin's chain (head hash, bytes held, proven forks), and the order
+//! records are passed on in.
 //!
-//! A record is admitted only if it belongs to this household, its origin is a
-//! member whose key verifies its signature, it is the next in its origin's
-//! sequence (no gaps), and its origin was not revoked before writing it. The
-//! same rules apply to records written here, received from a peer, or read
+//! Whether a record may come in is decided by [`crate::authority`]; the
+//! same check runs on records written here, received from a peer, or read
 //! back from disk, so a corrupt store cannot smuggle in what a peer could not.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
+pub use crate::authority::Rejected;
+use crate::authority::{self, Forks, Holdings, Household};
 use crate::hlc::Hlc;
-use crate::household::Household;
 use crate::ids::{DeviceId, HouseholdId, RecordId};
-use crate::record::{Body, MAX_RECORD_BYTES, Record};
-
-/// Why a record was refused. Never carries the record's content.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Rejected {
-    /// The ledger is empty and the record is not a valid `Genesis`.
-    #[error("no household yet, and this record does not start one")]
-    NoGenesis,
-    /// Another household's record.
-    #[error("record of another household")]
-    WrongHousehold,
-    /// Its origin is not a member.
-    #[error("record from a device that is not a member")]
-    NotAMember,
-    /// Its origin was revoked before it wrote this.
-    #[error("record written after its device was revoked")]
-    Revoked,
-    /// Its signature does not verify.
-    #[error("bad signature")]
-    BadSignature,
-    /// Records before it from the same origin are missing.
-    #[error("sequence gap: expected {expected}, got {got}")]
-    Gap {
-        /// The next seq this ledger would accept from that origin.
-        expected: u64,
-        /// What arrived.
-        got: u64,
-    },
-    /// A different record already has this id: its origin signed two.
-    #[error("conflicting record for an id already held")]
-    Equivocation,
-    /// A `Member` record whose device id does not match its key.
-    #[error("member record with a mismatched device id")]
-    BadMember,
-    /// Longer than [`MAX_RECORD_BYTES`] encoded: no store could read it back.
-    #[error("record larger than {MAX_RECORD_BYTES} bytes")]
-    TooLarge,
-}
+use crate::record::{Body, Header, Record, RecordHash};
 
 /// What [`Ledger::admit`] did with an acceptable record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +30,20 @@ pub struct Ledger {
     records: BTreeMap<RecordId, Record>,
     household: Option<Household>,
     contiguous: BTreeMap<DeviceId, u64>,
+    heads: BTreeMap<DeviceId, RecordHash>,
+    usage: BTreeMap<DeviceId, u64>,
+    forks: Forks,
     latest: Hlc,
+}
+
+/// Proof that an origin signed two histories: two of its records that
+/// cannot both be in one chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fork {
+    /// The forked origin.
+    pub origin: DeviceId,
+    /// The first seq at which its histories may differ.
+    pub at: u64,
 }
 
 impl Ledger {
@@ -121,42 +97,163 @@ impl Ledger {
         self.latest
     }
 
+    /// Bytes of `origin`'s records held (what counts against its quota).
+    pub fn usage(&self, origin: &DeviceId) -> u64 {
+        self.usage.get(origin).copied().unwrap_or(0)
+    }
+
+    /// Per origin, the last held seq and its record's hash: what `Hello`
+    /// carries so that a fork shows at the next meeting.
+    pub fn heads(&self) -> Vec<(DeviceId, u64, RecordHash)> {
+        self.contiguous
+            .iter()
+            .filter_map(|(d, seq)| Some((*d, *seq, *self.heads.get(d)?)))
+            .collect()
+    }
+
+    /// The hash of the record held at `id`.
+    pub fn hash_of(&self, id: &RecordId) -> Option<RecordHash> {
+        if self.contiguous.get(&id.origin) == Some(&id.seq) {
+            return self.heads.get(&id.origin).copied();
+        }
+        self.records.get(id).map(Record::hash)
+    }
+
+    /// Proven forks: per origin, the first seq of the fork.
+    pub fn forks(&self) -> &Forks {
+        &self.forks
+    }
+
+    /// The header of this device's next record: after its last one, having
+    /// admitted everything held.
+    pub fn next_header(&self, me: &DeviceId, now_ms: u64, after: Option<&Record>) -> Header {
+        let (seq, prev, hlc) = match after {
+            Some(last) => (last.id.seq + 1, last.hash(), last.hlc.max(self.latest)),
+            None => (
+                self.next_seq(me),
+                self.heads.get(me).copied().unwrap_or([0; 32]),
+                self.latest,
+            ),
+        };
+        Header {
+            id: RecordId { origin: *me, seq },
+            household: self.household_id().unwrap_or(HouseholdId([0; 16])),
+            hlc: Hlc::tick(hlc, now_ms),
+            prev,
+            seen: self
+                .contiguous
+                .iter()
+                .filter(|(d, _)| *d != me)
+                .map(|(d, s)| (*d, *s))
+                .collect(),
+        }
+    }
+
+    /// Takes two records at one id, or a record whose `prev` disagrees with
+    /// the held chain, both validly signed by their origin, as proof of a
+    /// fork: the origin's records from `at` on stop counting. Returns the
+    /// fork if the evidence holds (and was not known).
+    pub fn prove_fork(&mut self, evidence: &Record) -> Option<Fork> {
+        let household = self.household.as_ref()?;
+        let member = household.members.get(&evidence.id.origin)?;
+        evidence.verify(&member.info.signing_key).ok()?;
+        if evidence.household != household.id {
+            return None;
+        }
+        let at = match self.records.get(&evidence.id) {
+            Some(held) if held != evidence => evidence.id.seq,
+            // Its predecessor, as the evidence names it, is not the one held.
+            _ if evidence.id.seq >= 2 => {
+                let before = RecordId {
+                    origin: evidence.id.origin,
+                    seq: evidence.id.seq - 1,
+                };
+                let held = self.hash_of(&before)?;
+                if held == evidence.prev {
+                    return None;
+                }
+                before.seq
+            }
+            _ => return None,
+        };
+        if self.forks.get(&evidence.id.origin).is_some_and(|known| *known <= at) {
+            return None;
+        }
+        self.forks.insert(evidence.id.origin, at);
+        self.household = Household::fold(self.records.values(), &self.forks);
+        Some(Fork {
+            origin: evidence.id.origin,
+            at,
+        })
+    }
+
+    /// Restores forks proven before (the daemon keeps them).
+    pub fn set_forks(&mut self, forks: Forks) {
+        self.forks = forks;
+        self.household = Household::fold(self.records.values(), &self.forks);
+    }
+
     /// Checks `record` against the rules and adds it if it passes.
-    pub fn admit(&mut self, record: Record) -> Result<Admitted, Rejected> {
-        if self.check(&record)? == Admitted::Duplicate {
+    pub fn admit(&mut self, record: Record, now_ms: u64) -> Result<Admitted, Rejected> {
+        if self.check(&record, now_ms)? == Admitted::Duplicate {
             return Ok(Admitted::Duplicate);
         }
+        self.insert(record);
+        Ok(Admitted::New)
+    }
+
+    /// Checks a batch of one origin's consecutive new records (this device's
+    /// own, before they are written): the first against every rule, the
+    /// rest for their chain, size and the origin's quota.
+    pub fn check_batch(&self, records: &[Record], now_ms: u64) -> Result<(), Rejected> {
+        let Some(first) = records.first() else {
+            return Ok(());
+        };
+        self.check(first, now_ms)?;
+        let mut used = self.usage(&first.id.origin);
+        let mut before: Option<&Record> = None;
+        for record in records {
+            let size = record.encode().len();
+            if size > crate::record::MAX_RECORD_BYTES {
+                return Err(Rejected::TooLarge);
+            }
+            used = used.saturating_add(size as u64);
+            if used > authority::QUOTA_BYTES {
+                return Err(Rejected::OverQuota);
+            }
+            if let Some(before) = before {
+                if record.id.origin != before.id.origin
+                    || record.id.seq != before.id.seq + 1
+                    || record.prev != before.hash()
+                {
+                    return Err(Rejected::Gap {
+                        expected: before.id.seq + 1,
+                        got: record.id.seq,
+                    });
+                }
+            }
+            before = Some(record);
+        }
+        Ok(())
+    }
+
+    /// Adds a record [`Ledger::check`] passed.
+    fn insert(&mut self, record: Record) {
         let refold = !matches!(record.body, Body::Entry(_));
+        let bytes = record.encode();
         self.contiguous.insert(record.id.origin, record.id.seq);
+        self.heads.insert(record.id.origin, crate::crypto::sha256(&bytes));
+        *self.usage.entry(record.id.origin).or_default() += bytes.len() as u64;
         self.latest = self.latest.max(record.hlc);
         self.records.insert(record.id, record);
         if refold {
-            self.household = Household::fold(self.records.values());
+            self.household = Household::fold(self.records.values(), &self.forks);
         }
-        Ok(Admitted::New)
     }
 
     /// What [`Ledger::admit`] would do with `record`, without doing it: lets
     /// the daemon store a record durably before it enters memory.
-    pub fn check(&self, record: &Record) -> Result<Admitted, Rejected> {
-        let signing_key = match &self.household {
-            None => match &record.body {
-                Body::Genesis { founder } if founder.device == record.id.origin && record.id.seq == 1 => {
-                    founder.signing_key
-                }
-                _ => return Err(Rejected::NoGenesis),
-            },
-            Some(household) => {
-                if record.household != household.id {
-                    return Err(Rejected::WrongHousehold);
-                }
-                let member = household.members.get(&record.id.origin).ok_or(Rejected::NotAMember)?;
-                if member.revoked_after.is_some_and(|cap| record.id.seq > cap) {
-                    return Err(Rejected::Revoked);
-                }
-                member.info.signing_key
-            }
-        };
+    pub fn check(&self, record: &Record, now_ms: u64) -> Result<Admitted, Rejected> {
         if let Some(held) = self.records.get(&record.id) {
             return if held == record {
                 Ok(Admitted::Duplicate)
@@ -164,93 +261,93 @@ impl Ledger {
                 Err(Rejected::Equivocation)
             };
         }
-        let expected = self.next_seq(&record.id.origin);
-        if record.id.seq != expected {
-            return Err(Rejected::Gap {
-                expected,
-                got: record.id.seq,
-            });
-        }
-        if record.encode().len() > MAX_RECORD_BYTES {
-            return Err(Rejected::TooLarge);
-        }
-        record.verify(&signing_key).map_err(|_| Rejected::BadSignature)?;
-        match &record.body {
-            Body::Member { member } if crate::ids::DeviceId::from_public_key(&member.signing_key) != member.device => {
-                return Err(Rejected::BadMember);
-            }
-            Body::Genesis { .. } if self.household.is_some() => return Err(Rejected::WrongHousehold),
-            _ => {}
-        }
+        let holdings = Holdings {
+            contiguous: &self.contiguous,
+            heads: &self.heads,
+            usage: &self.usage,
+            now_ms,
+        };
+        authority::check(self.household.as_ref(), &holdings, record, record.encode().len())?;
         Ok(Admitted::New)
     }
 
     /// The records a peer with version vector `theirs` lacks, in an order it
-    /// can admit one by one: by [`Ledger::send_clocks`], which is HLC order
-    /// for records honest devices wrote (each origin's clock rises with its
-    /// seq, and a device writes only after it has admitted, and so moved its
-    /// clock past, the `Member` record that admitted it).
+    /// can admit them one by one: each after its origin's previous record,
+    /// after the record that admitted its origin, and after everything its
+    /// origin had admitted (`seen`); among records free to go, by HLC. A
+    /// member that signs its clock backwards cannot make a record go out
+    /// before one it depends on.
     pub fn missing_for(&self, theirs: &BTreeMap<DeviceId, u64>) -> Vec<&Record> {
         // Records written past their origin's revocation are held (a ledger
         // may have admitted them before the `Revoke` arrived) but never
         // passed on: other members refuse them.
-        let mut out: Vec<&Record> = self
+        let out: BTreeMap<RecordId, &Record> = self
             .records
             .values()
             .filter(|r| r.id.seq > theirs.get(&r.id.origin).copied().unwrap_or(0))
             .filter(|r| self.household.as_ref().is_none_or(|h| h.accepts(r.id)))
+            .map(|r| (r.id, r))
             .collect();
-        let clocks = self.send_clocks();
-        out.sort_by_key(|r| (clocks.get(&r.id).copied().unwrap_or(r.hlc), r.id));
-        out
-    }
-
-    /// The clock each record is sent at: its own, raised to that of the
-    /// record before it from the same device and, for a member's records, to
-    /// that of the record that admitted it. Honest clocks already satisfy
-    /// both; a member that signs its clock backwards could otherwise make a
-    /// record go out before one it depends on, which a new device refuses
-    /// (a gap, or a record from a non-member), and so stall its every sync.
-    fn send_clocks(&self) -> BTreeMap<RecordId, Hlc> {
-        let mut clocks = BTreeMap::new();
-        let Some(household) = &self.household else {
-            return clocks;
+        let limit = |device: &DeviceId| {
+            self.household
+                .as_ref()
+                .and_then(|h| h.members.get(device))
+                .and_then(authority::Member::limit)
         };
-        // Sponsors before the members they admitted, whatever their ids.
-        let mut pending: Vec<(&DeviceId, &crate::household::Member)> = household.members.iter().collect();
-        while !pending.is_empty() {
-            let before = pending.len();
-            pending.retain(|(device, member)| {
-                let floor = match member.sponsor {
-                    None => Hlc::default(),
-                    // Just after the admitting record's, so that a tie
-                    // (broken by record id) cannot put it first.
-                    Some(_) => match clocks.get(&member.admitted_by) {
-                        Some(clock) => Hlc {
-                            ms: clock.ms,
-                            counter: clock.counter.saturating_add(1),
-                        },
-                        None => return true,
-                    },
-                };
-                let mut running = floor;
-                let range = RecordId {
-                    origin: **device,
-                    seq: 0,
-                }..=RecordId {
-                    origin: **device,
-                    seq: u64::MAX,
-                };
-                for (id, record) in self.records.range(range) {
-                    running = running.max(record.hlc);
-                    clocks.insert(*id, running);
+        let deps = |r: &Record| -> Vec<RecordId> {
+            let mut deps: Vec<RecordId> = r
+                .seen
+                .iter()
+                .map(|(d, s)| RecordId {
+                    origin: *d,
+                    seq: limit(d).map_or(*s, |l| l.min(*s)),
+                })
+                .collect();
+            if r.id.seq > 1 {
+                deps.push(RecordId {
+                    origin: r.id.origin,
+                    seq: r.id.seq - 1,
+                });
+            } else if let Some(member) = self.household.as_ref().and_then(|h| h.members.get(&r.id.origin)) {
+                if member.sponsor.is_some() {
+                    deps.push(member.admitted_by);
                 }
-                false
-            });
-            if pending.len() == before {
-                break;
+            }
+            deps.retain(|d| out.contains_key(d));
+            deps
+        };
+        let mut waiting: BTreeMap<RecordId, usize> = BTreeMap::new();
+        let mut dependents: BTreeMap<RecordId, Vec<RecordId>> = BTreeMap::new();
+        let mut ready = BinaryHeap::new();
+        for record in out.values() {
+            let deps = deps(record);
+            if deps.is_empty() {
+                ready.push(Reverse((record.hlc, record.id)));
+            } else {
+                waiting.insert(record.id, deps.len());
+                for dep in deps {
+                    dependents.entry(dep).or_default().push(record.id);
+                }
             }
         }
-        clocks
+        let mut sorted = Vec::with_capacity(out.len());
+        while let Some(Reverse((_, id))) = ready.pop() {
+            sorted.push(out[&id]);
+            for next in dependents.remove(&id).unwrap_or_default() {
+                if let Some(count) = waiting.get_mut(&next) {
+                    *count -= 1;
+                    if *count == 0 {
+                        waiting.remove(&next);
+                        ready.push(Reverse((out[&next].hlc, next)));
+                    }
+                }
+            }
+        }
+        // A dependency cycle only a forged set could hold: send the rest by
+        // clock; the receiver refuses what it cannot admit.
+        let mut rest: Vec<&Record> = waiting.keys().map(|id| out[id]).collect();
+        rest.sort_by_key(|r| (r.hlc, r.id));
+        sorted.extend(rest);
+        sorted
     }
 }

@@ -4,10 +4,10 @@
 //! without a daemon.
 #![warn(missing_docs)]
 
+pub mod authority;
 pub mod crypto;
 pub mod entries;
 pub mod hlc;
-pub mod household;
 pub mod ids;
 pub mod import;
 pub mod ipc;

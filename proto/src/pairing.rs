@@ -294,6 +294,19 @@ impl PairingKey {
         mac
     }
 
+    /// A hash of this pairing run as both sides saw it (the confirmed key
+    /// and both TLS key fingerprints): what the joiner signs into its
+    /// admission, so that its `Member` record names the exchange it came
+    /// from. Equal on both sides only if their confirmations matched.
+    pub fn transcript(&self, joiner_fp: &[u8; 32], sponsor_fp: &[u8; 32]) -> [u8; 32] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(self.confirm.as_ref()).expect("HMAC takes keys of any length");
+        mac.update(b"authsync pairing transcript v2");
+        mac.update(joiner_fp);
+        mac.update(sponsor_fp);
+        mac.finalize().into_bytes().into()
+    }
+
     /// The key that seals the joiner's details. Use it only after both
     /// confirmations checked.
     pub fn seal_key(&self) -> SymKey {

@@ -14,11 +14,25 @@ use crate::hlc::Hlc;
 use crate::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
 use crate::otp::{OtpSpec, Secret};
 
-/// The largest encoded record accepted from anyone.
-pub const MAX_RECORD_BYTES: usize = 256 * 1024;
+/// The largest encoded record accepted from anyone. An entry's note and tags
+/// are bounded well below it (see [`EntryBody::check_size`]), so that no
+/// import or edit can write a record that a store or a peer refuses.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// The record format: in every signature's domain separation, in the store's
+/// `meta` and in the sync protocol version. Version 2 split the device key
+/// (transport and signing), chained each origin's records by hash, and
+/// carries what the origin had admitted.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Domain separation for record signatures.
-const SIGNING_CONTEXT: &[u8] = b"authsync record v1\0";
+const SIGNING_CONTEXT: &[u8] = b"authsync record v2\0";
+
+/// Domain separation for a joiner's signature over its own admission.
+const JOIN_CONTEXT: &[u8] = b"authsync join v2\0";
+
+/// SHA-256 of a record's encoding: how the next record of its origin names it.
+pub type RecordHash = [u8; 32];
 
 /// A device as the household knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,10 +41,70 @@ pub struct MemberInfo {
     pub device: DeviceId,
     /// What people call it: `alice-laptop`.
     pub name: String,
-    /// Ed25519 public key: verifies its records and its TLS certificate.
+    /// Ed25519 public key: verifies its records (its authority). The secret
+    /// half is sealed at rest and in memory only while unlocked.
     pub signing_key: [u8; 32],
+    /// Ed25519 public key: authenticates its QUIC connections and nothing
+    /// else. The secret half is plain at rest, so a locked daemon syncs.
+    pub transport_key: [u8; 32],
     /// X25519 public key: epoch envelopes are sealed to it.
     pub box_key: [u8; 32],
+}
+
+/// What a joiner signs with its new signing key to be admitted: the
+/// household, itself, its sponsor and the pairing transcript. A `Member`
+/// record without it is refused, so a sponsor cannot admit a key that did
+/// not ask to join, and a record cannot be replayed into another household.
+#[derive(Serialize)]
+struct JoinStatement<'a> {
+    household: &'a HouseholdId,
+    member: &'a MemberInfo,
+    sponsor: &'a DeviceId,
+    transcript: &'a [u8; 32],
+}
+
+impl MemberInfo {
+    fn join_message(&self, household: &HouseholdId, sponsor: &DeviceId, transcript: &[u8; 32]) -> Vec<u8> {
+        let mut message = JOIN_CONTEXT.to_vec();
+        message.extend(to_bytes(&JoinStatement {
+            household,
+            member: self,
+            sponsor,
+            transcript,
+        }));
+        message
+    }
+
+    /// The joiner's signature over its admission (made with its signing key).
+    pub fn sign_join(
+        &self,
+        signing_key: &DeviceKey,
+        household: &HouseholdId,
+        sponsor: &DeviceId,
+        transcript: &[u8; 32],
+    ) -> Vec<u8> {
+        signing_key
+            .sign(&self.join_message(household, sponsor, transcript))
+            .to_vec()
+    }
+
+    /// Checks a joiner's signature over its admission.
+    pub fn verify_join(
+        &self,
+        household: &HouseholdId,
+        sponsor: &DeviceId,
+        transcript: &[u8; 32],
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        if DeviceId::from_public_key(&self.signing_key) != self.device {
+            return Err(CryptoError::BadSignature);
+        }
+        crypto::verify(
+            &self.signing_key,
+            &self.join_message(household, sponsor, transcript),
+            signature,
+        )
+    }
 }
 
 /// An entry's body, sealed to an epoch key.
@@ -58,6 +132,10 @@ pub enum Body {
     Member {
         /// The new member.
         member: MemberInfo,
+        /// A hash of the pairing exchange both sides saw.
+        transcript: [u8; 32],
+        /// The joiner's own signature ([`MemberInfo::sign_join`]).
+        joiner_signature: Vec<u8>,
     },
     /// Removes a device: its records after `last_seq` are ignored.
     Revoke {
@@ -66,14 +144,24 @@ pub enum Body {
         /// The last of its records still accepted.
         last_seq: u64,
     },
-    /// An epoch of the household key, sealed to members. A later `Epoch`
-    /// record with the same id and counter adds envelopes (for a new member).
+    /// A new epoch of the household key, sealed to members.
     Epoch {
         /// The epoch.
         epoch: EpochId,
-        /// Orders epochs: the current epoch has the highest counter.
+        /// Exactly one more than the highest counter its origin had admitted
+        /// (0 for the household's first): the current epoch has the highest.
         counter: u64,
+        /// [`SymKey::commitment`] of the epoch key: an envelope counts only
+        /// if what it opens matches.
+        commitment: [u8; 32],
         /// The epoch key, one envelope per addressee.
+        envelopes: Vec<Envelope>,
+    },
+    /// More envelopes of an existing epoch (for a member admitted later).
+    Envelopes {
+        /// The epoch.
+        epoch: EpochId,
+        /// The epoch key, one envelope per new addressee.
         envelopes: Vec<Envelope>,
     },
     /// One version of an entry.
@@ -88,6 +176,7 @@ impl Body {
             Body::Member { .. } => "member",
             Body::Revoke { .. } => "revoke",
             Body::Epoch { .. } => "epoch",
+            Body::Envelopes { .. } => "envelopes",
             Body::Entry(_) => "entry",
         }
     }
@@ -100,12 +189,35 @@ pub struct Record {
     pub id: RecordId,
     /// The household it belongs to.
     pub household: HouseholdId,
-    /// When its origin wrote it.
+    /// When its origin wrote it: orders entry edits, never authority.
     pub hlc: Hlc,
+    /// The hash of its origin's previous record (zeros for seq 1): two
+    /// records that disagree about an origin's history prove a fork.
+    pub prev: RecordHash,
+    /// What its origin had admitted when it wrote it: per other origin, the
+    /// highest contiguous seq. Its causal past, which authority rules read
+    /// instead of clocks; a receiver admits it only after all of that.
+    pub seen: Vec<(DeviceId, u64)>,
     /// What it says.
     pub body: Body,
-    /// Ed25519 signature by `id.origin` over all of the above.
+    /// Ed25519 signature by `id.origin`'s signing key over all of the above.
     pub signature: Vec<u8>,
+}
+
+/// Where a new record goes in its origin's history: what [`Record::sign`]
+/// needs besides the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Origin and sequence number.
+    pub id: RecordId,
+    /// The household.
+    pub household: HouseholdId,
+    /// The origin's clock.
+    pub hlc: Hlc,
+    /// The hash of the origin's previous record.
+    pub prev: RecordHash,
+    /// What the origin had admitted.
+    pub seen: Vec<(DeviceId, u64)>,
 }
 
 /// Why a record could not be decoded.
@@ -125,6 +237,8 @@ struct Signed<'a> {
     id: &'a RecordId,
     household: &'a HouseholdId,
     hlc: &'a Hlc,
+    prev: &'a RecordHash,
+    seen: &'a [(DeviceId, u64)],
     body: &'a Body,
 }
 
@@ -133,6 +247,7 @@ struct EntryAad<'a> {
     id: &'a RecordId,
     household: &'a HouseholdId,
     hlc: &'a Hlc,
+    prev: &'a RecordHash,
     entry: &'a EntryId,
     parents: &'a [RecordId],
     epoch: &'a EpochId,
@@ -143,41 +258,49 @@ fn to_bytes<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 impl Record {
-    /// Signs a new record.
-    pub fn sign(key: &DeviceKey, id: RecordId, household: HouseholdId, hlc: Hlc, body: Body) -> Record {
+    fn signed_message(&self) -> Vec<u8> {
         let mut message = SIGNING_CONTEXT.to_vec();
         message.extend(to_bytes(&Signed {
-            id: &id,
-            household: &household,
-            hlc: &hlc,
-            body: &body,
+            id: &self.id,
+            household: &self.household,
+            hlc: &self.hlc,
+            prev: &self.prev,
+            seen: &self.seen,
+            body: &self.body,
         }));
-        Record {
-            signature: key.sign(&message).to_vec(),
-            id,
-            household,
-            hlc,
+        message
+    }
+
+    /// Signs a new record with its origin's signing key.
+    pub fn sign(key: &DeviceKey, header: Header, body: Body) -> Record {
+        let mut record = Record {
+            id: header.id,
+            household: header.household,
+            hlc: header.hlc,
+            prev: header.prev,
+            seen: header.seen,
             body,
-        }
+            signature: Vec::new(),
+        };
+        record.signature = key.sign(&record.signed_message()).to_vec();
+        record
     }
 
     /// Seals `body` to `epoch_key` and signs the resulting `Entry` record.
-    #[allow(clippy::too_many_arguments)]
     pub fn seal_entry<R: RngCore + CryptoRng>(
         rng: &mut R,
         key: &DeviceKey,
-        id: RecordId,
-        household: HouseholdId,
-        hlc: Hlc,
+        header: Header,
         entry: EntryId,
         parents: Vec<RecordId>,
         epoch: (EpochId, &SymKey),
         body: &EntryBody,
     ) -> Record {
         let aad = to_bytes(&EntryAad {
-            id: &id,
-            household: &household,
-            hlc: &hlc,
+            id: &header.id,
+            household: &header.household,
+            hlc: &header.hlc,
+            prev: &header.prev,
             entry: &entry,
             parents: &parents,
             epoch: &epoch.0,
@@ -189,22 +312,21 @@ impl Record {
             epoch: epoch.0,
             body: sealed,
         });
-        Record::sign(key, id, household, hlc, body)
+        Record::sign(key, header, body)
     }
 
-    /// Checks the signature against the origin's public key.
+    /// Checks the signature against the origin's public signing key.
     pub fn verify(&self, signing_key: &[u8; 32]) -> Result<(), CryptoError> {
         if DeviceId::from_public_key(signing_key) != self.id.origin {
             return Err(CryptoError::BadSignature);
         }
-        let mut message = SIGNING_CONTEXT.to_vec();
-        message.extend(to_bytes(&Signed {
-            id: &self.id,
-            household: &self.household,
-            hlc: &self.hlc,
-            body: &self.body,
-        }));
-        crypto::verify(signing_key, &message, &self.signature)
+        crypto::verify(signing_key, &self.signed_message(), &self.signature)
+    }
+
+    /// SHA-256 of the record's encoding: what its origin's next record
+    /// carries as `prev`, and what `Hello` carries per origin.
+    pub fn hash(&self) -> RecordHash {
+        crypto::sha256(&self.encode())
     }
 
     /// Opens an `Entry` record's body. `None` for other kinds.
@@ -216,6 +338,7 @@ impl Record {
             id: &self.id,
             household: &self.household,
             hlc: &self.hlc,
+            prev: &self.prev,
             entry: &sealed.entry,
             parents: &sealed.parents,
             epoch: &sealed.epoch,
@@ -300,7 +423,30 @@ struct BodyIn {
     deleted: bool,
 }
 
+/// The largest encoded entry body. A household's notes, names and tags are
+/// far smaller; a body larger than this is refused when it is written (an
+/// import names the entry), so that every record fits [`MAX_RECORD_BYTES`]
+/// with room for its header.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// An entry body over [`MAX_BODY_BYTES`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the entry is too large ({bytes} bytes; at most {MAX_BODY_BYTES}): shorten its note, tags or names")]
+pub struct BodyTooLarge {
+    /// Its encoded size.
+    pub bytes: usize,
+}
+
 impl EntryBody {
+    /// Refuses a body that would make a record too large to store or send.
+    pub fn check_size(&self) -> Result<(), BodyTooLarge> {
+        let bytes = self.to_bytes().len();
+        if bytes > MAX_BODY_BYTES {
+            return Err(BodyTooLarge { bytes });
+        }
+        Ok(())
+    }
+
     /// A copy (explicit, since it holds a secret).
     pub fn duplicate(&self) -> EntryBody {
         EntryBody {

@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::ids::{DeviceId, HouseholdId};
 use crate::record::Record;
 
-/// The sync protocol version, in `Hello` and in mDNS TXT `v`.
-pub const SYNC_PROTOCOL: u32 = 1;
+/// The sync protocol version, in `Hello` and in mDNS TXT `v`: the record
+/// format's ([`crate::record::FORMAT_VERSION`]), since the records are what
+/// it carries.
+pub const SYNC_PROTOCOL: u32 = crate::record::FORMAT_VERSION;
 
 /// ALPN of sync connections between members.
 pub const ALPN_SYNC: &[u8] = b"authsync/1";
@@ -32,6 +34,9 @@ pub enum Frame {
     Hello(Hello),
     /// Records the receiver may lack, in an order it can admit them.
     Records(Vec<Record>),
+    /// The sender's record where the receiver's hello showed a different
+    /// one: proof that its origin signed two histories.
+    Evidence(Record),
 }
 
 /// Who is speaking and what it has.
@@ -45,6 +50,9 @@ pub struct Hello {
     pub household: HouseholdId,
     /// Per origin, the highest contiguous seq it holds.
     pub version_vector: BTreeMap<DeviceId, u64>,
+    /// Per origin, that last record's hash: a receiver holding a different
+    /// record there answers with [`Frame::Evidence`].
+    pub heads: Vec<(DeviceId, u64, crate::record::RecordHash)>,
     /// Its wall clock, Unix ms, for skew reports.
     pub wall_ms: u64,
 }
@@ -69,9 +77,18 @@ pub enum PairFrame {
         /// HMAC-SHA256 (see the daemon's pairing module).
         mac: [u8; 32],
     },
+    /// Sponsor → joiner, after both confirmations: the household and the
+    /// sponsor the joiner signs its admission over.
+    Sponsor {
+        /// The household being joined.
+        household: HouseholdId,
+        /// The sponsor's device id (the hash of its signing key).
+        sponsor: DeviceId,
+    },
     /// Joiner → sponsor, sealed by the confirmed key: who is joining.
     Joiner {
-        /// Nonce and ciphertext of the joiner's name and box key.
+        /// Nonce and ciphertext of the joiner's name, public keys and its
+        /// signature over its admission.
         sealed: crate::crypto::Sealed,
     },
     /// Sponsor → joiner: some of the household's records (all of them, its

@@ -4,8 +4,9 @@
 //! as a real member, speaks the sync protocol and then misbehaves, or sits
 //! between a joiner and its sponsor as a relay with its own key.
 //!
-//! - [`device_key`]: a member's Ed25519 key, read from its stopped daemon's
-//!   sled store (`data/vault`, tree `meta`, key `device_key`).
+//! - [`stolen`]: what a thief gets from a stopped daemon's data directory:
+//!   its transport key (plain in the sled store), and its signing key only
+//!   when the vault key file lies beside it (`--no-passphrase`).
 //! - [`Target`]: a running daemon's address, device and household, from
 //!   `status --json`.
 //! - [`Session`]: one connection and its sync stream, synchronous to the test
@@ -26,10 +27,10 @@ use std::time::Duration;
 
 use authsync_daemon::sync::{read_frame, write_frame};
 use authsync_daemon::transport::{Expect, SERVER_NAME, Tls, Trust};
-use authsync_proto::crypto::{DeviceKey, Sealed};
+use authsync_proto::crypto::{DeviceKey, Sealed, SymKey};
 use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
-use authsync_proto::record::{Body, Record, SealedEntry};
+use authsync_proto::record::{Body, Header, MemberInfo, Record, SealedEntry};
 use authsync_proto::wire::{ALPN_PAIR, ALPN_SYNC, Frame, Hello, SYNC_PROTOCOL};
 use tokio::sync::mpsc;
 
@@ -50,23 +51,100 @@ fn rt() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// A fresh random device key: a stranger to every household.
-pub fn stranger() -> DeviceKey {
-    DeviceKey::generate(&mut rand::rngs::OsRng)
+/// A device's keys as a peer played by a test holds them.
+pub struct Keys {
+    /// Authenticates its connections.
+    pub transport: DeviceKey,
+    /// Signs its records; `None` when the thief could not open it (a
+    /// passphrase vault).
+    pub signing: Option<DeviceKey>,
+    /// Its device id (the hash of its signing key).
+    pub device: DeviceId,
+    /// Its box key, when it could be opened (to try reading envelopes).
+    pub box_key: Option<authsync_proto::crypto::BoxKey>,
 }
 
-/// The device key of the daemon whose sled store is `vault_dir`. The daemon
-/// must be stopped: sled locks its files.
+impl Keys {
+    /// A copy (keys are deliberately not `Clone`).
+    pub fn copy(&self) -> Keys {
+        Keys {
+            transport: copy_key(&self.transport),
+            signing: self.signing.as_ref().map(copy_key),
+            device: self.device,
+            box_key: self
+                .box_key
+                .as_ref()
+                .map(|k| authsync_proto::crypto::BoxKey::from_bytes(*k.expose_bytes())),
+        }
+    }
+
+    /// The signing key; panics for a locked thief's keys.
+    #[track_caller]
+    pub fn signing(&self) -> &DeviceKey {
+        self.signing.as_ref().expect("these keys include the signing key")
+    }
+
+    /// How a household would know this device, named `name`.
+    pub fn member_info(&self, name: &str) -> MemberInfo {
+        MemberInfo {
+            device: self.device,
+            name: name.to_string(),
+            signing_key: self.signing().public(),
+            transport_key: self.transport.public(),
+            box_key: self.box_key.as_ref().map_or([9; 32], |k| k.public()),
+        }
+    }
+}
+
+/// Fresh random keys: a stranger to every household.
+pub fn stranger() -> Keys {
+    let signing = DeviceKey::generate(&mut rand::rngs::OsRng);
+    Keys {
+        transport: DeviceKey::generate(&mut rand::rngs::OsRng),
+        device: signing.id(),
+        signing: Some(signing),
+        box_key: Some(authsync_proto::crypto::BoxKey::generate(&mut rand::rngs::OsRng)),
+    }
+}
+
+/// What a thief gets from the data directory `data_dir` of a stopped
+/// daemon (sled locks its files while it runs): the transport key, and
+/// the signing and box keys only if the key file `vault.key` is there to
+/// open them (a `--no-passphrase` vault).
 #[track_caller]
-pub fn device_key(vault_dir: &Path) -> DeviceKey {
-    let db = sled::open(vault_dir).unwrap_or_else(|e| panic!("cannot open {}: {e}", vault_dir.display()));
+pub fn stolen(data_dir: &Path) -> Keys {
+    let vault_dir = data_dir.join("vault");
+    let db = sled::open(&vault_dir).unwrap_or_else(|e| panic!("cannot open {}: {e}", vault_dir.display()));
     let meta = db.open_tree("meta").expect("the store has a meta tree");
-    let bytes = meta
-        .get("device_key")
-        .expect("the meta tree reads")
-        .expect("the store holds a device key");
-    let bytes: [u8; 32] = bytes.as_ref().try_into().expect("a device key is 32 bytes");
-    DeviceKey::from_bytes(&bytes)
+    let get = |name: &str| meta.get(name).expect("the meta tree reads");
+    let key32 = |name: &str| -> [u8; 32] {
+        get(name)
+            .unwrap_or_else(|| panic!("the store holds no {name}"))
+            .as_ref()
+            .try_into()
+            .expect("32 bytes")
+    };
+    let device = DeviceId(key32("device_id"));
+    let transport = DeviceKey::from_bytes(&key32("transport_key"));
+    let kek = std::fs::read(data_dir.join("vault.key"))
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .map(|b| SymKey::from_bytes(&b));
+    let open = |name: &str, context: &[u8]| -> Option<[u8; 32]> {
+        let kek = kek.as_ref()?;
+        let sealed: Sealed = postcard::from_bytes(&get(name)?).ok()?;
+        let mut aad = context.to_vec();
+        aad.extend_from_slice(device.as_bytes());
+        kek.open(&aad, &sealed).ok()?.as_slice().try_into().ok()
+    };
+    let signing = open("signing_key", b"authsync signing key v2").map(|b| DeviceKey::from_bytes(&b));
+    let box_key = open("box_key", b"authsync box key v1").map(authsync_proto::crypto::BoxKey::from_bytes);
+    Keys {
+        transport,
+        signing,
+        device,
+        box_key,
+    }
 }
 
 /// A copy of `key` (device keys are deliberately not `Clone`).
@@ -149,7 +227,7 @@ async fn dial(
     key: &DeviceKey,
     addr: SocketAddr,
     expect: Expect,
-    members: &[DeviceId],
+    members: &[([u8; 32], DeviceId)],
     alpn: &[u8],
 ) -> Result<(quinn::Endpoint, quinn::Connection), Ended> {
     let trust = Arc::new(Trust::default());
@@ -174,7 +252,7 @@ async fn dial(
 /// connection is dropped).
 pub fn dial_outcome(key: &DeviceKey, target: &Target, alpn: &[u8]) -> Option<Ended> {
     rt().block_on(async {
-        match dial(key, target.addr, Expect::Member(target.device), &[target.device], alpn).await {
+        match dial(key, target.addr, Expect::Anyone, &[], alpn).await {
             Err(ended) => Some(ended),
             Ok((_endpoint, conn)) => tokio::time::timeout(PEER_TIMEOUT, conn.closed())
                 .await
@@ -186,7 +264,7 @@ pub fn dial_outcome(key: &DeviceKey, target: &Target, alpn: &[u8]) -> Option<End
 
 /// One connection to a daemon and the sync stream on it.
 pub struct Session {
-    key: DeviceKey,
+    key: Keys,
     target: Target,
     endpoint: quinn::Endpoint,
     conn: quinn::Connection,
@@ -198,21 +276,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// Dials `target` as the member whose key is `key` and opens the sync
-    /// stream; sends nothing yet.
+    /// Dials `target` as the member whose keys are `key` (its transport key
+    /// for TLS) and opens the sync stream; sends nothing yet.
     #[track_caller]
-    pub fn connect(key: &DeviceKey, target: &Target) -> Session {
-        let key = copy_key(key);
+    pub fn connect(key: &Keys, target: &Target) -> Session {
+        let key = key.copy();
         rt().block_on(async {
-            let (endpoint, conn) = dial(
-                &key,
-                target.addr,
-                Expect::Member(target.device),
-                &[target.device],
-                ALPN_SYNC,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("the member could not connect: {e:?}"));
+            let (endpoint, conn) = dial(&key.transport, target.addr, Expect::Anyone, &[], ALPN_SYNC)
+                .await
+                .unwrap_or_else(|e| panic!("the member could not connect: {e:?}"));
             let (send, recv) = conn.open_bi().await.expect("a sync stream opens");
             Session {
                 key,
@@ -229,7 +301,7 @@ impl Session {
 
     /// Dials and exchanges hellos with a genuine `Hello` claiming `held`.
     #[track_caller]
-    pub fn open(key: &DeviceKey, target: &Target, held: BTreeMap<DeviceId, u64>) -> Session {
+    pub fn open(key: &Keys, target: &Target, held: BTreeMap<DeviceId, u64>) -> Session {
         let mut session = Session::connect(key, target);
         let hello = session.hello(held);
         session.send(&Frame::Hello(hello)).expect("the hello is sent");
@@ -244,16 +316,17 @@ impl Session {
 
     /// The peer's own id.
     pub fn me(&self) -> DeviceId {
-        self.key.id()
+        self.key.device
     }
 
-    /// A genuine hello of this peer, claiming to hold `held`.
+    /// A genuine hello of this peer, claiming to hold `held` (no head hashes).
     pub fn hello(&self, held: BTreeMap<DeviceId, u64>) -> Hello {
         Hello {
             protocol: SYNC_PROTOCOL,
-            device: self.key.id(),
+            device: self.key.device,
             household: self.target.household,
             version_vector: held,
+            heads: Vec::new(),
             wall_ms: now_ms(),
         }
     }
@@ -292,23 +365,53 @@ impl Session {
     }
 
     /// A record with id `(origin, seq)` of the daemon's household, signed
-    /// by this peer's key whatever `origin` says.
+    /// by this peer's signing key whatever `origin` says, chained to the
+    /// daemon's head of `origin` and having seen all the daemon holds.
     pub fn sign(&self, origin: DeviceId, seq: u64, body: Body) -> Record {
         self.sign_in(self.target.household, origin, seq, body)
     }
 
     /// Like [`Session::sign`], for `household`.
     pub fn sign_in(&self, household: HouseholdId, origin: DeviceId, seq: u64, body: Body) -> Record {
-        Record::sign(
-            &self.key,
-            RecordId { origin, seq },
+        let header = self.header(household, origin, seq, now_ms());
+        Record::sign(self.key.signing(), header, body)
+    }
+
+    /// The header a record `(origin, seq)` dated `ms` gets: `prev` is the
+    /// daemon's head of `origin` when `seq` follows it.
+    pub fn header(&self, household: HouseholdId, origin: DeviceId, seq: u64, ms: u64) -> Header {
+        let hello = self.theirs.as_ref();
+        let prev = hello
+            .and_then(|h| h.heads.iter().find(|(d, s, _)| *d == origin && s + 1 == seq))
+            .map_or([0; 32], |(_, _, hash)| *hash);
+        let seen = hello
+            .map(|h| {
+                h.version_vector
+                    .iter()
+                    .filter(|(d, _)| **d != origin)
+                    .map(|(d, s)| (*d, *s))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Header {
+            id: RecordId { origin, seq },
             household,
-            Hlc {
-                ms: now_ms(),
-                counter: 0,
-            },
-            body,
-        )
+            hlc: Hlc { ms, counter: 0 },
+            prev,
+            seen,
+        }
+    }
+
+    /// Signs `body` with any key (e.g. the transport key, which must not
+    /// count), as this peer's next record.
+    pub fn sign_with(&self, key: &DeviceKey, body: Body) -> Record {
+        let header = self.header(self.target.household, self.me(), self.next_seq(&self.me()), now_ms());
+        Record::sign(key, header, body)
+    }
+
+    /// This peer's keys.
+    pub fn keys(&self) -> &Keys {
+        &self.key
     }
 
     /// This peer's next record, properly signed: a valid record.
@@ -351,6 +454,7 @@ impl Session {
                 match tokio::time::timeout(PEER_TIMEOUT, frames.recv()).await {
                     Ok(Some(Ok(Frame::Records(batch)))) => out.extend(batch),
                     Ok(Some(Ok(Frame::Hello(_)))) => panic!("the daemon sent a second hello"),
+                    Ok(Some(Ok(Frame::Evidence(_)))) => {}
                     _ => break,
                 }
             }
@@ -417,7 +521,7 @@ pub struct Relay {
 impl Relay {
     /// Starts a relay to the sponsor at `sponsor`.
     pub fn start(sponsor: SocketAddr) -> Relay {
-        let key = stranger();
+        let key = stranger().transport;
         let device = key.id();
         let trust = Arc::new(Trust::default());
         trust.set_pairing_open(true);

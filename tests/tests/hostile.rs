@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use authsync_proto::crypto::{DeviceKey, Sealed};
+use authsync_proto::crypto::Sealed;
 use authsync_proto::ids::{DeviceId, EntryId, EpochId};
 use authsync_proto::ipc::DeviceInfo;
 use authsync_proto::record::{Body, MAX_RECORD_BYTES, Record, SealedEntry};
@@ -69,7 +69,7 @@ fn founder() -> Instance {
 struct Household {
     a: Instance,
     target: Target,
-    bob: DeviceKey,
+    bob: peer::Keys,
     before: Snapshot,
 }
 
@@ -83,8 +83,12 @@ fn household() -> Household {
     join(&b, &code, target.addr).assert_exit(0);
     let bob_id: DeviceId = b.status().device.unwrap().parse().unwrap();
     b.stop();
-    let bob = peer::device_key(&b.vault_dir());
-    assert_eq!(bob.id(), bob_id, "the key in bob's store is bob's");
+    let bob = peer::stolen(&b.data_dir());
+    assert_eq!(bob.device, bob_id, "the keys in bob's store are bob's");
+    assert!(
+        bob.signing.is_some(),
+        "bob's vault has no passphrase: its key file opens its signing key"
+    );
     // A may still hold bob's own session (see
     // `a_member_that_stops_is_seen_offline_promptly`): the test's session as
     // bob replaces it.
@@ -218,7 +222,7 @@ fn a_stranger_is_refused_at_the_handshake() {
     let a = founder();
     let target = Target::of(&a);
     let before = a.snapshot();
-    let stranger = peer::stranger();
+    let stranger = peer::stranger().transport;
     let since = mark(&a);
 
     for alpn in [ALPN_SYNC, ALPN_PAIR] {
@@ -260,14 +264,17 @@ fn a_revoked_member_is_refused_at_the_handshake() {
     let h = household();
     // bob's key is good before the revocation (the control).
     assert!(h.session(BTreeMap::new()).is_up());
-    h.a.ctl_ok(&["revoke", "bob"]);
+    h.a.ctl_ok(&["revoke", "bob", "--yes"]);
     let since = mark(&h.a);
-    let outcome = peer::dial_outcome(&h.bob, &h.target, ALPN_SYNC);
+    let outcome = peer::dial_outcome(&h.bob.transport, &h.target, ALPN_SYNC);
     assert!(matches!(outcome, Some(Ended::TlsAlert(_))), "{outcome:?}");
     logged(
         &h.a,
         since,
-        &["refused a client that is not a member", &h.bob.id().short()],
+        &[
+            "refused a client that is not a member",
+            &DeviceId::from_public_key(&h.bob.transport.public()).short(),
+        ],
     );
     h.a.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
     assert!(!h.a.daemon_log().contains("panicked"));
@@ -386,9 +393,10 @@ fn bad_hellos_are_refused() {
 fn bad_hello_cases(h: &Household) -> Vec<(&'static str, Vec<u8>)> {
     let good = Hello {
         protocol: SYNC_PROTOCOL,
-        device: h.bob.id(),
+        device: h.bob.device,
         household: h.target.household,
         version_vector: BTreeMap::new(),
+        heads: Vec::new(),
         wall_ms: peer::now_ms(),
     };
     let mut garbage = prefix(64).to_vec();
@@ -579,7 +587,7 @@ fn records_with_a_forged_origin_are_refused() {
 
     let since = mark(&h.a);
     let mut session = h.synced_session();
-    let carol = peer::stranger().id();
+    let carol = peer::stranger().device;
     let record = session.sign(carol, 1, junk_entry(2));
     session.send(&Frame::Records(vec![record])).unwrap();
     assert_protocol_error(&session);
@@ -772,11 +780,11 @@ fn a_joiner_confirming_another_key_is_refused() {
     let a = founder();
     let target = Target::of(&a);
     let before = a.snapshot();
-    let joiner = peer::stranger();
+    let joiner = peer::stranger().transport;
 
     let code = a.ctl_ok(&["pair"]).trim().to_string();
     let since = mark(&a);
-    let relayed = peer::stranger().public();
+    let relayed = peer::stranger().transport.public();
     let seen = peer::scripted_join(&target, &code, &joiner, &relayed, true).unwrap();
     assert!(!seen.sponsor_confirmed, "A confirmed over a key it never saw");
     let why = seen.refused.expect("A refused the joiner");

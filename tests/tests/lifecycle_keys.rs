@@ -173,7 +173,7 @@ fn take_offline(inst: &mut Instance, name: &str, peer: &Instance) {
 fn trio_with_c_revoked() -> Trio {
     let mut trio = trio_with_amazon();
     take_offline(&mut trio.c, "c", &trio.a);
-    trio.a.ctl_ok(&["revoke", "c"]);
+    trio.a.ctl_ok(&["revoke", "c", "--yes"]);
     wait_until(SYNC, "B to learn that C is revoked", || revoked(&trio.b, "c"));
     trio
 }
@@ -185,7 +185,7 @@ fn a_revoked_device_is_listed_for_re_enrolment_and_shut_out() {
     let Trio { a, b, mut c } = trio_with_amazon();
     take_offline(&mut c, "c", &a);
 
-    let out = a.ctl(&["revoke", "c"]);
+    let out = a.ctl(&["revoke", "c", "--yes"]);
     out.assert_exit(0);
     assert!(out.stdout.contains("Revoked c ("), "{out}");
     assert!(
@@ -237,7 +237,7 @@ fn a_revoked_device_holds_no_key_to_what_is_written_after() {
     let Trio { a, b, mut c } = trio_with_amazon();
     let c_records = c.status().records;
     take_offline(&mut c, "c", &a);
-    a.ctl_ok(&["revoke", "c"]);
+    a.ctl_ok(&["revoke", "c", "--yes"]);
     wait_until(SYNC, "B to learn that C is revoked", || revoked(&b, "c"));
 
     b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
@@ -273,7 +273,7 @@ fn a_revoked_device_holds_no_key_to_what_is_written_after() {
 fn a_rotation_reaches_the_members_not_the_revoked_device_and_ticks_the_checklist() {
     let Trio { a, b, mut c } = trio_with_amazon();
     take_offline(&mut c, "c", &a);
-    let reports: Vec<Exposure> = a.ctl_json(&["revoke", "c"]);
+    let reports: Vec<Exposure> = a.ctl_json(&["revoke", "c", "--yes"]);
     assert_eq!(summarize(&reports), checklist("c", &[("Amazon: alice", false)]));
     wait_until(SYNC, "B to learn that C is revoked", || revoked(&b, "c"));
 
@@ -312,7 +312,7 @@ fn a_rotation_made_apart_from_a_revocation_merges_and_stays_on_the_checklist() {
 
     // A revokes C while B is away; then, A away, B rotates Amazon, unaware.
     b.stop();
-    a.ctl_ok(&["revoke", "c"]);
+    a.ctl_ok(&["revoke", "c", "--yes"]);
     a.stop();
     b.start();
     b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
@@ -367,10 +367,10 @@ fn revoke_refuses_strangers_itself_and_twice_but_may_cut_the_last_other_member()
     a.ctl_ok(&["add", AMAZON_URI]);
     wait_same_entries(&a, &[&b], "Amazon to reach B");
 
-    a.assert_refused(&["revoke", "zed"], 4, &["no device", "zed"]);
-    a.assert_refused(&["revoke", "a"], 2, &["this device"]);
+    a.assert_refused(&["revoke", "zed", "--yes"], 4, &["no device", "zed"]);
+    a.assert_refused(&["revoke", "a", "--yes"], 2, &["this device"]);
 
-    let out = a.ctl(&["revoke", "b"]);
+    let out = a.ctl(&["revoke", "b", "--yes"]);
     out.assert_exit(0);
     assert!(out.stdout.contains("Revoked b ("), "{out}");
     assert!(
@@ -381,7 +381,7 @@ fn revoke_refuses_strangers_itself_and_twice_but_may_cut_the_last_other_member()
     assert!(revoked(&a, "b"));
     assert_eq!(a.status().members, 1);
 
-    a.assert_refused(&["revoke", "b"], 2, &["revoked already"]);
+    a.assert_refused(&["revoke", "b", "--yes"], 2, &["revoked already"]);
 
     // A household of one goes on.
     a.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
@@ -505,7 +505,7 @@ fn revoking_a_device_that_is_online_drops_its_session_at_once() {
     let Trio { a, b, c } = trio_with_amazon();
     assert!(online(&a, "c") && device(&devices(&c), "a").online);
     let a_refused = refusals(&a);
-    a.ctl_ok(&["revoke", "c"]);
+    a.ctl_ok(&["revoke", "c", "--yes"]);
     wait_until(SYNC, "B to learn that C is revoked", || revoked(&b, "c"));
     wait_until(SYNC, "A to refuse C's new connections", || refusals(&a) > a_refused);
     wait_until(SYNC, "C to lose its session with A", || {
@@ -567,10 +567,10 @@ fn two_revocations_made_apart_leave_no_revoked_device_a_key_to_new_writes() {
     take_offline(&mut d, "d", &a);
     // A revokes C while B is away; then, A away, B revokes D.
     b.stop();
-    a.ctl_ok(&["revoke", "c"]);
+    a.ctl_ok(&["revoke", "c", "--yes"]);
     a.stop();
     b.start();
-    b.ctl_ok(&["revoke", "d"]);
+    b.ctl_ok(&["revoke", "d", "--yes"]);
     start_dialling(&mut a, &[&b]);
     wait_until(SYNC, "A and B to know both revocations", || {
         revoked(&a, "d") && revoked(&b, "c")
@@ -597,7 +597,7 @@ fn a_device_paired_apart_from_a_revocation_reads_and_writes_after_the_merge() {
     take_offline(&mut c, "c", &a);
     // A revokes C while B is away; then, A away, B admits D.
     b.stop();
-    a.ctl_ok(&["revoke", "c"]);
+    a.ctl_ok(&["revoke", "c", "--yes"]);
     a.stop();
     start_dialling(&mut b, &[]);
     let d = join(&b, "d");

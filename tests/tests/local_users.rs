@@ -41,6 +41,7 @@ fn fake_daemon(listener: UnixListener, passphrases: mpsc::Sender<String>) {
         auto_lock_secs: None,
         listen: None,
         peers_online: 0,
+        quarantined: 0,
     };
     for stream in listener.incoming().take(4) {
         let Ok(stream) = stream else { return };

@@ -1,0 +1,635 @@
+//! Authority: who may write what. Every rule that decides whether a record
+//! counts lives here; the ledger, the fold, epoch repair and the daemon's
+//! handlers ask this module and decide nothing themselves.
+//!
+//! The rules, in words:
+//!
+//! 1. **Signatures.** A record counts only if its origin's *signing* key
+//!    (sealed at rest, in memory only while unlocked) signed it. A stolen
+//!    locked device holds a transport key, which signs nothing here.
+//! 2. **Chains.** Each origin's records are numbered 1, 2, 3… with no gaps,
+//!    and each names the hash of the one before it. A record is admitted
+//!    only after everything it says its origin had admitted (`seen`).
+//! 3. **Equivocation.** Two different records at one `(origin, seq)`, or a
+//!    record whose `prev` disagrees with the held chain, prove the origin's
+//!    key is in two hands: that origin's records from the fork on are
+//!    refused everywhere the evidence reaches, and it is shown as forked.
+//! 4. **Admission.** A `Member` record counts only with the joiner's own
+//!    signature over the household, its keys, its sponsor and the pairing
+//!    transcript, and only if its sponsor was a member when it wrote it. A
+//!    device id is admitted once.
+//! 5. **Seniority.** Members are ordered by the admission tree: the founder
+//!    first, then whom it admitted in the order it admitted them, each
+//!    followed by whom *they* admitted (the path of admitting sequence
+//!    numbers, compared lexicographically). No clock a signer chose enters.
+//! 6. **Revocation.** A `Revoke` caps its target at a seq: the target's
+//!    records above the cap are void, and so is every device admitted by a
+//!    void record, transitively (the cascade). Revocations are applied in
+//!    order of their revoker's seniority; one counts only if its own record
+//!    is not void, and only if it voids no revocation already applied (two
+//!    revocations that would void each other: the senior revoker stands).
+//!    Nothing a revoked device signed after its cap restores it or removes
+//!    anyone.
+//! 7. **Epochs.** Every epoch created by a record that counts can be opened
+//!    by its addressees (entries sealed to it stay readable), but only one
+//!    *in line* can become current: its counter is exactly one more than
+//!    the highest counter among the in-line epochs in its causal past (0 for
+//!    a household's first), in checked arithmetic. Its record carries a
+//!    commitment to its key, and an envelope counts only if what it opens
+//!    matches it. The current epoch is the in-line one with the highest
+//!    counter; of two with one counter, the more senior creator's. (The rule
+//!    is applied by the fold, not by refusing records: a member that admitted
+//!    an epoch later voided by a revocation it had not heard of yet numbers
+//!    its next one past it, and refusing that would stall its every record.)
+//! 8. **Bounds.** A record is checked (size, signature, admission) before it
+//!    is written; an origin may make others keep at most [`QUOTA_BYTES`];
+//!    a record dated more than [`MAX_FUTURE_MS`] ahead of the receiver's
+//!    clock waits (it is refused for now, not blamed).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::crypto::{BoxKey, Envelope, SymKey};
+use crate::ids::{DeviceId, EpochId, HouseholdId, RecordId};
+use crate::record::{Body, MAX_RECORD_BYTES, MemberInfo, Record, RecordHash};
+
+/// The most one origin's records may take in every member's store. A
+/// household's entries are a few hundred bytes each: 32 MiB is 10,000
+/// accounts edited eight times each, from a single device, which no
+/// household reaches; a member trying to fill its peers' disks stops here.
+pub const QUOTA_BYTES: u64 = 32 << 20;
+
+/// How far ahead of the receiver's clock a record may be dated and still be
+/// admitted now (a day); later ones wait for the receiver's clock.
+pub const MAX_FUTURE_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Why a record was refused. Never carries the record's content.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejected {
+    /// The ledger is empty and the record is not a valid `Genesis`.
+    #[error("no household yet, and this record does not start one")]
+    NoGenesis,
+    /// Another household's record.
+    #[error("record of another household")]
+    WrongHousehold,
+    /// Its origin is not a member.
+    #[error("record from a device that is not a member")]
+    NotAMember,
+    /// Its origin was revoked (or forked) before it wrote this.
+    #[error("record written after its device was revoked")]
+    Revoked,
+    /// Its signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// Records before it from the same origin are missing.
+    #[error("sequence gap: expected {expected}, got {got}")]
+    Gap {
+        /// The next seq this ledger would accept from that origin.
+        expected: u64,
+        /// What arrived.
+        got: u64,
+    },
+    /// Records its origin had admitted are not held yet: it waits.
+    #[error("record depends on records not held yet")]
+    Waiting,
+    /// Dated more than [`MAX_FUTURE_MS`] ahead: it waits.
+    #[error("record dated more than a day ahead of this device's clock")]
+    FromTheFuture,
+    /// A different record already has this id, or its `prev` disagrees with
+    /// the held chain: its origin signed two histories.
+    #[error("conflicting record for an id already held (a forked device)")]
+    Equivocation,
+    /// A `Member` record that does not carry its joiner's valid signature,
+    /// or admits a device id seen before.
+    #[error("member record without the joiner's valid signature, or of a known device")]
+    BadMember,
+    /// A malformed header (`seen` unsorted or naming its own origin).
+    #[error("malformed record header")]
+    Malformed,
+    /// Longer than [`MAX_RECORD_BYTES`] encoded.
+    #[error("record larger than {MAX_RECORD_BYTES} bytes")]
+    TooLarge,
+    /// Its origin's records would exceed [`QUOTA_BYTES`].
+    #[error("its device has written more than the {} MiB one device may", QUOTA_BYTES >> 20)]
+    OverQuota,
+}
+
+impl Rejected {
+    /// Whether the record may be admitted later (not a sign of an attack).
+    /// A gap is not: peers send each origin's records in order (but see
+    /// [`Rejected::Gap`] after a record that had to wait).
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Rejected::Waiting | Rejected::FromTheFuture)
+    }
+}
+
+/// A device admitted to the household.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Its keys and name.
+    pub info: MemberInfo,
+    /// Who admitted it (`None` for the founder).
+    pub sponsor: Option<DeviceId>,
+    /// The record that admitted it.
+    pub admitted_by: RecordId,
+    /// Its place in the admission tree: smaller is more senior.
+    pub seniority: Vec<u64>,
+    /// If revoked: the last of its records still accepted.
+    pub revoked_after: Option<u64>,
+    /// If caught signing two histories: the first seq of the fork.
+    pub forked_at: Option<u64>,
+    /// Out because the record that admitted it no longer counts (the
+    /// cascade of a revocation): none of its records count.
+    pub voided: bool,
+}
+
+impl Member {
+    /// The last of its records that counts, if any limit applies.
+    pub fn limit(&self) -> Option<u64> {
+        if self.voided {
+            return Some(0);
+        }
+        let fork = self.forked_at.map(|f| f.saturating_sub(1));
+        match (self.revoked_after, fork) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// An epoch of the household key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Epoch {
+    /// Its id.
+    pub id: EpochId,
+    /// Its place in the line of epochs.
+    pub counter: u64,
+    /// The creating record's commitment to the key.
+    pub commitment: [u8; 32],
+    /// Whether its counter keeps the numbering rule (only such an epoch
+    /// can be current).
+    pub in_line: bool,
+    /// Envelopes, by recipient, in record order (only one that opens to the
+    /// committed key counts).
+    pub envelopes: BTreeMap<DeviceId, Vec<Envelope>>,
+    /// The record that created it.
+    pub created_by: RecordId,
+}
+
+/// The household as a set of records describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Household {
+    /// Its id.
+    pub id: HouseholdId,
+    /// The device that started it.
+    pub founder: DeviceId,
+    /// Every device ever admitted by a record that counts, revoked ones
+    /// included.
+    pub members: BTreeMap<DeviceId, Member>,
+    /// Every epoch.
+    pub epochs: BTreeMap<EpochId, Epoch>,
+}
+
+/// Proven forks: per origin, the first seq at which two histories differ.
+pub type Forks = BTreeMap<DeviceId, u64>;
+
+impl Household {
+    /// Folds a set of verified records of one household, with the forks
+    /// proven so far. `None` if the set holds no `Genesis`. A pure function
+    /// of the set: order and duplicates make no difference.
+    pub fn fold<'a>(records: impl IntoIterator<Item = &'a Record>, forks: &Forks) -> Option<Household> {
+        let set: BTreeMap<RecordId, &Record> = records.into_iter().map(|r| (r.id, r)).collect();
+        let (genesis, founder) = set.values().find_map(|r| match &r.body {
+            Body::Genesis { founder } if founder.device == r.id.origin && r.id.seq == 1 => Some((*r, founder)),
+            _ => None,
+        })?;
+        let set: Vec<&Record> = set.into_values().filter(|r| r.household == genesis.household).collect();
+        let mut household = Household {
+            id: genesis.household,
+            founder: founder.device,
+            members: BTreeMap::from([(
+                founder.device,
+                Member {
+                    info: founder.clone(),
+                    sponsor: None,
+                    admitted_by: genesis.id,
+                    seniority: Vec::new(),
+                    revoked_after: None,
+                    forked_at: forks.get(&founder.device).copied(),
+                    voided: false,
+                },
+            )]),
+            epochs: BTreeMap::new(),
+        };
+        household.admit_members(&set, forks);
+        household.apply_revocations(&set);
+        household.drop_void_members();
+        household.fold_epochs(&set);
+        Some(household)
+    }
+
+    /// Everyone admitted by a valid `Member` record of someone admitted, to
+    /// a fixpoint; of two admissions of one device the more senior counts.
+    fn admit_members(&mut self, set: &[&Record], forks: &Forks) {
+        let admissions: Vec<(&Record, &MemberInfo)> = set
+            .iter()
+            .filter_map(|r| match &r.body {
+                Body::Member {
+                    member,
+                    transcript,
+                    joiner_signature,
+                } if member
+                    .verify_join(&r.household, &r.id.origin, transcript, joiner_signature)
+                    .is_ok() =>
+                {
+                    Some((*r, member))
+                }
+                _ => None,
+            })
+            .collect();
+        // Each round can only make a seniority smaller, and paths are
+        // bounded by the number of admissions: this ends.
+        for _ in 0..=admissions.len() {
+            let mut changed = false;
+            for (record, member) in &admissions {
+                if member.device == self.founder {
+                    continue;
+                }
+                let Some(sponsor) = self.members.get(&record.id.origin) else {
+                    continue;
+                };
+                if sponsor.forked_at.is_some_and(|f| record.id.seq >= f) {
+                    continue;
+                }
+                let mut seniority = sponsor.seniority.clone();
+                seniority.push(record.id.seq);
+                let better = self
+                    .members
+                    .get(&member.device)
+                    .is_none_or(|held| seniority < held.seniority);
+                if better {
+                    self.members.insert(
+                        member.device,
+                        Member {
+                            info: (*member).clone(),
+                            sponsor: Some(record.id.origin),
+                            admitted_by: record.id,
+                            seniority,
+                            revoked_after: None,
+                            forked_at: forks.get(&member.device).copied(),
+                            voided: false,
+                        },
+                    );
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// Applies revocations in order of their revokers' seniority (rule 6).
+    fn apply_revocations(&mut self, set: &[&Record]) {
+        let mut revokes: Vec<(Vec<u64>, RecordId, DeviceId, u64)> = set
+            .iter()
+            .filter_map(|r| match r.body {
+                Body::Revoke { device, last_seq } => {
+                    let revoker = self.members.get(&r.id.origin)?;
+                    Some((revoker.seniority.clone(), r.id, device, last_seq))
+                }
+                _ => None,
+            })
+            .collect();
+        revokes.sort();
+        let mut applied: Vec<RecordId> = Vec::new();
+        for (_, id, target, cap) in revokes {
+            if !self.counts(id) || !self.members.contains_key(&target) {
+                continue;
+            }
+            let before = self.members.get(&target).and_then(|m| m.revoked_after);
+            let capped = before.map_or(cap, |b| b.min(cap));
+            if let Some(member) = self.members.get_mut(&target) {
+                member.revoked_after = Some(capped);
+            }
+            if applied.iter().chain([&id]).all(|a| self.counts(*a)) {
+                applied.push(id);
+            } else if let Some(member) = self.members.get_mut(&target) {
+                member.revoked_after = before;
+            }
+        }
+    }
+
+    /// Whether a record counts, its origin's admission included (the
+    /// cascade, before [`Household::drop_void_members`] has run).
+    fn counts(&self, id: RecordId) -> bool {
+        let mut id = id;
+        // Each step goes to a strictly more senior member: bounded.
+        for _ in 0..=self.members.len() {
+            if !self.accepts(id) {
+                return false;
+            }
+            match self.members.get(&id.origin) {
+                Some(m) if m.sponsor.is_some() => id = m.admitted_by,
+                _ => return true,
+            }
+        }
+        false
+    }
+
+    /// Voids members admitted by records that no longer count, to a
+    /// fixpoint (the cascade). They stay listed, so that the exposure
+    /// checklist can name them.
+    fn drop_void_members(&mut self) {
+        loop {
+            let void: Vec<DeviceId> = self
+                .members
+                .values()
+                .filter(|m| !m.voided && m.sponsor.is_some() && !self.accepts(m.admitted_by))
+                .map(|m| m.info.device)
+                .collect();
+            if void.is_empty() {
+                break;
+            }
+            for device in void {
+                if let Some(member) = self.members.get_mut(&device) {
+                    member.voided = true;
+                }
+            }
+        }
+    }
+
+    /// Epochs that keep the numbering rule, with their envelopes (rule 7).
+    fn fold_epochs(&mut self, set: &[&Record]) {
+        let mut creations: Vec<&Record> = set
+            .iter()
+            .copied()
+            .filter(|r| matches!(r.body, Body::Epoch { .. }) && self.accepts(r.id))
+            .collect();
+        // An epoch's validity depends only on epochs with smaller counters.
+        creations.sort_by_key(|r| match r.body {
+            Body::Epoch { counter, .. } => (counter, r.id),
+            _ => (0, r.id),
+        });
+        for record in creations {
+            let Body::Epoch {
+                epoch,
+                counter,
+                commitment,
+                ..
+            } = &record.body
+            else {
+                continue;
+            };
+            if self.epochs.contains_key(epoch) {
+                continue;
+            }
+            let in_line = self.next_counter(record) == Some(*counter);
+            self.epochs.insert(
+                *epoch,
+                Epoch {
+                    id: *epoch,
+                    counter: *counter,
+                    commitment: *commitment,
+                    in_line,
+                    envelopes: BTreeMap::new(),
+                    created_by: record.id,
+                },
+            );
+        }
+        // Envelopes in record order: the creating record's first.
+        let mut with_envelopes: Vec<&Record> = set.iter().copied().filter(|r| self.accepts(r.id)).collect();
+        with_envelopes.sort_by_key(|r| r.id);
+        for record in with_envelopes {
+            let (epoch, envelopes) = match &record.body {
+                Body::Epoch { epoch, envelopes, .. } | Body::Envelopes { epoch, envelopes } => (epoch, envelopes),
+                _ => continue,
+            };
+            let Some(held) = self.epochs.get_mut(epoch) else {
+                continue;
+            };
+            for envelope in envelopes {
+                held.envelopes
+                    .entry(envelope.recipient)
+                    .or_default()
+                    .push(envelope.clone());
+            }
+        }
+    }
+
+    /// The counter an `Epoch` written as `record` must carry to be in line:
+    /// one more than the highest among in-line epochs in its causal past, 0
+    /// if none; `None` on overflow.
+    pub fn next_counter(&self, record: &Record) -> Option<u64> {
+        let past = Past::of(record);
+        match self
+            .epochs
+            .values()
+            .filter(|e| e.in_line && past.contains(e.created_by))
+            .map(|e| e.counter)
+            .max()
+        {
+            None => Some(0),
+            Some(highest) => highest.checked_add(1),
+        }
+    }
+
+    /// Whether a record with this id counts: its origin is a member, and
+    /// not past its revocation or fork.
+    pub fn accepts(&self, id: RecordId) -> bool {
+        self.members
+            .get(&id.origin)
+            .is_some_and(|m| m.limit().is_none_or(|cap| id.seq <= cap))
+    }
+
+    /// Whether `device` is a current member: admitted, not revoked, not forked.
+    pub fn is_current_member(&self, device: &DeviceId) -> bool {
+        self.members.get(device).is_some_and(|m| m.limit().is_none())
+    }
+
+    /// The current members.
+    pub fn current_members(&self) -> impl Iterator<Item = &Member> {
+        self.members.values().filter(|m| m.limit().is_none())
+    }
+
+    /// The epoch new entries are sealed to: the highest counter; of two with
+    /// one counter, the more senior creator's; then the smaller id.
+    pub fn current_epoch(&self) -> Option<&Epoch> {
+        self.epochs.values().filter(|e| e.in_line).min_by(|a, b| {
+            b.counter
+                .cmp(&a.counter)
+                .then_with(|| {
+                    self.seniority_of(&a.created_by.origin)
+                        .cmp(&self.seniority_of(&b.created_by.origin))
+                })
+                .then_with(|| a.id.cmp(&b.id))
+        })
+    }
+
+    fn seniority_of(&self, device: &DeviceId) -> Option<&[u64]> {
+        self.members.get(device).map(|m| m.seniority.as_slice())
+    }
+
+    /// The epoch keys `me` can open: of its envelopes in each epoch, the
+    /// first whose key matches the epoch's commitment.
+    pub fn open_epoch_keys(&self, me: &DeviceId, box_key: &BoxKey) -> BTreeMap<EpochId, SymKey> {
+        self.epochs
+            .values()
+            .filter_map(|epoch| {
+                let key = epoch.envelopes.get(me)?.iter().find_map(|envelope| {
+                    let key = envelope.open(box_key, &epoch.id).ok()?;
+                    key.matches(&self.id, &epoch.id, &epoch.commitment).then_some(key)
+                })?;
+                Some((epoch.id, key))
+            })
+            .collect()
+    }
+
+    /// Whether `device` holds an envelope of `epoch` (possibly a forged one:
+    /// for exposure reports, where holding is enough to worry).
+    pub fn has_envelope(&self, epoch: &EpochId, device: &DeviceId) -> bool {
+        self.epochs.get(epoch).is_some_and(|e| e.envelopes.contains_key(device))
+    }
+}
+
+/// A record's causal past as its origin declared it.
+struct Past<'a> {
+    origin: DeviceId,
+    seq: u64,
+    seen: &'a [(DeviceId, u64)],
+}
+
+impl<'a> Past<'a> {
+    fn of(record: &'a Record) -> Past<'a> {
+        Past {
+            origin: record.id.origin,
+            seq: record.id.seq,
+            seen: &record.seen,
+        }
+    }
+
+    fn contains(&self, id: RecordId) -> bool {
+        if id.origin == self.origin {
+            return id.seq < self.seq;
+        }
+        self.seen
+            .binary_search_by_key(&id.origin, |(d, _)| *d)
+            .is_ok_and(|i| id.seq <= self.seen[i].1)
+    }
+}
+
+/// What the ledger knows that the checks need, beside the household.
+pub struct Holdings<'a> {
+    /// Per origin, the highest contiguous seq held.
+    pub contiguous: &'a BTreeMap<DeviceId, u64>,
+    /// The hash of each origin's last held record.
+    pub heads: &'a BTreeMap<DeviceId, RecordHash>,
+    /// Bytes of each origin's records held.
+    pub usage: &'a BTreeMap<DeviceId, u64>,
+    /// The receiver's clock, Unix ms.
+    pub now_ms: u64,
+}
+
+/// Checks a new record (not held yet) against every rule. `Ok` means it
+/// may be stored and admitted.
+pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record, size: usize) -> Result<(), Rejected> {
+    if size > MAX_RECORD_BYTES {
+        return Err(Rejected::TooLarge);
+    }
+    if record.hlc.ms > held.now_ms.saturating_add(MAX_FUTURE_MS) {
+        return Err(Rejected::FromTheFuture);
+    }
+    if record.seen.windows(2).any(|w| w[0].0 >= w[1].0) || record.seen.iter().any(|(d, _)| *d == record.id.origin) {
+        return Err(Rejected::Malformed);
+    }
+    let Some(household) = household else {
+        return match &record.body {
+            Body::Genesis { founder }
+                if founder.device == record.id.origin
+                    && record.id.seq == 1
+                    && record.prev == [0; 32]
+                    && record.seen.is_empty() =>
+            {
+                record.verify(&founder.signing_key).map_err(|_| Rejected::BadSignature)
+            }
+            _ => Err(Rejected::NoGenesis),
+        };
+    };
+    if record.household != household.id {
+        return Err(Rejected::WrongHousehold);
+    }
+    let member = household.members.get(&record.id.origin).ok_or(Rejected::NotAMember)?;
+    if member.limit().is_some_and(|cap| record.id.seq > cap) {
+        return Err(Rejected::Revoked);
+    }
+    let expected = held.contiguous.get(&record.id.origin).copied().unwrap_or(0) + 1;
+    if record.id.seq != expected {
+        return Err(Rejected::Gap {
+            expected,
+            got: record.id.seq,
+        });
+    }
+    let prev = held.heads.get(&record.id.origin).copied().unwrap_or([0; 32]);
+    record
+        .verify(&member.info.signing_key)
+        .map_err(|_| Rejected::BadSignature)?;
+    // Signed by the origin and disagreeing with its chain as held: evidence.
+    if record.prev != prev {
+        return Err(Rejected::Equivocation);
+    }
+    for (device, seq) in &record.seen {
+        // Records of a device that is no longer a member here (voided by a
+        // revocation's cascade) or past its cap never arrive: not waited for.
+        let Some(member) = household.members.get(device) else {
+            continue;
+        };
+        let needed = member.limit().map_or(*seq, |l| l.min(*seq));
+        if held.contiguous.get(device).copied().unwrap_or(0) < needed {
+            return Err(Rejected::Waiting);
+        }
+    }
+    let used = held.usage.get(&record.id.origin).copied().unwrap_or(0);
+    if used.saturating_add(size as u64) > QUOTA_BYTES {
+        return Err(Rejected::OverQuota);
+    }
+    match &record.body {
+        Body::Genesis { .. } => Err(Rejected::WrongHousehold),
+        Body::Member {
+            member,
+            transcript,
+            joiner_signature,
+        } => {
+            if household.members.contains_key(&member.device)
+                || member
+                    .verify_join(&household.id, &record.id.origin, transcript, joiner_signature)
+                    .is_err()
+            {
+                return Err(Rejected::BadMember);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The devices a revocation of `target` capped at `cap` would remove with it
+/// (admitted by its records above the cap, transitively): what `revoke`
+/// shows before it acts, and the exposure checklist names.
+pub fn cascade(household: &Household, target: DeviceId, cap: u64) -> BTreeSet<DeviceId> {
+    let mut gone = BTreeSet::new();
+    loop {
+        let more: Vec<DeviceId> = household
+            .members
+            .values()
+            .filter(|m| !gone.contains(&m.info.device))
+            .filter(|m| {
+                m.sponsor == Some(target) && m.admitted_by.seq > cap || m.sponsor.is_some_and(|s| gone.contains(&s))
+            })
+            .map(|m| m.info.device)
+            .collect();
+        if more.is_empty() {
+            return gone;
+        }
+        gone.extend(more);
+    }
+}
