@@ -405,6 +405,8 @@ pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
             note: entry.note,
             deleted: false,
         };
+        body.check_size()
+            .map_err(|e| bad(format!("entry {} ({label}): {e}; nothing was imported", i + 1)))?;
         let same = |other: &EntryBody| {
             other.issuer == body.issuer && other.account == body.account && other.secret.ct_eq(&body.secret)
         };

@@ -441,7 +441,8 @@ fn quota_warning(used: u64) -> Option<String> {
             "{} of the {} MiB one device may write{}",
             format_mib(used),
             quota >> 20,
-            if used >= quota {
+            // A record as large as any may be no longer fits.
+            if used + authsync_proto::record::MAX_RECORD_BYTES as u64 > quota {
                 ": its further records are refused"
             } else {
                 ""

@@ -264,8 +264,14 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn fsync_tree(dir: &Path) -> std::io::Result<()> {
     for path in walk(dir).map_err(std::io::Error::other)? {
-        // Directories are fsynced too, so new files' names are durable.
-        fs::File::open(&path)?.sync_all()?;
+        // Directories are fsynced too, so new files' names are durable. A
+        // file sled removed since the listing (a segment or snapshot it
+        // replaced) needs no syncing: its directory's entry is synced.
+        match fs::File::open(&path) {
+            Ok(file) => file.sync_all()?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }

@@ -612,6 +612,32 @@ pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record
     }
 }
 
+/// [`check`], with the one case that needs the record set: a `Revoke` by a
+/// device that is itself capped counts if, with it, the fold no longer caps
+/// its writer (two revocations that void each other, settled by seniority:
+/// the founder whose phone was stolen can still revoke the thief that
+/// revoked it first). `authority_records` are the held records other than
+/// entries.
+pub fn admissible<'a>(
+    household: Option<&Household>,
+    authority_records: impl Iterator<Item = &'a Record>,
+    forks: &Forks,
+    held: &Holdings<'_>,
+    record: &'a Record,
+    size: usize,
+) -> Result<(), Rejected> {
+    match check(household, held, record, size) {
+        Err(Rejected::Revoked) if matches!(record.body, Body::Revoke { .. }) => {
+            let tentative = Household::fold(authority_records.chain([record]), forks);
+            match tentative {
+                Some(tentative) if tentative.accepts(record.id) => check(Some(&tentative), held, record, size),
+                _ => Err(Rejected::Revoked),
+            }
+        }
+        other => other,
+    }
+}
+
 /// The devices a revocation of `target` capped at `cap` would remove with it
 /// (admitted by its records above the cap, transitively): what `revoke`
 /// shows before it acts, and the exposure checklist names.

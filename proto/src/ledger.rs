@@ -180,7 +180,7 @@ impl Ledger {
             return None;
         }
         self.forks.insert(evidence.id.origin, at);
-        self.household = Household::fold(self.records.values(), &self.forks);
+        self.household = Household::fold(self.authority_records(), &self.forks);
         Some(Fork {
             origin: evidence.id.origin,
             at,
@@ -190,7 +190,7 @@ impl Ledger {
     /// Restores forks proven before (the daemon keeps them).
     pub fn set_forks(&mut self, forks: Forks) {
         self.forks = forks;
-        self.household = Household::fold(self.records.values(), &self.forks);
+        self.household = Household::fold(self.authority_records(), &self.forks);
     }
 
     /// Checks `record` against the rules and adds it if it passes.
@@ -237,6 +237,11 @@ impl Ledger {
         Ok(())
     }
 
+    /// The held records that the household fold reads (all but entries).
+    fn authority_records(&self) -> impl Iterator<Item = &Record> {
+        self.records.values().filter(|r| !matches!(r.body, Body::Entry(_)))
+    }
+
     /// Adds a record [`Ledger::check`] passed.
     fn insert(&mut self, record: Record) {
         let refold = !matches!(record.body, Body::Entry(_));
@@ -247,7 +252,7 @@ impl Ledger {
         self.latest = self.latest.max(record.hlc);
         self.records.insert(record.id, record);
         if refold {
-            self.household = Household::fold(self.records.values(), &self.forks);
+            self.household = Household::fold(self.authority_records(), &self.forks);
         }
     }
 
@@ -267,7 +272,14 @@ impl Ledger {
             usage: &self.usage,
             now_ms,
         };
-        authority::check(self.household.as_ref(), &holdings, record, record.encode().len())?;
+        authority::admissible(
+            self.household.as_ref(),
+            self.authority_records(),
+            &self.forks,
+            &holdings,
+            record,
+            record.encode().len(),
+        )?;
         Ok(Admitted::New)
     }
 

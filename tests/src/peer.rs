@@ -126,25 +126,45 @@ pub fn stolen(data_dir: &Path) -> Keys {
     };
     let device = DeviceId(key32("device_id"));
     let transport = DeviceKey::from_bytes(&key32("transport_key"));
+    drop(meta);
+    drop(db);
     let kek = std::fs::read(data_dir.join("vault.key"))
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
         .map(|b| SymKey::from_bytes(&b));
-    let open = |name: &str, context: &[u8]| -> Option<[u8; 32]> {
-        let kek = kek.as_ref()?;
-        let sealed: Sealed = postcard::from_bytes(&get(name)?).ok()?;
-        let mut aad = context.to_vec();
-        aad.extend_from_slice(device.as_bytes());
-        kek.open(&aad, &sealed).ok()?.as_slice().try_into().ok()
+    let (signing, box_key) = match kek.map(|kek| open_sealed_keys(data_dir, &kek)) {
+        Some((signing, box_key)) => (Some(signing), Some(box_key)),
+        None => (None, None),
     };
-    let signing = open("signing_key", b"authsync signing key v2").map(|b| DeviceKey::from_bytes(&b));
-    let box_key = open("box_key", b"authsync box key v1").map(authsync_proto::crypto::BoxKey::from_bytes);
     Keys {
         transport,
         signing,
         device,
         box_key,
     }
+}
+
+/// The signing and box keys sealed in `data_dir`'s store, opened with
+/// `kek` (what only the key file or the passphrase gives).
+#[track_caller]
+pub fn open_sealed_keys(data_dir: &Path, kek: &SymKey) -> (DeviceKey, authsync_proto::crypto::BoxKey) {
+    let db = sled::open(data_dir.join("vault")).expect("the store opens");
+    let meta = db.open_tree("meta").expect("the store has a meta tree");
+    let device: [u8; 32] = meta.get("device_id").unwrap().unwrap().as_ref().try_into().unwrap();
+    let open = |name: &str, context: &[u8]| -> [u8; 32] {
+        let sealed: Sealed = postcard::from_bytes(&meta.get(name).unwrap().unwrap()).expect("a sealed key");
+        let mut aad = context.to_vec();
+        aad.extend_from_slice(&device);
+        kek.open(&aad, &sealed)
+            .expect("the kek opens it")
+            .as_slice()
+            .try_into()
+            .expect("32 bytes")
+    };
+    (
+        DeviceKey::from_bytes(&open("signing_key", b"authsync signing key v2")),
+        authsync_proto::crypto::BoxKey::from_bytes(open("box_key", b"authsync box key v1")),
+    )
 }
 
 /// A copy of `key` (device keys are deliberately not `Clone`).
