@@ -1,13 +1,19 @@
 //! Process hardening (issue 11): `authd` keeps an unlocked vault's keys out
 //! of core files and away from its user's other processes whoever starts
-//! it.
+//! it, and `authctl add` / `rotate` ask for a secret on the terminal, so it
+//! never has to be an argument (`/proc/PID/cmdline` is readable by every
+//! local user).
 #![allow(clippy::unwrap_used)]
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authsync_tests::{Instance, files, path_str, running, wait_until};
+use authsync_proto::otp::Secret;
+use authsync_tests::otp::totp;
+use authsync_tests::{Instance, files, path_str, running, unix_now, vectors, wait_until};
 
 /// Someone other than root, to run `authctl` as: the owner of a process's
 /// `/proc/PID` files is its user while it is dumpable and root once it is
@@ -163,6 +169,228 @@ fn an_authd_started_from_a_shell_has_a_core_limit_of_zero() {
     let inst = Instance::started();
     let pid = inst.pid().unwrap() as i32;
     assert_eq!(limits_of(pid), ("0".into(), "0".into()));
+}
+
+/// `authctl ARGS` on a terminal that `script` makes, typed at by the test.
+struct Terminal {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    seen: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Terminal {
+    fn start(inst: &Instance, args: &[&str]) -> Terminal {
+        let command = format!("{} {}", path_str(&authsync_tests::authctl_bin()), args.join(" "));
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("AUTHSYNC_HOME", inst.home())
+            .env("AUTHSYNC_AUTHD", authsync_tests::authd_bin())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script runs (bsdutils)");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let seen = Arc::clone(&seen);
+            let mut stdout = child.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 512];
+                while let Ok(n) = stdout.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        let stdin = child.stdin.take();
+        Terminal {
+            child,
+            stdin,
+            seen,
+            reader: Some(reader),
+        }
+    }
+
+    /// What the terminal showed so far.
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits for `prompt` (after everything already answered), then types
+    /// `line`.
+    fn answer(&mut self, prompt: &str, line: &str) {
+        wait_until(Duration::from_secs(20), prompt, || self.screen().contains(prompt));
+        self.type_line(line);
+    }
+
+    /// Waits for `prompt` and for authctl to turn the terminal's echo off
+    /// (the prompt may show a moment before), then types `secret`. A
+    /// program that never turns echo off fails here.
+    fn answer_secret(&mut self, prompt: &str, secret: &str) {
+        wait_until(Duration::from_secs(20), prompt, || self.screen().contains(prompt));
+        let pty = self.pty();
+        wait_until(Duration::from_secs(20), "authctl to turn echo off", || {
+            let attrs = nix::sys::termios::tcgetattr(&pty).unwrap();
+            !attrs.local_flags.contains(nix::sys::termios::LocalFlags::ECHO)
+        });
+        self.type_line(secret);
+    }
+
+    /// The terminal `script` made: standard input of its descendants.
+    fn pty(&self) -> std::fs::File {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut family = vec![self.child.id().to_string()];
+        let mut path = None;
+        wait_until(Duration::from_secs(20), "script's child on the terminal", || {
+            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                    continue;
+                };
+                // "PID (COMM) STATE PPID ...".
+                let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1));
+                if ppid.is_some_and(|p| family.contains(&p.to_string())) && !family.contains(&pid) {
+                    family.push(pid.clone());
+                }
+            }
+            path = family[1..].iter().find_map(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/fd/0"))
+                    .ok()
+                    .filter(|p| p.starts_with("/dev/pts"))
+            });
+            path.is_some()
+        });
+        std::fs::OpenOptions::new()
+            .read(true)
+            // Never this test's controlling terminal.
+            .custom_flags(nix::libc::O_NOCTTY)
+            .open(path.unwrap())
+            .unwrap()
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for authctl to exit; whether it succeeded, and the screen.
+    fn finish(mut self) -> (bool, String) {
+        let mut status = None;
+        authsync_tests::poll_until(Duration::from_secs(30), || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        let status = status.unwrap_or_else(|| panic!("authctl did not exit\n{}", self.screen()));
+        self.stdin = None;
+        self.reader.take().unwrap().join().unwrap();
+        (status.success(), self.screen())
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Every process's command line that holds `secret`.
+fn command_lines_holding(secret: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if !entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if files::find_bytes(&cmdline, secret.as_bytes()).is_some() {
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
+}
+
+/// A secret of this test's making: base32 for authctl, hex for oathtool.
+fn seed(text: &str) -> (String, String) {
+    let secret = Secret::new(text.as_bytes().to_vec());
+    let hex = text.bytes().map(|b| format!("{b:02x}")).collect();
+    (secret.to_base32().to_string(), hex)
+}
+
+/// Checks `query`'s code against oathtool's for the secret `hex`.
+#[track_caller]
+fn assert_oathtool_code(inst: &Instance, query: &str, hex: &str) {
+    let from = unix_now();
+    let code = inst.code(query);
+    let to = unix_now();
+    let want = vectors::independent_codes(hex, &totp(), from, to);
+    assert!(want.contains(&code), "{query}: {code}, oathtool says one of {want:?}");
+}
+
+#[test]
+fn add_and_rotate_ask_for_the_secret_on_the_terminal_without_echo() {
+    let inst = Instance::with_household();
+    let (secret, hex) = seed("typed-at-the-prompt-1");
+
+    let mut term = Terminal::start(&inst, &["add"]);
+    let prompt = "Secret (base32, or an otpauth:// URI): ";
+    term.answer_secret(prompt, &secret);
+    term.answer("Issuer (the site, e.g. Amazon): ", "Hardening");
+    // authctl holds the secret now, and it is on no command line.
+    assert_eq!(command_lines_holding(&secret), Vec::<String>::new());
+    term.answer("Account (your login there): ", "alice@example.com");
+    let (ok, screen) = term.finish();
+    assert!(ok, "{screen}\n{}", inst.daemon_log());
+    assert!(screen.contains("Added Hardening"), "{screen}");
+    let after_prompt = screen.split(prompt).nth(1).unwrap();
+    assert!(!after_prompt.contains(&secret), "the secret was echoed: {screen:?}");
+    assert!(
+        after_prompt.contains("alice@example.com"),
+        "names are echoed: {screen:?}"
+    );
+    assert_oathtool_code(&inst, "hardening", &hex);
+
+    // rotate asks for the new secret; an otpauth URI typed there works too.
+    let (new_secret, new_hex) = seed("typed-at-the-prompt-2");
+    let uri = format!("otpauth://totp/Hardening:alice@example.com?secret={new_secret}&issuer=Hardening");
+    let mut term = Terminal::start(&inst, &["rotate", "hardening"]);
+    let prompt = "New secret (base32, or an otpauth:// URI): ";
+    term.answer_secret(prompt, &uri);
+    let (ok, screen) = term.finish();
+    assert!(ok, "{screen}\n{}", inst.daemon_log());
+    assert!(screen.contains("Rotated"), "{screen}");
+    let after_prompt = screen.split(prompt).nth(1).unwrap();
+    assert!(!after_prompt.contains(&new_secret), "the secret was echoed: {screen:?}");
+    assert_oathtool_code(&inst, "hardening", &new_hex);
+}
+
+#[test]
+fn without_a_terminal_add_and_rotate_say_how_to_pass_the_secret() {
+    let inst = Instance::with_household();
+    let before = inst.snapshot();
+    inst.ctl(&["add", "--issuer", "Hardening"])
+        .assert_error(2, &["no terminal", "--secret -", "authctl add -"]);
+    inst.ctl(&["add"]).assert_error(2, &["no terminal", "--secret -"]);
+    assert_eq!(inst.snapshot(), before, "a refused add wrote something");
+
+    let (secret, hex) = seed("from-standard-input");
+    let out = inst.ctl_stdin(
+        &["add", "--secret", "-", "--issuer", "Hardening"],
+        &format!("{secret}\n"),
+    );
+    out.assert_exit(0);
+    let before = inst.snapshot();
+    inst.ctl(&["rotate", "hardening"])
+        .assert_error(2, &["no terminal", "--secret -", "rotate QUERY -"]);
+    assert_eq!(inst.snapshot(), before, "a refused rotate wrote something");
+    assert_oathtool_code(&inst, "hardening", &hex);
 }
 
 #[test]
