@@ -46,8 +46,8 @@ code=$(AUTHSYNC_HOME="$alice" "$bin/authctl" pair 2>/dev/null)
 echo "$code"
 on bob-desktop join "$code" --peer "127.0.0.1:$port_a" --name bob-desktop --no-passphrase
 
-step "3. Add the Amazon entry on alice-laptop"
-on alice-laptop add 'otpauth://totp/Amazon:alice@example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Amazon'
+step "3. Add the Amazon entry on alice-laptop (the URI on standard input, off the command line)"
+on alice-laptop add - <<<'otpauth://totp/Amazon:alice@example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Amazon'
 
 step "4. The same code on bob-desktop"
 for _ in $(seq 100); do

@@ -49,9 +49,9 @@ enum Command {
     Status,
     /// Stop the daemon.
     Shutdown,
-    /// Add an entry from an otpauth URI, a QR code image or --secret; prints its first code.
+    /// Add an entry from an otpauth URI, a QR code image or --secret (with none, asks on the terminal); prints its first code.
     Add {
-        /// An otpauth:// URI (`-` reads it from standard input).
+        /// An otpauth:// URI (`-` reads it from standard input; on the command line it is visible to other local users).
         uri: Option<String>,
         /// A PNG or JPEG image of the entry's QR code.
         #[arg(long, value_name = "IMAGE", conflicts_with = "uri")]
@@ -122,7 +122,7 @@ enum Command {
     /// Replace an entry's secret (after the site re-issued it); the old one stays as --previous.
     Rotate {
         query: String,
-        /// The new otpauth:// URI (`-` reads it from standard input).
+        /// The new otpauth:// URI (`-` reads it from standard input); with neither it nor --secret, asks on the terminal.
         uri: Option<String>,
         #[command(flatten)]
         secret: SecretFlags,

@@ -67,7 +67,7 @@ fn maybe_stdin(value: &str) -> Result<Zeroizing<String>> {
 /// The flags that describe a secret, shared by `add` and `rotate`.
 #[derive(clap::Args, Debug, Default)]
 pub struct SecretFlags {
-    /// The secret, base32 (`-` reads it from standard input).
+    /// The secret, base32 (`-` reads it from standard input; on the command line it is visible to other local users).
     #[arg(long, value_name = "B32")]
     pub secret: Option<String>,
     /// SHA1 (default), SHA256 or SHA512.
@@ -134,13 +134,63 @@ impl SecretFlags {
             return Ok(None);
         };
         let secret = maybe_stdin(secret)?;
-        let parsed = Secret::from_base32(&secret).map_err(|e| bad(e.to_string()))?;
+        self.with_secret(&secret, base).map(Some)
+    }
+
+    /// A new secret from base32 `text` and the parameter flags.
+    fn with_secret(&self, text: &str, base: OtpSpec) -> Result<NewSecret> {
+        let parsed = Secret::from_base32(text).map_err(|e| bad(e.to_string()))?;
         warn_short(&parsed);
-        Ok(Some(NewSecret {
+        Ok(NewSecret {
             secret: WireSecret::new(parsed.to_base32().to_string()),
             spec: self.spec(base)?,
-        }))
+        })
     }
+}
+
+/// What the user typed at a secret prompt.
+enum Typed {
+    Uri(Zeroizing<String>),
+    Base32(Zeroizing<String>),
+}
+
+/// Asks for a secret on the terminal without echo, so that it is never in
+/// an argument (`/proc/PID/cmdline` is readable by every local user) or in
+/// the shell's history. Without a terminal on standard input, says how to
+/// pass it instead (`how`).
+fn ask_secret(prompt: &str, how: &str) -> Result<Typed> {
+    if !std::io::stdin().is_terminal() {
+        return Err(bad(format!("no secret given and no terminal to ask for it; {how}")));
+    }
+    let typed = Zeroizing::new(
+        rpassword::prompt_password(prompt)
+            .map_err(|e| bad(format!("cannot read the secret from the terminal ({e}); {how}")))?,
+    );
+    let typed = Zeroizing::new(typed.trim().to_string());
+    if typed.is_empty() {
+        return Err(bad("no secret was typed; nothing was changed"));
+    }
+    let is_uri = typed
+        .get(..10)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("otpauth://"));
+    Ok(if is_uri {
+        Typed::Uri(typed)
+    } else {
+        Typed::Base32(typed)
+    })
+}
+
+/// Asks for one line on the terminal, echoed (names, not secrets).
+fn ask_line(prompt: &str) -> Result<String> {
+    use std::io::Write;
+    eprint!("{prompt}");
+    std::io::stderr().flush().context("failed to write to the terminal")?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("failed to read from the terminal")?;
+    Ok(line.trim().to_string())
 }
 
 fn warn_short(secret: &Secret) {
@@ -154,8 +204,11 @@ fn warn_short(secret: &Secret) {
 
 /// Parses an otpauth URI (or `-` for standard input) into a new entry.
 pub fn entry_from_uri(uri: &str) -> Result<NewEntry> {
-    let uri = maybe_stdin(uri)?;
-    let parsed = otpauth::parse(&uri).map_err(|e| bad(format!("invalid otpauth URI: {e}")))?;
+    parse_uri(&maybe_stdin(uri)?)
+}
+
+fn parse_uri(uri: &str) -> Result<NewEntry> {
+    let parsed = otpauth::parse(uri).map_err(|e| bad(format!("invalid otpauth URI: {e}")))?;
     for warning in &parsed.warnings {
         eprintln!("warning: {warning}");
     }
@@ -171,54 +224,86 @@ pub fn entry_from_uri(uri: &str) -> Result<NewEntry> {
     })
 }
 
-/// A new entry from a URI or from flags (exactly one of the two).
+/// The new entry of an otpauth URI, `--issuer` and `--account` overriding
+/// its names.
+fn renamed(uri_entry: NewEntry, issuer: Option<String>, account: Option<String>) -> NewEntry {
+    let mut entry = uri_entry;
+    if let Some(issuer) = issuer {
+        entry.issuer = Some(issuer);
+    }
+    if let Some(account) = account {
+        entry.account = account;
+    }
+    entry
+}
+
+const URI_AND_FLAGS: &str = "give either an otpauth URI or --secret with its flags, not both";
+
+/// A new entry from a URI or from flags (exactly one of the two); with
+/// neither, asks on the terminal for the secret (without echo) and, if no
+/// flag names the entry, for its issuer and account.
 pub fn new_entry(
     uri: Option<&str>,
     flags: &SecretFlags,
     issuer: Option<String>,
     account: Option<String>,
 ) -> Result<NewEntry> {
-    match uri {
-        Some(uri) => {
-            if flags.secret.is_some() || flags.any_parameter() {
-                bail!(BadInput(
-                    "give either an otpauth URI or --secret with its flags, not both".into()
-                ));
-            }
-            let mut entry = entry_from_uri(uri)?;
-            if let Some(issuer) = issuer {
-                entry.issuer = Some(issuer);
-            }
-            if let Some(account) = account {
-                entry.account = account;
-            }
-            Ok(entry)
+    if let Some(uri) = uri {
+        if flags.secret.is_some() || flags.any_parameter() {
+            bail!(BadInput(URI_AND_FLAGS.into()));
         }
-        None => {
-            let otp = flags
-                .new_secret(OtpSpec::totp_default())?
-                .ok_or_else(|| bad("give an otpauth URI, or --secret B32 with --issuer and --account"))?;
-            let account = account.unwrap_or_default();
-            if account.is_empty() && issuer.as_deref().unwrap_or("").is_empty() {
-                return Err(bad("give --issuer or --account (or both) to name the entry"));
-            }
-            Ok(NewEntry {
-                issuer,
-                account,
-                otp,
-                tags: Vec::new(),
-                note: String::new(),
-            })
-        }
+        return Ok(renamed(entry_from_uri(uri)?, issuer, account));
     }
+    let otp = match flags.new_secret(OtpSpec::totp_default())? {
+        Some(otp) => otp,
+        None => {
+            let how = "pass it on standard input (`authctl add -` reads an otpauth URI, \
+                       `--secret -` a base32 secret) or use --qr IMAGE";
+            match ask_secret("Secret (base32, or an otpauth:// URI): ", how)? {
+                Typed::Uri(uri) => {
+                    if flags.any_parameter() {
+                        bail!(BadInput(URI_AND_FLAGS.into()));
+                    }
+                    return Ok(renamed(parse_uri(&uri)?, issuer, account));
+                }
+                Typed::Base32(text) => {
+                    let otp = flags.with_secret(&text, OtpSpec::totp_default())?;
+                    if issuer.is_none() && account.is_none() {
+                        let issuer = Some(ask_line("Issuer (the site, e.g. Amazon): ")?).filter(|i| !i.is_empty());
+                        let account = ask_line("Account (your login there): ")?;
+                        return named(issuer, account, otp);
+                    }
+                    otp
+                }
+            }
+        }
+    };
+    named(issuer, account.unwrap_or_default(), otp)
+}
+
+/// A new entry from a secret and names, at least one of them not empty.
+fn named(issuer: Option<String>, account: String, otp: NewSecret) -> Result<NewEntry> {
+    if account.is_empty() && issuer.as_deref().unwrap_or("").is_empty() {
+        return Err(bad(
+            "give --issuer or --account (or both) to name the entry; nothing was added",
+        ));
+    }
+    Ok(NewEntry {
+        issuer,
+        account,
+        otp,
+        tags: Vec::new(),
+        note: String::new(),
+    })
 }
 
 /// A new secret for `rotate`: a URI, or `--secret` with flags that change
-/// the entry's current `spec`.
+/// the entry's current `spec`; with neither, asks on the terminal (without
+/// echo).
 pub fn rotation(uri: Option<&str>, flags: &SecretFlags, current: OtpSpec) -> Result<NewSecret> {
     if let Some(uri) = uri {
         if flags.secret.is_some() || flags.any_parameter() {
-            return Err(bad("give either an otpauth URI or --secret with its flags, not both"));
+            return Err(bad(URI_AND_FLAGS));
         }
         return Ok(entry_from_uri(uri)?.otp);
     }
@@ -226,9 +311,20 @@ pub fn rotation(uri: Option<&str>, flags: &SecretFlags, current: OtpSpec) -> Res
     if let OtpKind::Hotp { counter } = &mut base.kind {
         *counter = 0;
     }
-    flags
-        .new_secret(base)?
-        .ok_or_else(|| bad("give the new secret as an otpauth URI or with --secret B32"))
+    if let Some(otp) = flags.new_secret(base)? {
+        return Ok(otp);
+    }
+    let how = "pass it on standard input (`authctl rotate QUERY -` reads an otpauth URI, \
+               `--secret -` a base32 secret)";
+    match ask_secret("New secret (base32, or an otpauth:// URI): ", how)? {
+        Typed::Uri(uri) => {
+            if flags.any_parameter() {
+                return Err(bad(URI_AND_FLAGS));
+            }
+            Ok(parse_uri(&uri)?.otp)
+        }
+        Typed::Base32(text) => flags.with_secret(&text, base),
+    }
 }
 
 /// A new entry from the QR code in a PNG or JPEG image: an otpauth URI, or a

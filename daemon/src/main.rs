@@ -70,7 +70,25 @@ fn raise_fd_limit() {
     }
 }
 
+/// Keeps an unlocked vault's keys out of core files and away from other
+/// processes of the same user, whoever started authd (authctl's auto-start,
+/// a shell or systemd): not dumpable (so no core file, no ptrace attach, and
+/// `/proc/PID/mem`, `environ` and the like owned by root), and a core-file
+/// limit of zero, soft and hard, so a child or a later `PR_SET_DUMPABLE`
+/// cannot bring cores back. Runs before anything is read.
+fn harden() -> Result<()> {
+    use nix::sys::resource::{Resource, setrlimit};
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).context("failed to set the core-file limit to 0")?;
+    nix::sys::prctl::set_dumpable(false).context("failed to make the process non-dumpable")?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    // A security tool does not run dumpable: refuse rather than go on.
+    if let Err(e) = harden() {
+        eprintln!("authd: {e:#}; refusing to start");
+        return ExitCode::FAILURE;
+    }
     let args = Args::parse();
     init_logging(args.verbose);
     raise_fd_limit();
