@@ -530,3 +530,76 @@ fn a_fork_is_caught_when_two_members_meet() {
     assert!(device(&devices(&c), "bob").forked);
     c.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
 }
+
+/// `authctl revoke` on a terminal: shows what the device did lately (with
+/// `--lost-since`, what is undone and which devices go too) and changes
+/// nothing unless confirmed; off a terminal it needs `--yes`.
+#[test]
+fn revoke_shows_what_the_device_did_and_asks() {
+    let t = theft(false);
+    std::thread::sleep(Duration::from_millis(300));
+    let stolen_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    let (mut session, _) = t.session();
+    let mallory = peer::stranger();
+    let info = mallory.member_info("mallory");
+    let member = Body::Member {
+        joiner_signature: info.sign_join(mallory.signing(), &t.target.household, &t.bob.device, &[7; 32]),
+        member: info,
+        transcript: [7; 32],
+    };
+    let seq = session.next_seq(&t.bob.device);
+    session
+        .send(&Frame::Records(vec![session.sign(t.bob.device, seq, member)]))
+        .unwrap();
+    wait_until(SETTLE, "alice to admit mallory", || {
+        names(&devices(&t.a), |_| true).contains(&"mallory".to_string())
+    });
+    drop(session);
+
+    let out = t.a.ctl(&["revoke", "bob"]);
+    out.assert_exit(2);
+    assert!(out.stderr.contains("--yes"), "{out}");
+    let lost = format!("'{}ms ago'", stolen_at.elapsed().as_millis());
+    let on_terminal = |answer: &str| {
+        let command = format!(
+            "{} revoke bob --lost-since {lost}",
+            authsync_tests::authctl_bin().display()
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("AUTHSYNC_HOME", t.a.home())
+            .env("AUTHSYNC_AUTHD", authsync_tests::authd_bin())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("script runs (bsdutils)");
+        // The terminal holds the answer until authctl reads it.
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, screen) = on_terminal("n");
+    assert!(!ok, "{screen}");
+    for shown in [
+        "admitted device mallory",
+        "undone",
+        "go too: mallory",
+        "Revoke it?",
+        "not confirmed",
+    ] {
+        assert!(screen.contains(shown), "{shown:?} not shown:\n{screen}");
+    }
+    assert!(names(&devices(&t.a), |d| d.revoked).is_empty(), "nothing changed");
+    let (ok, screen) = on_terminal("y");
+    assert!(ok, "{screen}");
+    assert!(screen.contains("Revoked bob"), "{screen}");
+    assert_eq!(names(&devices(&t.a), |d| d.revoked), ["bob", "mallory"]);
+}
