@@ -603,3 +603,26 @@ fn revoke_shows_what_the_device_did_and_asks() {
     assert!(screen.contains("Revoked bob"), "{screen}");
     assert_eq!(names(&devices(&t.a), |d| d.revoked), ["bob", "mallory"]);
 }
+
+/// A vault written by record format 1 (its plain `device_key` in `meta`) is
+/// refused in one line that says what to do; nothing is changed in it.
+#[test]
+fn a_vault_of_the_old_format_is_refused_in_one_clear_line() {
+    let inst = Instance::new();
+    let vault = inst.vault_dir();
+    std::fs::create_dir_all(&vault).unwrap();
+    std::fs::set_permissions(inst.data_dir(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    {
+        let db = sled::open(&vault).unwrap();
+        db.open_tree("meta").unwrap().insert("device_key", &[7u8; 32]).unwrap();
+        db.flush().unwrap();
+    }
+    let out = inst.ctl(&["status"]);
+    assert_ne!(out.code(), Some(0), "{out}");
+    assert!(
+        out.stderr.contains("record format 1") && out.stderr.contains("move that directory away"),
+        "{out}"
+    );
+    let db = sled::open(&vault).unwrap();
+    assert!(db.open_tree("meta").unwrap().get("device_key").unwrap().is_some());
+}
