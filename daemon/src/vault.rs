@@ -619,19 +619,26 @@ impl Vault {
         }
         let last_seq = self.ledger.version_vector().get(&target).copied().unwrap_or(0);
         let last_seq = cap.map_or(last_seq, |c| c.min(last_seq));
-        self.append_own(vec![Body::Revoke {
+        let revoke = Body::Revoke {
             device: target,
             last_seq,
-        }])?;
+        };
+        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        let record = Record::sign(&unlocked.signing, self.ledger.next_header(&me, now_ms(), None), revoke);
+        let takes = self
+            .ledger
+            .fold_with(&record)
+            .is_some_and(|h| !h.is_current_member(&target) && h.accepts(record.id));
+        if !takes {
+            return Err(anyhow!(
+                "the revocation would not take: a revocation by a more senior device stands against it; nothing was written"
+            ));
+        }
+        self.commit_own(vec![record])?;
         let household = self
             .ledger
             .household()
             .ok_or_else(|| anyhow!("no household on this device"))?;
-        if household.is_current_member(&target) {
-            return Err(anyhow!(
-                "the revocation did not take: a more senior device's revocation stands against it"
-            ));
-        }
         let epoch = fresh_epoch(household, None)?;
         self.append_own(vec![epoch])
     }

@@ -237,6 +237,12 @@ impl Ledger {
         Ok(())
     }
 
+    /// The household as it would be with `record` added (not checked):
+    /// what a revocation would do, before it is written.
+    pub fn fold_with(&self, record: &Record) -> Option<Household> {
+        Household::fold(self.authority_records().chain([record]), &self.forks)
+    }
+
     /// The held records that the household fold reads (all but entries).
     fn authority_records(&self) -> impl Iterator<Item = &Record> {
         self.records.values().filter(|r| !matches!(r.body, Body::Entry(_)))
