@@ -296,7 +296,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         let store = Store::open(&dir).unwrap();
-        store.init(&[], &[("k", b"v")]).unwrap();
+        store.init(&[], &[("k", b"v")], 0).unwrap();
         drop(store);
         let store = Store::open(&dir).unwrap();
         assert_eq!(store.meta("k").unwrap().unwrap().as_ref(), b"v");

@@ -341,11 +341,15 @@ mod tests {
     async fn members_connect_and_strangers_are_refused_at_the_handshake() {
         let (a, b, stranger) = (device(1), device(2), device(3));
         let trust_a = Arc::new(Trust::default());
-        trust_a.set_members([a.id(), b.id()]);
+        trust_a.set_members([(a.public(), a.id()), (b.public(), b.id())]);
         let trust_b = Arc::new(Trust::default());
-        trust_b.set_members([a.id(), b.id()]);
+        trust_b.set_members([(a.public(), a.id()), (b.public(), b.id())]);
         let trust_s = Arc::new(Trust::default());
-        trust_s.set_members([a.id(), b.id(), stranger.id()]);
+        trust_s.set_members([
+            (a.public(), a.id()),
+            (b.public(), b.id()),
+            (stranger.public(), stranger.id()),
+        ]);
 
         let server = endpoint(&Tls::new(&a, trust_a.clone()).unwrap(), "127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = server.local_addr().unwrap();

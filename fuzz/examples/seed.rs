@@ -77,7 +77,8 @@ fn records() {
 }
 
 /// The `signed` target's form of a record: an `Entry`'s `ciphertext` is
-/// its plaintext body (the target seals and signs again).
+/// its plaintext body, and `prev` is zeros (the target fills it from its
+/// chain, seals and signs again).
 fn unsealed(record: &Record) -> Record {
     let mut record = record.clone();
     let epoch_key = SymKey::from_bytes(&fixture::EPOCH_KEY);
@@ -87,6 +88,7 @@ fn unsealed(record: &Record) -> Record {
             sealed.body.ciphertext = postcard::to_stdvec(&PlainBody::of(&body)).expect("a body serializes");
         }
     }
+    record.prev = [0; 32];
     record
 }
 
@@ -122,6 +124,15 @@ fn signed() {
     let mut forked = records[..6].to_vec();
     forked.extend([fork, revoke]);
     write("signed", "household-forked", &framed(&forked));
+    // The founder signs a second record at seq 6: an equivocation, which
+    // the target offers as evidence of a fork.
+    let mut equivocation = records.clone();
+    let mut second = records[6].clone();
+    if let Body::Revoke { last_seq, .. } = &mut second.body {
+        *last_seq = 0;
+    }
+    equivocation.push(second);
+    write("signed", "household-equivocation", &framed(&equivocation));
 }
 
 fn otpauth_uris() {
@@ -225,6 +236,8 @@ fn ipc_lines() {
         Request::Devices,
         Request::Revoke {
             device: "bob-phone".to_owned(),
+            lost_since_ms: Some(fixture::T0),
+            preview: false,
         },
         Request::Leave,
         Request::Exposed { device: None },

@@ -11,15 +11,16 @@
 
 use std::collections::BTreeMap;
 
+use authsync_proto::authority::Household;
 use authsync_proto::crypto::{BoxKey, DeviceKey, SymKey};
 use authsync_proto::entries::{Index, describe_change};
-use authsync_proto::household::Household;
+use authsync_proto::ids::RecordId;
 use authsync_proto::import::{self, Format};
 use authsync_proto::ipc::{Hello, Request};
-use authsync_proto::ledger::{Admitted, Ledger};
+use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::otp::{self, OtpSpec, Secret};
 use authsync_proto::otpauth;
-use authsync_proto::record::{Body, EntryBody, Record};
+use authsync_proto::record::{Body, EntryBody, Header, Record};
 use authsync_proto::wire::{self, Frame, PairFrame};
 
 #[path = "../../proto/tests/fixture/mod.rs"]
@@ -81,7 +82,8 @@ fn store_round_trip(record: &Record) {
 /// big-endian length and that many bytes (the last may be cut short), as
 /// `daemon/src/store.rs` reads them at start: decoded with `Record::decode`
 /// and admitted one by one into a ledger (signature, membership, sequence,
-/// revocation checks). Then what a device does with a ledger: the fold, the
+/// revocation checks; a record refused as an equivocation is offered as
+/// evidence of a fork). Then what a device does with a ledger: the fold, the
 /// epoch keys and the decrypted index, for both of the fixture's devices.
 /// The seeds are the fixture household's records, whose signatures verify,
 /// so mutations reach the rules past the signature check.
@@ -99,7 +101,7 @@ pub fn records(data: &[u8]) {
     }
     // The fold is a function of the record set, verified or not: it must not
     // panic on records nobody signed either.
-    let _ = Household::fold(decoded.iter());
+    let _ = Household::fold(decoded.iter(), &Default::default());
     use_ledger(&ledger);
 }
 
@@ -107,7 +109,10 @@ pub fn records(data: &[u8]) {
 /// the fixture's devices (or one of two spare keys the input may admit as
 /// members) is signed again by that device after decoding, and an `Entry`
 /// of the fixture's epoch is sealed again: its `ciphertext` field carries
-/// the plaintext body (postcard, as `record.rs` `BodyOut` writes it). So the
+/// the plaintext body (postcard, as `record.rs` `BodyOut` writes it). A
+/// `Member` record admitting one of those devices gets that device's join
+/// signature, and a record with seq above 1 whose `prev` is all zeros names
+/// the hash of its origin's previous record as the ledger holds it. So the
 /// fuzzer writes records as a household member would, and reaches every
 /// rule behind the signature and the seal: membership, revocation, epochs,
 /// and the version DAG and merge of entries. This is the hostile (or
@@ -119,7 +124,7 @@ pub fn signed(data: &[u8]) {
         let Ok(record) = Record::decode(bytes) else {
             continue;
         };
-        let record = resign(record);
+        let record = resign(with_prev(&ledger, record));
         admit(&mut ledger, &record);
     }
     // Even a member signing its clock backwards cannot make `missing_for`
@@ -183,14 +188,48 @@ impl PlainBody {
     }
 }
 
-fn resign(record: Record) -> Record {
-    let Some(key) = SIGNERS
-        .iter()
-        .map(DeviceKey::from_bytes)
-        .find(|k| k.id() == record.id.origin)
-    else {
+/// A record's header, to sign it again.
+fn header_of(record: &Record) -> Header {
+    Header {
+        id: record.id,
+        household: record.household,
+        hlc: record.hlc,
+        prev: record.prev,
+        seen: record.seen.clone(),
+    }
+}
+
+/// Fills an all-zero `prev` (past seq 1) from the chain `ledger` holds.
+fn with_prev(ledger: &Ledger, mut record: Record) -> Record {
+    if record.prev == [0; 32] && record.id.seq > 1 {
+        let before = RecordId {
+            origin: record.id.origin,
+            seq: record.id.seq - 1,
+        };
+        if let Some(hash) = ledger.hash_of(&before) {
+            record.prev = hash;
+        }
+    }
+    record
+}
+
+fn signer(device: &authsync_proto::ids::DeviceId) -> Option<DeviceKey> {
+    SIGNERS.iter().map(DeviceKey::from_bytes).find(|k| k.id() == *device)
+}
+
+fn resign(mut record: Record) -> Record {
+    let Some(key) = signer(&record.id.origin) else {
         return record;
     };
+    if let Body::Member {
+        member,
+        transcript,
+        joiner_signature,
+    } = &mut record.body
+        && let Some(joiner) = signer(&member.device)
+    {
+        *joiner_signature = member.sign_join(&joiner, &record.household, &record.id.origin, transcript);
+    }
     let plain = match &record.body {
         Body::Entry(sealed) if sealed.epoch == fixture::EPOCH => {
             postcard::from_bytes::<PlainBody>(&sealed.body.ciphertext)
@@ -205,16 +244,14 @@ fn resign(record: Record) -> Record {
         return Record::seal_entry(
             &mut rng,
             &key,
-            record.id,
-            record.household,
-            record.hlc,
+            header_of(&record),
             entry,
             parents,
             (fixture::EPOCH, &epoch_key),
             &plain.into_body(),
         );
     }
-    Record::sign(&key, record.id, record.household, record.hlc, record.body)
+    Record::sign(&key, header_of(&record), record.body)
 }
 
 /// Splits `data` into chunks, each a 4-byte big-endian length and that many
@@ -230,12 +267,17 @@ fn chunks(data: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// The receiver's clock: an hour after the fixture's first record.
+const NOW: u64 = fixture::T0 + 3_600_000;
+
 /// Admits `record` as the daemon does (`check`, then `admit`), asserting
-/// that both agree and that the ledger changes only by an admission.
+/// that both agree and that the ledger changes only by an admission. A
+/// record refused as an equivocation is then offered as evidence, as
+/// `Frame::Evidence` is: a proven fork caps its origin before the fork.
 fn admit(ledger: &mut Ledger, record: &Record) {
     let before = ledger.len();
-    let check = ledger.check(record);
-    let admit = ledger.admit(record.clone());
+    let check = ledger.check(record, NOW);
+    let admit = ledger.admit(record.clone(), NOW);
     assert_eq!(check, admit, "check and admit disagree");
     match admit {
         Ok(Admitted::New) => {
@@ -243,6 +285,21 @@ fn admit(ledger: &mut Ledger, record: &Record) {
             assert_eq!(ledger.get(&record.id), Some(record));
             assert_eq!(ledger.version_vector().get(&record.id.origin), Some(&record.id.seq));
             assert!(ledger.latest_hlc() >= record.hlc);
+        }
+        Err(Rejected::Equivocation) => {
+            assert_eq!(ledger.len(), before);
+            if let Some(fork) = ledger.prove_fork(record) {
+                assert_eq!(fork.origin, record.id.origin);
+                assert!(fork.at >= 1 && fork.at <= record.id.seq);
+                let household = ledger.household().expect("a fork is proven in a household");
+                let forked = RecordId {
+                    origin: fork.origin,
+                    seq: fork.at,
+                };
+                assert!(!household.accepts(forked), "a proven fork still counts");
+                assert_eq!(ledger.forks().get(&fork.origin), Some(&fork.at));
+            }
+            assert_eq!(ledger.len(), before);
         }
         Ok(Admitted::Duplicate) | Err(_) => assert_eq!(ledger.len(), before),
     }
@@ -257,12 +314,23 @@ fn use_ledger(ledger: &Ledger) {
         return;
     }
     let household = ledger.household().expect("a non-empty ledger has a household");
-    assert_eq!(Household::fold(ledger.records()).as_ref(), Some(household));
+    assert_eq!(
+        Household::fold(ledger.records(), ledger.forks()).as_ref(),
+        Some(household)
+    );
 
     let missing = ledger.missing_for(&BTreeMap::new());
+    // The forks go first, as `Frame::Evidence` does: records that name a
+    // forked origin's records past the fork do not wait for them.
     let mut fresh = Ledger::new();
+    fresh.set_forks(ledger.forks().clone());
     for record in &missing {
-        assert_eq!(fresh.admit((*record).clone()), Ok(Admitted::New), "{:?}", record.id);
+        assert_eq!(
+            fresh.admit((*record).clone(), NOW),
+            Ok(Admitted::New),
+            "{:?}",
+            record.id
+        );
     }
 
     let devices = [

@@ -15,14 +15,14 @@
 use std::hint::black_box;
 use std::sync::LazyLock;
 
+use authsync_proto::authority::Household;
 use authsync_proto::crypto::{BoxKey, DeviceKey, Envelope, SymKey};
 use authsync_proto::entries::Index;
 use authsync_proto::hlc::Hlc;
-use authsync_proto::household::Household;
 use authsync_proto::ids::{EntryId, EpochId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger};
 use authsync_proto::otp::{self, Algorithm, OtpKind, OtpSpec, Secret};
-use authsync_proto::record::{Body, EntryBody, MemberInfo, Record};
+use authsync_proto::record::{Body, EntryBody, Header, MemberInfo, Record};
 use authsync_proto::wire::{self, Frame};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::rngs::StdRng;
@@ -67,6 +67,7 @@ fn typical_body(rng: &mut StdRng, i: usize) -> EntryBody {
 struct Device {
     name: &'static str,
     key: DeviceKey,
+    transport: DeviceKey,
     box_key: BoxKey,
 }
 
@@ -75,6 +76,7 @@ impl Device {
         Device {
             name,
             key: DeviceKey::generate(rng),
+            transport: DeviceKey::generate(rng),
             box_key: BoxKey::generate(rng),
         }
     }
@@ -84,6 +86,7 @@ impl Device {
             device: self.key.id(),
             name: self.name.to_string(),
             signing_key: self.key.public(),
+            transport_key: self.transport.public(),
             box_key: self.box_key.public(),
         }
     }
@@ -96,19 +99,20 @@ struct Fixture {
     /// The founder first.
     members: Vec<Device>,
     ledger: Ledger,
-    household: HouseholdId,
     epoch: EpochId,
     epoch_key: SymKey,
     now: u64,
-    /// Genesis, `Member` and `Epoch` records, in the order written.
+    /// Genesis, `Epoch`, `Member` and `Envelopes` records, in the order
+    /// written.
     control: Vec<Record>,
     /// `Entry` records, in the order written.
     entries: Vec<Record>,
 }
 
 impl Fixture {
-    /// `Vault::init` by A, then A pairs B and C (`Member` plus an `Epoch`
-    /// record sealing the epoch key to the joiner), then `entries` entries.
+    /// `Vault::init` by A, then A pairs B and C (`Member` with the joiner's
+    /// signature, plus `Envelopes` sealing the epoch key to the joiner),
+    /// then `entries` entries.
     fn new(seed: u64, entries: usize) -> Fixture {
         let mut rng = StdRng::seed_from_u64(seed);
         let members: Vec<Device> = ["alice-laptop", "bob-phone", "carol-desktop"]
@@ -122,7 +126,6 @@ impl Fixture {
             rng,
             members,
             ledger: Ledger::new(),
-            household,
             epoch,
             epoch_key,
             now: T0,
@@ -130,66 +133,99 @@ impl Fixture {
             entries: Vec::new(),
         };
         let founder = fixture.members[0].info();
-        fixture.sign_and_admit(0, Body::Genesis { founder });
-        for joiner in 0..fixture.members.len() {
-            if joiner > 0 {
-                let member = fixture.members[joiner].info();
-                fixture.sign_and_admit(0, Body::Member { member });
-            }
-            let recipient = &fixture.members[joiner];
-            let envelope = Envelope::seal(
-                &mut fixture.rng,
-                recipient.key.id(),
-                &recipient.box_key.public(),
-                &fixture.epoch,
-                &fixture.epoch_key,
-            );
+        let genesis = Record::sign(
+            &fixture.members[0].key,
+            Header {
+                id: RecordId {
+                    origin: founder.device,
+                    seq: 1,
+                },
+                household,
+                hlc: Hlc::tick(Hlc::default(), T0),
+                prev: [0; 32],
+                seen: Vec::new(),
+            },
+            Body::Genesis { founder },
+        );
+        fixture.admit_control(genesis);
+        let envelope = fixture.envelope(0);
+        fixture.sign_and_admit(
+            0,
+            Body::Epoch {
+                epoch,
+                counter: 0,
+                commitment: fixture.epoch_key.commitment(&household, &epoch),
+                envelopes: vec![envelope],
+            },
+        );
+        for joiner in 1..fixture.members.len() {
+            let member = fixture.members[joiner].info();
+            let sponsor = fixture.members[0].key.id();
+            let transcript = [0x7a; 32];
+            let joiner_signature = member.sign_join(&fixture.members[joiner].key, &household, &sponsor, &transcript);
             fixture.sign_and_admit(
                 0,
-                Body::Epoch {
-                    epoch: fixture.epoch,
-                    counter: 0,
+                Body::Member {
+                    member,
+                    transcript,
+                    joiner_signature,
+                },
+            );
+            let envelope = fixture.envelope(joiner);
+            fixture.sign_and_admit(
+                0,
+                Body::Envelopes {
+                    epoch,
                     envelopes: vec![envelope],
                 },
             );
         }
         for i in 0..entries {
             let record = fixture.seal_entry(i % fixture.members.len(), i);
-            assert_eq!(fixture.ledger.admit(record.clone()), Ok(Admitted::New));
+            assert_eq!(fixture.ledger.admit(record.clone(), fixture.now), Ok(Admitted::New));
             fixture.entries.push(record);
         }
         fixture
     }
 
-    /// The id and time of `member`'s next record.
-    fn next(&mut self, member: usize) -> (RecordId, Hlc) {
-        let origin = self.members[member].key.id();
+    /// The epoch key sealed to `member`.
+    fn envelope(&mut self, member: usize) -> Envelope {
+        let recipient = &self.members[member];
+        Envelope::seal(
+            &mut self.rng,
+            recipient.key.id(),
+            &recipient.box_key.public(),
+            &self.epoch,
+            &self.epoch_key,
+        )
+    }
+
+    /// The header of `member`'s next record.
+    fn next(&mut self, member: usize) -> Header {
         self.now += 1;
-        let id = RecordId {
-            origin,
-            seq: self.ledger.next_seq(&origin),
-        };
-        (id, Hlc::tick(self.ledger.latest_hlc(), self.now))
+        self.ledger.next_header(&self.members[member].key.id(), self.now, None)
+    }
+
+    fn admit_control(&mut self, record: Record) {
+        assert_eq!(self.ledger.admit(record.clone(), self.now), Ok(Admitted::New));
+        self.control.push(record);
     }
 
     fn sign_and_admit(&mut self, member: usize, body: Body) {
-        let (id, hlc) = self.next(member);
-        let record = Record::sign(&self.members[member].key, id, self.household, hlc, body);
-        assert_eq!(self.ledger.admit(record.clone()), Ok(Admitted::New));
-        self.control.push(record);
+        let header = self.next(member);
+        let record = Record::sign(&self.members[member].key, header, body);
+        self.admit_control(record);
     }
 
     /// `member`'s next record: a new entry with a typical body (not admitted).
     fn seal_entry(&mut self, member: usize, i: usize) -> Record {
-        let (id, hlc) = self.next(member);
+        let header = self.next(member);
         let body = typical_body(&mut self.rng, i);
         let entry = EntryId(random(&mut self.rng));
         Record::seal_entry(
             &mut self.rng,
             &self.members[member].key,
-            id,
-            self.household,
-            hlc,
+            header,
             entry,
             vec![],
             (self.epoch, &self.epoch_key),
@@ -201,7 +237,7 @@ impl Fixture {
     fn fresh_ledger(&self) -> Ledger {
         let mut ledger = Ledger::new();
         for record in &self.control {
-            ledger.admit(record.clone()).unwrap();
+            ledger.admit(record.clone(), self.now).unwrap();
         }
         ledger
     }
@@ -249,14 +285,19 @@ fn sealing(c: &mut Criterion) {
     let Fixture {
         rng,
         members,
-        household,
         epoch,
         epoch_key,
         ..
     } = &mut fixture;
     let body = typical_body(rng, 0);
     let entry = EntryId(random(rng));
-    let (id, hlc) = (record.id, record.hlc);
+    let header = Header {
+        id: record.id,
+        household: record.household,
+        hlc: record.hlc,
+        prev: record.prev,
+        seen: record.seen.clone(),
+    };
     let bob = &members[1];
 
     let mut group = c.benchmark_group("sealing");
@@ -265,9 +306,7 @@ fn sealing(c: &mut Criterion) {
             Record::seal_entry(
                 rng,
                 &bob.key,
-                id,
-                *household,
-                hlc,
+                header.clone(),
                 entry,
                 vec![],
                 (*epoch, &*epoch_key),
@@ -297,13 +336,13 @@ fn fold(c: &mut Criterion) {
     let members_only = Fixture::new(3, 0);
     let mut group = c.benchmark_group("household_fold");
     group.bench_function("3_members", |b| {
-        b.iter(|| Household::fold(black_box(members_only.ledger.records())).unwrap())
+        b.iter(|| Household::fold(black_box(members_only.ledger.records()), &Default::default()).unwrap())
     });
     // `Ledger::admit` refolds the whole ledger, entries included, on every
     // non-entry record: what a `Member`, `Epoch` or `Revoke` costs there.
     group.bench_function("3_members_1000_entries", |b| {
         let ledger = &ENTRIES_1K.ledger;
-        b.iter(|| Household::fold(black_box(ledger.records())).unwrap())
+        b.iter(|| Household::fold(black_box(ledger.records()), &Default::default()).unwrap())
     });
     group.finish();
 }
@@ -339,7 +378,7 @@ fn ledger_admit(c: &mut Criterion) {
             || (fixture.fresh_ledger(), fixture.entries.clone()),
             |(mut ledger, records)| {
                 for record in records {
-                    ledger.admit(record).unwrap();
+                    ledger.admit(record, fixture.now).unwrap();
                 }
                 ledger
             },

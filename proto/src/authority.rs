@@ -136,6 +136,11 @@ pub struct Member {
     pub seniority: Vec<u64>,
     /// If revoked: the last of its records still accepted.
     pub revoked_after: Option<u64>,
+    /// The cap of a revocation it cannot undo (by a device at least as
+    /// senior, or itself): its records above it are refused outright. Below
+    /// a cap set by a junior they are kept, not counted, since its own
+    /// revocation of that junior may yet void the cap.
+    pub permanent_cap: Option<u64>,
     /// If caught signing two histories: the first seq of the fork.
     pub forked_at: Option<u64>,
     /// Out because the record that admitted it no longer counts (the
@@ -215,6 +220,7 @@ impl Household {
                     admitted_by: genesis.id,
                     seniority: Vec::new(),
                     revoked_after: None,
+                    permanent_cap: None,
                     forked_at: forks.get(&founder.device).copied(),
                     voided: false,
                 },
@@ -276,6 +282,7 @@ impl Household {
                             admitted_by: record.id,
                             seniority,
                             revoked_after: None,
+                            permanent_cap: None,
                             forked_at: forks.get(&member.device).copied(),
                             voided: false,
                         },
@@ -303,7 +310,7 @@ impl Household {
             .collect();
         revokes.sort();
         let mut applied: Vec<RecordId> = Vec::new();
-        for (_, id, target, cap) in revokes {
+        for (revoker, id, target, cap) in revokes {
             if !self.counts(id) || !self.members.contains_key(&target) {
                 continue;
             }
@@ -314,6 +321,11 @@ impl Household {
             }
             if applied.iter().chain([&id]).all(|a| self.counts(*a)) {
                 applied.push(id);
+                if let Some(member) = self.members.get_mut(&target) {
+                    if revoker <= member.seniority {
+                        member.permanent_cap = Some(member.permanent_cap.map_or(cap, |c| c.min(cap)));
+                    }
+                }
             } else if let Some(member) = self.members.get_mut(&target) {
                 member.revoked_after = before;
             }
@@ -366,11 +378,19 @@ impl Household {
             .copied()
             .filter(|r| matches!(r.body, Body::Epoch { .. }) && self.accepts(r.id))
             .collect();
-        // An epoch's validity depends only on epochs with smaller counters.
-        creations.sort_by_key(|r| match r.body {
-            Body::Epoch { counter, .. } => (counter, r.id),
-            _ => (0, r.id),
-        });
+        // Of two records creating one epoch id, the first by record id.
+        creations.sort_by_key(|r| r.id);
+        let mut firsts: BTreeMap<EpochId, &Record> = BTreeMap::new();
+        for record in creations {
+            if let Body::Epoch { epoch, .. } = &record.body {
+                firsts.entry(*epoch).or_insert(record);
+            }
+        }
+        let creations: Vec<&Record> = firsts.into_values().collect();
+        let mut memo: BTreeMap<RecordId, bool> = BTreeMap::new();
+        for record in &creations {
+            in_line(record, &creations, &mut memo, &mut Vec::new());
+        }
         for record in creations {
             let Body::Epoch {
                 epoch,
@@ -381,17 +401,13 @@ impl Household {
             else {
                 continue;
             };
-            if self.epochs.contains_key(epoch) {
-                continue;
-            }
-            let in_line = self.next_counter(record) == Some(*counter);
             self.epochs.insert(
                 *epoch,
                 Epoch {
                     id: *epoch,
                     counter: *counter,
                     commitment: *commitment,
-                    in_line,
+                    in_line: memo.get(&record.id).copied().unwrap_or(false),
                     envelopes: BTreeMap::new(),
                     created_by: record.id,
                 },
@@ -492,6 +508,46 @@ impl Household {
     }
 }
 
+/// Whether the epoch `record` creates is in line: its counter is one more
+/// than the highest in-line epoch in its declared past (0 if none), in
+/// checked arithmetic. Decided over the past, whatever the counters say
+/// (an epoch numbered low may come after a higher one); memoized, and an
+/// epoch on a cycle of declared pasts (only a forged set holds one) is not.
+fn in_line(
+    record: &Record,
+    creations: &[&Record],
+    memo: &mut BTreeMap<RecordId, bool>,
+    path: &mut Vec<RecordId>,
+) -> bool {
+    if let Some(known) = memo.get(&record.id) {
+        return *known;
+    }
+    if path.contains(&record.id) {
+        return false;
+    }
+    let Body::Epoch { counter, .. } = record.body else {
+        return false;
+    };
+    path.push(record.id);
+    let past = Past::of(record);
+    let mut highest: Option<u64> = None;
+    for other in creations.iter().filter(|o| o.id != record.id && past.contains(o.id)) {
+        if in_line(other, creations, memo, path) {
+            if let Body::Epoch { counter, .. } = other.body {
+                highest = Some(highest.map_or(counter, |h| h.max(counter)));
+            }
+        }
+    }
+    path.pop();
+    let expected = match highest {
+        None => Some(0),
+        Some(h) => h.checked_add(1),
+    };
+    let answer = expected == Some(counter);
+    memo.insert(record.id, answer);
+    answer
+}
+
 /// A record's causal past as its origin declared it.
 struct Past<'a> {
     origin: DeviceId,
@@ -559,7 +615,14 @@ pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record
         return Err(Rejected::WrongHousehold);
     }
     let member = household.members.get(&record.id.origin).ok_or(Rejected::NotAMember)?;
-    if member.limit().is_some_and(|cap| record.id.seq > cap) {
+    // Past a cap it cannot undo, or a proven fork: refused. Past a cap a
+    // junior set, kept (the fold does not count it): its next record may be
+    // the revocation that voids that cap, and a gap would stall it.
+    let permanent = [member.permanent_cap, member.forked_at.map(|f| f.saturating_sub(1))]
+        .into_iter()
+        .flatten()
+        .min();
+    if permanent.is_some_and(|cap| record.id.seq > cap) {
         return Err(Rejected::Revoked);
     }
     let expected = held.contiguous.get(&record.id.origin).copied().unwrap_or(0) + 1;
@@ -609,32 +672,6 @@ pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record
             Ok(())
         }
         _ => Ok(()),
-    }
-}
-
-/// [`check`], with the one case that needs the record set: a `Revoke` by a
-/// device that is itself capped counts if, with it, the fold no longer caps
-/// its writer (two revocations that void each other, settled by seniority:
-/// the founder whose phone was stolen can still revoke the thief that
-/// revoked it first). `authority_records` are the held records other than
-/// entries.
-pub fn admissible<'a>(
-    household: Option<&Household>,
-    authority_records: impl Iterator<Item = &'a Record>,
-    forks: &Forks,
-    held: &Holdings<'_>,
-    record: &'a Record,
-    size: usize,
-) -> Result<(), Rejected> {
-    match check(household, held, record, size) {
-        Err(Rejected::Revoked) if matches!(record.body, Body::Revoke { .. }) => {
-            let tentative = Household::fold(authority_records.chain([record]), forks);
-            match tentative {
-                Some(tentative) if tentative.accepts(record.id) => check(Some(&tentative), held, record, size),
-                _ => Err(Rejected::Revoked),
-            }
-        }
-        other => other,
     }
 }
 

@@ -278,14 +278,7 @@ impl Ledger {
             usage: &self.usage,
             now_ms,
         };
-        authority::admissible(
-            self.household.as_ref(),
-            self.authority_records(),
-            &self.forks,
-            &holdings,
-            record,
-            record.encode().len(),
-        )?;
+        authority::check(self.household.as_ref(), &holdings, record, record.encode().len())?;
         Ok(Admitted::New)
     }
 
@@ -299,28 +292,38 @@ impl Ledger {
         // Records written past their origin's revocation are held (a ledger
         // may have admitted them before the `Revoke` arrived) but never
         // passed on: other members refuse them.
-        let out: BTreeMap<RecordId, &Record> = self
+        let lacked = |r: &&Record| r.id.seq > theirs.get(&r.id.origin).copied().unwrap_or(0);
+        let mut out: BTreeMap<RecordId, &Record> = self
             .records
             .values()
-            .filter(|r| r.id.seq > theirs.get(&r.id.origin).copied().unwrap_or(0))
+            .filter(lacked)
             .filter(|r| self.household.as_ref().is_none_or(|h| h.accepts(r.id)))
             .map(|r| (r.id, r))
             .collect();
-        let limit = |device: &DeviceId| {
-            self.household
-                .as_ref()
-                .and_then(|h| h.members.get(device))
-                .and_then(authority::Member::limit)
-        };
-        let deps = |r: &Record| -> Vec<RecordId> {
-            let mut deps: Vec<RecordId> = r
-                .seen
-                .iter()
-                .map(|(d, s)| RecordId {
-                    origin: *d,
-                    seq: limit(d).map_or(*s, |l| l.min(*s)),
-                })
+        // Except those that a record sent names in `seen` (its writer held
+        // them before it capped their origin): a peer that does not know
+        // the cap yet waits for them, and one that does drops them.
+        loop {
+            let mut needed: BTreeMap<DeviceId, u64> = BTreeMap::new();
+            for record in out.values() {
+                for (device, seq) in &record.seen {
+                    let n = needed.entry(*device).or_default();
+                    *n = (*n).max(*seq);
+                }
+            }
+            let more: Vec<&Record> = self
+                .records
+                .values()
+                .filter(lacked)
+                .filter(|r| !out.contains_key(&r.id) && needed.get(&r.id.origin).is_some_and(|n| r.id.seq <= *n))
                 .collect();
+            if more.is_empty() {
+                break;
+            }
+            out.extend(more.into_iter().map(|r| (r.id, r)));
+        }
+        let deps = |r: &Record| -> Vec<RecordId> {
+            let mut deps: Vec<RecordId> = r.seen.iter().map(|(d, s)| RecordId { origin: *d, seq: *s }).collect();
             if r.id.seq > 1 {
                 deps.push(RecordId {
                     origin: r.id.origin,

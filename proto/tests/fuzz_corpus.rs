@@ -77,7 +77,8 @@ fn records_seed_admits_the_whole_household() {
     let mut rest = &data[..];
     while let Some((prefix, tail)) = rest.split_first_chunk::<4>() {
         let (bytes, tail) = tail.split_at(u32::from_be_bytes(*prefix) as usize);
-        assert_eq!(ledger.admit(Record::decode(bytes).unwrap()), Ok(Admitted::New));
+        let now = harness::fixture::T0 + 3_600_000;
+        assert_eq!(ledger.admit(Record::decode(bytes).unwrap(), now), Ok(Admitted::New));
         rest = tail;
     }
     assert_eq!(ledger.len(), harness::fixture::records().len());

@@ -3,7 +3,7 @@
 //!
 //! `tests/golden/` holds the encoding of every record of the fixed household
 //! in `tests/fixture/` (one file per record: each kind, `Genesis`, `Epoch`,
-//! `Member`, `Entry`, `Revoke`, at least once) and of one frame of every
+//! `Member`, `Envelopes`, `Entry`, `Revoke`, at least once) and of one frame of every
 //! `Frame` and `PairFrame` variant, length prefix included. The tests check
 //! that the committed bytes still decode to the fixture's values (and that
 //! the records still verify, are admitted in order, and open with the
@@ -82,7 +82,10 @@ fn record_names() -> Vec<String> {
 fn records_decode_verify_and_reencode_to_the_committed_bytes() {
     let records = fixture::records();
     let kinds: BTreeSet<&str> = records.iter().map(|r| r.body.kind()).collect();
-    assert_eq!(kinds, BTreeSet::from(["genesis", "member", "revoke", "epoch", "entry"]));
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["genesis", "member", "revoke", "epoch", "envelopes", "entry"])
+    );
 
     let mut ledger = Ledger::new();
     for (record, name) in records.iter().zip(record_names()) {
@@ -91,7 +94,7 @@ fn records_decode_verify_and_reencode_to_the_committed_bytes() {
         let decoded = Record::decode(&bytes).unwrap();
         assert_eq!(&decoded, record, "{name}");
         assert_same(&name, &bytes, &fresh);
-        assert_eq!(ledger.admit(decoded), Ok(Admitted::New), "{name}");
+        assert_eq!(ledger.admit(decoded, fixture::T0 + 7), Ok(Admitted::New), "{name}");
     }
 
     // The committed records still mean what they meant.
@@ -104,6 +107,9 @@ fn records_decode_verify_and_reencode_to_the_committed_bytes() {
     assert_eq!(household.members[&joiner].info.name, "bob-phone");
     assert_eq!(household.members[&joiner].revoked_after, Some(1));
     assert_eq!(household.members[&founder].revoked_after, None);
+    assert_eq!(household.members[&joiner].sponsor, Some(founder));
+    let current = household.current_epoch().unwrap();
+    assert_eq!((current.id, current.counter), (fixture::EPOCH, 0));
     for (me, box_key) in [(founder, fixture::FOUNDER_BOX), (joiner, fixture::JOINER_BOX)] {
         let keys = household.open_epoch_keys(&me, &BoxKey::from_bytes(box_key));
         assert_eq!(keys.len(), 1);
@@ -146,11 +152,12 @@ fn frames_decode_and_reencode_to_the_committed_bytes() {
     let frames = fixture::frames();
     assert!(frames.iter().any(|(_, f)| matches!(f, Frame::Hello(_))));
     assert!(frames.iter().any(|(_, f)| matches!(f, Frame::Records(_))));
+    assert!(frames.iter().any(|(_, f)| matches!(f, Frame::Evidence(_))));
     for (name, frame) in &frames {
         check_frame(&format!("frame_{name}.bin"), frame);
     }
     let pair = fixture::pair_frames();
-    assert_eq!(pair.len(), 7, "a PairFrame variant without a golden file?");
+    assert_eq!(pair.len(), 8, "a PairFrame variant without a golden file?");
     for (name, frame) in &pair {
         check_frame(&format!("pair_{name}.bin"), frame);
     }
@@ -167,8 +174,8 @@ fn frames_decode_and_reencode_to_the_committed_bytes() {
         [&[1, 7][..], &stored].concat(),
         "a Records frame is its records"
     );
-    let PairFrame::Joiner { sealed } = &pair[3].1 else {
-        panic!("the fourth pairing frame is Joiner");
+    let PairFrame::Joiner { sealed } = &pair[4].1 else {
+        panic!("the fifth pairing frame is Joiner");
     };
     let opened = SymKey::from_bytes(&[0x77; 32]).open(b"", sealed).unwrap();
     assert_eq!(&opened[..], b"bob-phone and a box key");

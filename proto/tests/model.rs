@@ -11,13 +11,13 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use authsync_proto::authority::Household;
 use authsync_proto::entries::Index;
 use authsync_proto::hlc::Hlc;
-use authsync_proto::household::Household;
 use authsync_proto::ids::{DeviceId, EntryId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::otp::{OtpKind, Secret};
-use authsync_proto::record::{Body, Record};
+use authsync_proto::record::{Body, Header, Record};
 use common::{
     Device, Plain, Snap, T0, arb_script, arb_skews, config, household, rng, run, snapshot, sync_all, sync_pair,
 };
@@ -25,6 +25,10 @@ use proptest::prelude::*;
 use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+
+/// A receiver's clock late enough for every simulated record (an hour
+/// after the simulation's start; none is dated a day ahead of it).
+const LATER: u64 = T0 + 3_600_000;
 
 // ------------------------------------------------------------ properties
 
@@ -97,14 +101,16 @@ fn admit_to_fixpoint(delivery: Vec<Record>) -> Result<Ledger, TestCaseError> {
         let mut later = Vec::new();
         for record in pending {
             let id = record.id;
-            match ledger.admit(record.clone()) {
+            match ledger.admit(record.clone(), LATER) {
                 Ok(admitted) => {
                     let n = seen.entry(id).or_default();
                     let want = if *n == 0 { Admitted::New } else { Admitted::Duplicate };
                     prop_assert_eq!(admitted, want, "{:?} delivered {} times before", id, n);
                     *n += 1;
                 }
-                Err(Rejected::Gap { .. } | Rejected::NotAMember | Rejected::NoGenesis) => later.push(record),
+                Err(Rejected::Gap { .. } | Rejected::Waiting | Rejected::NotAMember | Rejected::NoGenesis) => {
+                    later.push(record)
+                }
                 Err(e) => return Err(TestCaseError::fail(format!("{id:?} refused: {e}"))),
             }
         }
@@ -143,7 +149,7 @@ fn check_order_independence(
     let keys = household.open_epoch_keys(&me, &devices[0].box_key);
     for _ in 0..3 {
         let delivery = shuffled_with_duplicates(rng, &union);
-        let folded = Household::fold(delivery.iter());
+        let folded = Household::fold(delivery.iter(), &Default::default());
         prop_assert_eq!(folded.as_ref(), Some(household));
         let mut index = Index::default();
         for (epoch, key) in &keys {
@@ -431,7 +437,7 @@ fn ledger_refuses_what_breaks_the_rules() {
     let a = &d[0];
     let b = &d[1];
     let household = a.household_id();
-    let (next_a, hlc) = a.next();
+    let next_a = a.next();
     let revoke_of = |device: &Device| Body::Revoke {
         device: device.id(),
         last_seq: 0,
@@ -440,35 +446,64 @@ fn ledger_refuses_what_breaks_the_rules() {
     let mut bad_signature = a.sign_next(revoke_of(b));
     bad_signature.signature[10] ^= 1;
     // B signs a record that claims to be A's next one.
-    let forged_origin = Record::sign(&b.key, next_a, household, hlc, revoke_of(b));
+    let forged_origin = Record::sign(&b.key, a.next(), revoke_of(b));
+    // A's transport key signs nothing that counts.
+    let by_transport_key = Record::sign(&a.transport, a.next(), revoke_of(b));
     let outsiders = Record::sign(
         &outsider.key,
-        RecordId {
-            origin: outsider.id(),
-            seq: 1,
+        Header {
+            id: RecordId {
+                origin: outsider.id(),
+                seq: 1,
+            },
+            household,
+            hlc: next_a.hlc,
+            prev: [0; 32],
+            seen: vec![],
         },
-        household,
-        hlc,
         revoke_of(a),
     );
-    let other_household = Record::sign(&a.key, next_a, HouseholdId([0xee; 16]), hlc, revoke_of(b));
-    let gap = Record::sign(
-        &a.key,
-        RecordId {
-            origin: a.id(),
-            seq: next_a.seq + 1,
-        },
-        household,
-        hlc,
-        revoke_of(b),
-    );
+    let other_household = a.sign_with(revoke_of(b), |h| h.household = HouseholdId([0xee; 16]));
+    let gap = a.sign_with(revoke_of(b), |h| h.id.seq += 1);
+    let other_prev = a.sign_with(revoke_of(b), |h| h.prev[0] ^= 1);
+    let unsorted_seen = a.sign_with(revoke_of(b), |h| h.seen = vec![(DeviceId([0xff; 32]), 1), (b.id(), 1)]);
+    let seen_itself = a.sign_with(revoke_of(b), |h| h.seen.push((a.id(), 1)));
+    let unseen_past = a.sign_with(revoke_of(b), |h| h.seen = vec![(b.id(), 99)]);
+    let future = a.sign_with(revoke_of(b), |h| h.hlc.ms = LATER + 24 * 3_600_000 + 1);
     let held = a.ledger.get(&RecordId { origin: b.id(), seq: 2 }).unwrap().clone();
-    let equivocation = Record::sign(&b.key, held.id, household, held.hlc, revoke_of(a));
+    let equivocation = Record::sign(
+        &b.key,
+        Header {
+            id: held.id,
+            household,
+            hlc: held.hlc,
+            prev: held.prev,
+            seen: held.seen.clone(),
+        },
+        revoke_of(a),
+    );
     let mut bad_member_info = outsider.info();
     bad_member_info.device = DeviceId([1; 32]);
+    let transcript = [0x7a; 32];
     let bad_member = a.sign_next(Body::Member {
+        joiner_signature: bad_member_info.sign_join(&outsider.key, &household, &a.id(), &transcript),
         member: bad_member_info,
+        transcript,
     });
+    let mut unsigned_member = a.member_body(&outsider);
+    if let Body::Member { joiner_signature, .. } = &mut unsigned_member {
+        // Signed by the sponsor, not by the joiner.
+        *joiner_signature = outsider.info().sign_join(&a.key, &household, &a.id(), &transcript);
+    }
+    let unsigned_member = a.sign_next(unsigned_member);
+    let mut other_transcript = a.member_body(&outsider);
+    if let Body::Member { transcript, .. } = &mut other_transcript {
+        transcript[0] ^= 1;
+    }
+    let other_transcript = a.sign_next(other_transcript);
+    // The joiner signed its admission by A: B presenting it fails.
+    let wrong_sponsor = b.sign_next(a.member_body(&outsider));
+    let member_again = a.sign_next(a.member_body(b));
     let second_genesis = a.sign_next(Body::Genesis { founder: a.info() });
     let mut changed_body = held.clone();
     changed_body.hlc.counter += 1;
@@ -476,31 +511,41 @@ fn ledger_refuses_what_breaks_the_rules() {
     let table: Vec<(&str, Record, Rejected)> = vec![
         ("bad signature", bad_signature, Rejected::BadSignature),
         ("forged origin", forged_origin, Rejected::BadSignature),
+        ("signed by the transport key", by_transport_key, Rejected::BadSignature),
         ("not a member", outsiders, Rejected::NotAMember),
         ("other household", other_household, Rejected::WrongHousehold),
         (
             "gap",
             gap,
             Rejected::Gap {
-                expected: next_a.seq,
-                got: next_a.seq + 1,
+                expected: next_a.id.seq,
+                got: next_a.id.seq + 1,
             },
         ),
+        ("prev not the held head", other_prev, Rejected::Equivocation),
+        ("seen unsorted", unsorted_seen, Rejected::Malformed),
+        ("seen names its origin", seen_itself, Rejected::Malformed),
+        ("seen ahead of what is held", unseen_past, Rejected::Waiting),
+        ("dated more than a day ahead", future, Rejected::FromTheFuture),
         ("equivocation", equivocation, Rejected::Equivocation),
         ("member with a mismatched id", bad_member, Rejected::BadMember),
+        ("member signed by its sponsor", unsigned_member, Rejected::BadMember),
+        ("member with another transcript", other_transcript, Rejected::BadMember),
+        ("member under another sponsor", wrong_sponsor, Rejected::BadMember),
+        ("member admitted twice", member_again, Rejected::BadMember),
         ("second genesis", second_genesis, Rejected::WrongHousehold),
     ];
     for device in &d {
         let ledger = &mut copy(&device.ledger);
         for (what, record, want) in &table {
             let before = state(ledger);
-            assert_eq!(ledger.admit(record.clone()).err().as_ref(), Some(want), "{what}");
+            assert_eq!(ledger.admit(record.clone(), LATER).err().as_ref(), Some(want), "{what}");
             assert!(state(ledger) == before, "{what}: a refused record changed the ledger");
         }
         // A badly signed variant of a held record: refused either way (today
         // as an equivocation, found before the signature is checked).
         let before = state(ledger);
-        let refused = ledger.admit(changed_body.clone());
+        let refused = ledger.admit(changed_body.clone(), LATER);
         assert!(
             matches!(refused, Err(Rejected::Equivocation | Rejected::BadSignature)),
             "{refused:?}"
@@ -526,42 +571,62 @@ fn an_empty_ledger_takes_only_a_genesis() {
             seq: 2,
         })
         .unwrap();
+    let outsider_header = |seq: u64| Header {
+        id: RecordId {
+            origin: outsider.id(),
+            seq,
+        },
+        household: genesis.household,
+        hlc: genesis.hlc,
+        prev: [0; 32],
+        seen: vec![],
+    };
     let late_genesis = Record::sign(
         &outsider.key,
-        RecordId {
-            origin: outsider.id(),
-            seq: 2,
-        },
-        genesis.household,
-        genesis.hlc,
+        outsider_header(2),
         Body::Genesis {
             founder: outsider.info(),
         },
     );
     let someone_elses = Record::sign(
         &outsider.key,
-        RecordId {
-            origin: outsider.id(),
-            seq: 1,
-        },
-        genesis.household,
-        genesis.hlc,
+        outsider_header(1),
         Body::Genesis { founder: d[0].info() },
+    );
+    let mut with_prev = outsider_header(1);
+    with_prev.prev = [1; 32];
+    let with_prev = Record::sign(
+        &outsider.key,
+        with_prev,
+        Body::Genesis {
+            founder: outsider.info(),
+        },
+    );
+    let mut with_seen = outsider_header(1);
+    with_seen.seen = vec![(d[0].id(), 1)];
+    let with_seen = Record::sign(
+        &outsider.key,
+        with_seen,
+        Body::Genesis {
+            founder: outsider.info(),
+        },
     );
     let mut ledger = Ledger::new();
     for (what, record) in [
         ("not a genesis", later),
         ("genesis at seq 2", &late_genesis),
         ("founder is not the origin", &someone_elses),
+        ("genesis naming a previous record", &with_prev),
+        ("genesis having seen records", &with_seen),
     ] {
-        assert_eq!(ledger.admit(record.clone()), Err(Rejected::NoGenesis), "{what}");
+        assert_eq!(ledger.admit(record.clone(), LATER), Err(Rejected::NoGenesis), "{what}");
         assert!(ledger.is_empty() && ledger.household().is_none(), "{what}");
     }
     let mut forged = genesis.clone();
     forged.signature[0] ^= 1;
-    assert_eq!(ledger.admit(forged), Err(Rejected::BadSignature));
+    assert_eq!(ledger.admit(forged, LATER), Err(Rejected::BadSignature));
     assert!(ledger.is_empty());
-    assert_eq!(ledger.admit(genesis.clone()), Ok(Admitted::New));
+    assert_eq!(ledger.admit(genesis.clone(), LATER), Ok(Admitted::New));
     assert_eq!(ledger.household_id(), Some(genesis.household));
 }
 
@@ -571,7 +636,12 @@ fn duplicates_change_nothing() {
     let mut ledger = copy(&d[0].ledger);
     let before = state(&ledger);
     for record in d[1].ledger.records() {
-        assert_eq!(ledger.admit(record.clone()), Ok(Admitted::Duplicate), "{:?}", record.id);
+        assert_eq!(
+            ledger.admit(record.clone(), LATER),
+            Ok(Admitted::Duplicate),
+            "{:?}",
+            record.id
+        );
         assert!(state(&ledger) == before, "{:?}", record.id);
     }
 }
@@ -611,20 +681,24 @@ fn a_members_record_waits_for_its_member_record() {
     let get = |origin, seq| d[0].ledger.get(&RecordId { origin, seq }).unwrap().clone();
     let mut ledger = Ledger::new();
     for seq in [1, 2] {
-        assert_eq!(ledger.admit(get(a, seq)), Ok(Admitted::New));
+        assert_eq!(ledger.admit(get(a, seq), LATER), Ok(Admitted::New));
     }
-    assert_eq!(ledger.admit(get(b, 1)), Err(Rejected::NotAMember));
-    assert!(matches!(get(a, 3).body, Body::Member { ref member } if member.device == b));
-    assert_eq!(ledger.admit(get(a, 3)), Ok(Admitted::New));
-    assert_eq!(ledger.admit(get(b, 1)), Ok(Admitted::New));
-    assert_eq!(ledger.admit(get(b, 1)), Ok(Admitted::Duplicate));
+    assert_eq!(ledger.admit(get(b, 1), LATER), Err(Rejected::NotAMember));
+    assert!(matches!(get(a, 3).body, Body::Member { ref member, .. } if member.device == b));
+    assert_eq!(ledger.admit(get(a, 3), LATER), Ok(Admitted::New));
+    // B wrote B/1 having admitted A/4 (its envelopes): B/1 waits for it.
+    assert!(matches!(get(a, 4).body, Body::Envelopes { .. }));
+    assert_eq!(ledger.admit(get(b, 1), LATER), Err(Rejected::Waiting));
+    assert_eq!(ledger.admit(get(a, 4), LATER), Ok(Admitted::New));
+    assert_eq!(ledger.admit(get(b, 1), LATER), Ok(Admitted::New));
+    assert_eq!(ledger.admit(get(b, 1), LATER), Ok(Admitted::Duplicate));
 }
 
 /// A fresh ledger holding the same records, admitted in causal order.
 fn copy(ledger: &Ledger) -> Ledger {
     let mut out = Ledger::new();
     for record in ledger.missing_for(&BTreeMap::new()) {
-        assert_eq!(out.admit(record.clone()), Ok(Admitted::New));
+        assert_eq!(out.admit(record.clone(), LATER), Ok(Admitted::New));
     }
     out
 }
@@ -783,7 +857,7 @@ fn records_past_a_revocation_cap_are_never_passed_on() {
     let mut reopened = Ledger::new();
     for record in stored {
         let id = record.id;
-        match reopened.admit(record) {
+        match reopened.admit(record, LATER) {
             Ok(_) => {}
             Err(Rejected::Revoked) => assert_eq!(id, b2, "only B/2 is past the cap"),
             Err(e) => panic!("C's own store, reloaded, refuses {id:?}: {e}"),
@@ -818,7 +892,7 @@ fn a_chain_of_members_admitted_past_a_revocation_is_cut_whole() {
         .iter()
         .flat_map(|x| x.ledger.records().cloned().collect::<Vec<_>>())
         .collect();
-    let household = Household::fold(all.iter()).unwrap();
+    let household = Household::fold(all.iter(), &Default::default()).unwrap();
     let member =
         |x: &Device| household.is_current_member(&x.id()) || household.accepts(RecordId { origin: x.id(), seq: 1 });
     let admitted: Vec<&str> = [&b, &c, &d]
@@ -842,12 +916,11 @@ fn a_member_signing_its_clock_backwards_cannot_stall_a_newcomer() {
     common::pair(&mut rng, &mut a, &mut b);
     // b's clock is far behind: its records carry HLCs below a's.
     for (i, ms) in [(1, 10), (2, 5)] {
-        let (id, _) = b.next();
         let body = Body::Revoke {
             device: DeviceId([i; 32]),
             last_seq: 0,
         };
-        let record = Record::sign(&b.key, id, b.household_id(), Hlc { ms, counter: 0 }, body);
+        let record = b.sign_with(body, |h| h.hlc = Hlc { ms, counter: 0 });
         b.append(record);
     }
     common::sync(&b, &mut a);

@@ -10,7 +10,7 @@ mod common;
 use authsync_proto::crypto::{BoxKey, CryptoError, DeviceKey, Envelope, SymKey};
 use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
-use authsync_proto::record::{Body, DecodeError, MAX_RECORD_BYTES, Record};
+use authsync_proto::record::{Body, DecodeError, Header, MAX_RECORD_BYTES, Record};
 use common::{Plain, arb_plain, config, rng};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -48,17 +48,25 @@ impl Fixture {
         }
     }
 
-    fn seal(&mut self, seq: u64, parents: Vec<RecordId>, body: &Plain) -> Record {
-        let id = self.id(seq);
-        Record::seal_entry(
-            &mut self.rng,
-            &self.author,
-            id,
-            self.household,
-            Hlc {
+    fn header(&self, seq: u64) -> Header {
+        Header {
+            id: self.id(seq),
+            household: self.household,
+            hlc: Hlc {
                 ms: 1_700_000_000_000 + seq,
                 counter: 3,
             },
+            prev: [seq as u8; 32],
+            seen: vec![(DeviceId([9; 32]), 12)],
+        }
+    }
+
+    fn seal(&mut self, seq: u64, parents: Vec<RecordId>, body: &Plain) -> Record {
+        let header = self.header(seq);
+        Record::seal_entry(
+            &mut self.rng,
+            &self.author,
+            header,
             EntryId([0xe7; 16]),
             parents,
             (self.epoch, &self.epoch_key),
@@ -215,6 +223,17 @@ fn decode_refuses_trailing_truncated_and_oversized_input() {
     );
 }
 
+/// A record's header, to sign it again after a change.
+fn header_of(record: &Record) -> Header {
+    Header {
+        id: record.id,
+        household: record.household,
+        hlc: record.hlc,
+        prev: record.prev,
+        seen: record.seen.clone(),
+    }
+}
+
 /// One way to change a signed entry record's header.
 type Mutation = fn(&mut Record);
 
@@ -230,6 +249,7 @@ const HEADER_CHANGES: &[(&str, Mutation)] = &[
     ("hlc counter", |r| r.hlc.counter += 1),
     ("seq", |r| r.id.seq += 1),
     ("household", |r| r.household.0[15] ^= 1),
+    ("prev", |r| r.prev[7] ^= 1),
     ("entry id", |r| sealed(r).entry.0[0] ^= 1),
     ("epoch id", |r| sealed(r).epoch.0[3] ^= 1),
     ("parent seq", |r| sealed(r).parents[0].seq += 1),
@@ -266,7 +286,7 @@ fn header_changes_break_the_signature_and_the_seal() {
             "{what}: verify"
         );
 
-        let resigned = Record::sign(&f.author, changed.id, changed.household, changed.hlc, changed.body);
+        let resigned = Record::sign(&f.author, header_of(&changed), changed.body);
         assert_eq!(resigned.verify(&f.author.public()), Ok(()), "{what}: re-signed");
         assert_eq!(f.open(&resigned), Err(CryptoError::DecryptionFailed), "{what}: open");
     }
@@ -282,7 +302,7 @@ fn changed_origin_breaks_the_signature_and_the_seal() {
     stolen.id.origin = f.other.id();
     assert!(stolen.verify(&f.author.public()).is_err());
     assert!(stolen.verify(&f.other.public()).is_err());
-    let resigned = Record::sign(&f.other, stolen.id, stolen.household, stolen.hlc, stolen.body);
+    let resigned = Record::sign(&f.other, header_of(&stolen), stolen.body);
     assert_eq!(resigned.verify(&f.other.public()), Ok(()));
     assert_eq!(f.open(&resigned), Err(CryptoError::DecryptionFailed));
 }
@@ -299,7 +319,7 @@ fn sealed_bodies_are_bound_to_their_record() {
         Body::Entry(s) => s.body.clone(),
         _ => unreachable!(),
     };
-    let pasted = Record::sign(&f.author, pasted.id, pasted.household, pasted.hlc, pasted.body);
+    let pasted = Record::sign(&f.author, header_of(&pasted), pasted.body);
     assert_eq!(f.open(&pasted), Err(CryptoError::DecryptionFailed));
 
     let body_changes: &[(&str, Mutation)] = &[
@@ -318,7 +338,7 @@ fn sealed_bodies_are_bound_to_their_record() {
         let mut changed = one.clone();
         change(&mut changed);
         assert!(changed.verify(&f.author.public()).is_err(), "{what}: verify");
-        let resigned = Record::sign(&f.author, changed.id, changed.household, changed.hlc, changed.body);
+        let resigned = Record::sign(&f.author, header_of(&changed), changed.body);
         assert_eq!(f.open(&resigned), Err(CryptoError::DecryptionFailed), "{what}: open");
     }
 }
@@ -328,9 +348,7 @@ fn only_entry_records_open() {
     let f = Fixture::new(16);
     let record = Record::sign(
         &f.author,
-        f.id(1),
-        f.household,
-        Hlc::default(),
+        f.header(1),
         Body::Revoke {
             device: f.other.id(),
             last_seq: 0,

@@ -150,9 +150,19 @@ pub fn stolen(data_dir: &Path) -> Keys {
 pub fn open_sealed_keys(data_dir: &Path, kek: &SymKey) -> (DeviceKey, authsync_proto::crypto::BoxKey) {
     let db = sled::open(data_dir.join("vault")).expect("the store opens");
     let meta = db.open_tree("meta").expect("the store has a meta tree");
-    let device: [u8; 32] = meta.get("device_id").unwrap().unwrap().as_ref().try_into().unwrap();
+    let device: [u8; 32] = meta
+        .get("device_id")
+        .expect("the meta tree reads")
+        .expect("the store holds its device id")
+        .as_ref()
+        .try_into()
+        .expect("32 bytes");
     let open = |name: &str, context: &[u8]| -> [u8; 32] {
-        let sealed: Sealed = postcard::from_bytes(&meta.get(name).unwrap().unwrap()).expect("a sealed key");
+        let stored = meta
+            .get(name)
+            .expect("the meta tree reads")
+            .expect("the store holds the key");
+        let sealed: Sealed = postcard::from_bytes(&stored).expect("a sealed key");
         let mut aad = context.to_vec();
         aad.extend_from_slice(&device);
         kek.open(&aad, &sealed)

@@ -13,7 +13,7 @@ use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::otp::{Algorithm, OtpKind, OtpSpec, Secret};
-use authsync_proto::record::{Body, EntryBody, MemberInfo, Record};
+use authsync_proto::record::{Body, EntryBody, Header, MemberInfo, Record};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
@@ -173,7 +173,10 @@ pub fn snapshot(index: &Index) -> BTreeMap<EntryId, Snap> {
 /// and its own wall clock.
 pub struct Device {
     pub name: String,
+    /// The signing key: its records and its admission (device id = its hash).
     pub key: DeviceKey,
+    /// The transport key (TLS only: it signs nothing here).
+    pub transport: DeviceKey,
     pub box_key: BoxKey,
     pub ledger: Ledger,
     pub index: Index,
@@ -186,6 +189,7 @@ impl Device {
         Device {
             name: name.to_string(),
             key: DeviceKey::generate(rng),
+            transport: DeviceKey::generate(rng),
             box_key: BoxKey::generate(rng),
             ledger: Ledger::new(),
             index: Index::default(),
@@ -202,6 +206,7 @@ impl Device {
             device: self.id(),
             name: self.name.clone(),
             signing_key: self.key.public(),
+            transport_key: self.transport.public(),
             box_key: self.box_key.public(),
         }
     }
@@ -210,29 +215,28 @@ impl Device {
         self.ledger.household_id().unwrap()
     }
 
-    /// The id and time of the next record this device writes.
-    pub fn next(&self) -> (RecordId, Hlc) {
-        let me = self.id();
-        (
-            RecordId {
-                origin: me,
-                seq: self.ledger.next_seq(&me),
-            },
-            Hlc::tick(self.ledger.latest_hlc(), self.now),
-        )
+    /// The header of the next record this device writes (`Ledger::next_header`).
+    pub fn next(&self) -> Header {
+        self.ledger.next_header(&self.id(), self.now, None)
     }
 
     /// Signs `body` as this device's next record (without admitting it).
     pub fn sign_next(&self, body: Body) -> Record {
-        let (id, hlc) = self.next();
-        Record::sign(&self.key, id, self.household_id(), hlc, body)
+        Record::sign(&self.key, self.next(), body)
+    }
+
+    /// Signs `body` with a header changed by `change` (for hostile records).
+    pub fn sign_with(&self, body: Body, change: impl FnOnce(&mut Header)) -> Record {
+        let mut header = self.next();
+        change(&mut header);
+        Record::sign(&self.key, header, body)
     }
 
     /// Admits a record and keeps the index up to date, as the daemon does.
     pub fn receive(&mut self, record: Record) -> Result<Admitted, Rejected> {
         let id = record.id;
         let entry = matches!(record.body, Body::Entry(_));
-        let admitted = self.ledger.admit(record)?;
+        let admitted = self.ledger.admit(record, self.now)?;
         if admitted == Admitted::New {
             if entry {
                 let household = self.ledger.household().unwrap();
@@ -249,6 +253,13 @@ impl Device {
         let id = record.id;
         assert_eq!(self.receive(record), Ok(Admitted::New), "own record refused");
         id
+    }
+
+    /// Signs and writes `body` as this device's next record.
+    pub fn write(&mut self, body: Body) -> Record {
+        let record = self.sign_next(body);
+        self.append(record.clone());
+        record
     }
 
     pub fn rebuild_index(&mut self) {
@@ -272,18 +283,7 @@ impl Device {
         let household = self.ledger.household().unwrap();
         let epoch = household.current_epoch().unwrap();
         let key = self.index.epoch_key(&epoch.id).unwrap();
-        let (id, hlc) = self.next();
-        let record = Record::seal_entry(
-            rng,
-            &self.key,
-            id,
-            household.id,
-            hlc,
-            entry,
-            parents,
-            (epoch.id, key),
-            body,
-        );
+        let record = Record::seal_entry(rng, &self.key, self.next(), entry, parents, (epoch.id, key), body);
         self.append(record.clone());
         record
     }
@@ -318,6 +318,59 @@ impl Device {
     pub fn heads(&self, entry: EntryId) -> Vec<RecordId> {
         self.index.get(&entry).unwrap().heads().to_vec()
     }
+
+    /// The joiner's side of pairing: its signature over its admission by
+    /// `sponsor` into `household`, after a pairing exchange whose transcript
+    /// hash is `transcript`.
+    pub fn join_signature(&self, household: &HouseholdId, sponsor: &DeviceId, transcript: &[u8; 32]) -> Vec<u8> {
+        self.info().sign_join(&self.key, household, sponsor, transcript)
+    }
+
+    /// A `Member` record body admitting `joiner`, sponsored by this device,
+    /// with the joiner's valid signature over a fixed transcript.
+    pub fn member_body(&self, joiner: &Device) -> Body {
+        let transcript = [0x7a; 32];
+        Body::Member {
+            member: joiner.info(),
+            transcript,
+            joiner_signature: joiner.join_signature(&self.household_id(), &self.id(), &transcript),
+        }
+    }
+
+    /// `Vault::fresh_epoch`: a new epoch with the next in-line counter this
+    /// device knows of, its key committed to and sealed to every current
+    /// member. Returns the body and the key.
+    pub fn epoch_body(&self, rng: &mut StdRng) -> (Body, EpochId, SymKey) {
+        let household = self.ledger.household().unwrap();
+        let mut epoch = [0u8; 16];
+        rng.fill_bytes(&mut epoch);
+        let epoch = EpochId(epoch);
+        let key = SymKey::generate(rng);
+        let counter = household
+            .epochs
+            .values()
+            .filter(|e| e.in_line)
+            .map(|e| e.counter + 1)
+            .max()
+            .unwrap_or(0);
+        let envelopes = household
+            .current_members()
+            .map(|m| Envelope::seal(rng, m.info.device, &m.info.box_key, &epoch, &key))
+            .collect();
+        let body = Body::Epoch {
+            epoch,
+            counter,
+            commitment: key.commitment(&household.id, &epoch),
+            envelopes,
+        };
+        (body, epoch, key)
+    }
+
+    /// Writes a new epoch (`epoch_body`) as this device's next record.
+    pub fn new_epoch(&mut self, rng: &mut StdRng) -> Record {
+        let (body, _, _) = self.epoch_body(rng);
+        self.write(body)
+    }
 }
 
 /// Starts a household on a new device: `Genesis` and the first `Epoch`
@@ -328,56 +381,39 @@ pub fn found(rng: &mut StdRng, name: &str, now: u64) -> Device {
     let mut household = [0u8; 16];
     rng.fill_bytes(&mut household);
     let household = HouseholdId(household);
-    let mut epoch = [0u8; 16];
-    rng.fill_bytes(&mut epoch);
-    let epoch = EpochId(epoch);
-    let epoch_key = SymKey::generate(rng);
-    let genesis_hlc = Hlc::tick(Hlc::default(), now);
     let genesis = Record::sign(
         &device.key,
-        RecordId { origin: me, seq: 1 },
-        household,
-        genesis_hlc,
+        Header {
+            id: RecordId { origin: me, seq: 1 },
+            household,
+            hlc: Hlc::tick(Hlc::default(), now),
+            prev: [0; 32],
+            seen: Vec::new(),
+        },
         Body::Genesis { founder: device.info() },
     );
-    let envelope = Envelope::seal(rng, me, &device.box_key.public(), &epoch, &epoch_key);
-    let first_epoch = Record::sign(
-        &device.key,
-        RecordId { origin: me, seq: 2 },
-        household,
-        Hlc::tick(genesis_hlc, now),
-        Body::Epoch {
-            epoch,
-            counter: 0,
-            envelopes: vec![envelope],
-        },
-    );
     device.append(genesis);
-    device.append(first_epoch);
+    device.new_epoch(rng);
     device
 }
 
-/// Pairing: `sponsor` appends a `Member` record for `joiner` and `Epoch`
-/// records (same id and counter) sealing every epoch key it holds to the
-/// joiner's box key; then the joiner syncs from the sponsor.
+/// Pairing (`Vault::sponsor`): `sponsor` appends a `Member` record for
+/// `joiner`, carrying the joiner's signature over its admission, and
+/// `Envelopes` of every epoch key it holds sealed to the joiner's box key;
+/// then the joiner syncs from the sponsor.
 pub fn pair(rng: &mut StdRng, sponsor: &mut Device, joiner: &mut Device) {
-    sponsor.append(sponsor.sign_next(Body::Member { member: joiner.info() }));
-    let epochs: Vec<(EpochId, u64)> = sponsor
-        .ledger
-        .household()
-        .unwrap()
-        .epochs
-        .values()
-        .map(|e| (e.id, e.counter))
-        .collect();
-    for (epoch, counter) in epochs {
-        let key = sponsor.index.epoch_key(&epoch).unwrap();
+    let member = sponsor.member_body(joiner);
+    sponsor.write(member);
+    let epochs: Vec<EpochId> = sponsor.ledger.household().unwrap().epochs.keys().copied().collect();
+    for epoch in epochs {
+        let Some(key) = sponsor.index.epoch_key(&epoch) else {
+            continue;
+        };
         let envelope = Envelope::seal(rng, joiner.id(), &joiner.box_key.public(), &epoch, key);
-        sponsor.append(sponsor.sign_next(Body::Epoch {
+        sponsor.write(Body::Envelopes {
             epoch,
-            counter,
             envelopes: vec![envelope],
-        }));
+        });
     }
     sync(sponsor, joiner);
 }
