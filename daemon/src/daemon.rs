@@ -46,10 +46,20 @@ pub(crate) struct Shared {
     pub(crate) established: watch::Sender<bool>,
     /// The network, once started.
     pub(crate) net: std::sync::OnceLock<Arc<crate::network::Net>>,
+    /// Whether the network is starting, up, or could not start.
+    net_state: watch::Sender<NetState>,
     /// Discovery, when enabled (also used by `join` before the network runs).
     pub(crate) discovery: Option<Arc<dyn crate::discovery::Discovery>>,
     /// The open pairing offer.
     pub(crate) offer: Mutex<Option<crate::pairing::Offer>>,
+}
+
+/// Where the network is: it starts once there is a household.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NetState {
+    Starting,
+    Up,
+    Failed,
 }
 
 /// A handle to the daemon's state.
@@ -83,6 +93,7 @@ impl Daemon {
             established,
             wipe: std::sync::atomic::AtomicBool::new(false),
             net: std::sync::OnceLock::new(),
+            net_state: watch::channel(NetState::Starting).0,
             discovery,
             offer: Mutex::new(None),
         }))
@@ -111,6 +122,32 @@ impl Daemon {
     /// Records the running network.
     pub fn set_net(&self, net: Arc<crate::network::Net>) {
         let _ = self.0.net.set(net);
+        self.0.net_state.send_replace(NetState::Up);
+    }
+
+    /// Records that the network could not start.
+    pub fn net_failed(&self) {
+        self.0.net_state.send_replace(NetState::Failed);
+    }
+
+    /// The running network, waiting up to `limit` for it to start (it starts
+    /// just after `init` or `join`). The error says why there is none.
+    pub async fn started_net(&self, limit: Duration) -> std::result::Result<Arc<crate::network::Net>, String> {
+        let mut rx = self.0.net_state.subscribe();
+        let settled = tokio::select! {
+            settled = tokio::time::timeout(limit, rx.wait_for(|s| *s != NetState::Starting)) => settled.ok().and_then(|r| r.ok()).map(|s| *s),
+            _ = self.stopped() => return Err("the daemon is stopping".into()),
+        };
+        match (self.net(), settled) {
+            (Some(net), _) => Ok(net),
+            (None, Some(NetState::Failed)) => {
+                Err("the network could not start (authd's log says why), so this device cannot pair".into())
+            }
+            (None, _) => Err(format!(
+                "the network did not start within {}s; check authd's log, then try again",
+                limit.as_secs()
+            )),
+        }
     }
 
     /// The running network, once started.
@@ -297,7 +334,7 @@ impl Daemon {
         *self.0.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
         match request {
             Request::Init { name, passphrase } => self.init(name, passphrase).await,
-            Request::Pair { ttl_secs } => self.pair(ttl_secs),
+            Request::Pair { ttl_secs } => self.pair(ttl_secs).await,
             Request::Revoke {
                 device,
                 lost_since_ms,
@@ -535,4 +572,29 @@ async fn derive(params: KdfParams, passphrase: WireSecret) -> Result<SymKey> {
         .await
         .map_err(|e| internal(anyhow::anyhow!("key derivation stopped: {e}")))?
         .map_err(|e| internal(anyhow::anyhow!("key derivation failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// `pair` just after `init` found the network still starting and failed.
+    /// It now waits for the start to settle, and says why when there is none.
+    #[tokio::test]
+    async fn the_network_is_waited_for_within_a_limit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let daemon = Daemon::new(Vault::open(&tmp.path().join("data")).unwrap(), None, None);
+        let err = daemon.started_net(Duration::from_millis(50)).await.err().unwrap();
+        assert!(err.contains("did not start within"), "{err}");
+
+        // A start that fails while `pair` waits ends the wait, with why.
+        let starting = daemon.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            starting.net_failed();
+        });
+        let err = daemon.started_net(Duration::from_secs(10)).await.err().unwrap();
+        assert!(err.contains("could not start"), "{err}");
+    }
 }

@@ -1,14 +1,14 @@
 //! One handler per IPC request kind. Each takes the vault, does its one job
 //! and returns a reply or a typed error whose message says what to do.
 
-use authsync_proto::entries::{EntryHistory, Index, describe_change};
+use authsync_proto::entries::{EntryHistory, Index, describe_change, edits_from};
 use authsync_proto::ids::EntryId;
 use authsync_proto::ipc::{
     CodeReply, EntrySummary, ErrorCode, ImportReply, IpcError, LogEvent, MAX_IMPORT_ENTRIES, NewEntry, NewSecret,
     Reply, RevealedEntry, StatusReply, VersionInfo, WireSecret,
 };
 use authsync_proto::otp::{self, OtpKind, Secret};
-use authsync_proto::record::{Body, EntryBody};
+use authsync_proto::record::{Body, Edits, EntryBody};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
@@ -148,6 +148,7 @@ pub fn add(vault: &mut Vault, entry: NewEntry) -> Result<Reply> {
         tags: entry.tags,
         note: entry.note,
         deleted: false,
+        edits: Edits::ALL,
     };
     let shown = show_code(&mut body)?;
     let mut id = [0u8; 16];
@@ -199,6 +200,7 @@ pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Resul
                     .checked_add(1)
                     .ok_or_else(|| bad("the HOTP counter is exhausted"))?,
             };
+            body.edits = edits_from(view, &body);
             let (id, heads) = (entry.id(), entry.heads().to_vec());
             vault.write_entry(id, heads, &body).map_err(internal)?;
             Ok(Reply::Code(reply))
@@ -226,8 +228,10 @@ pub fn show(vault: &Vault, query: &str) -> Result<Reply> {
     Ok(Reply::Entry(summary(resolve(index(vault)?, query, Scope::All)?)))
 }
 
-/// Writes a new version of the entry `query` names, changed by `change`.
-/// Nothing is written when `change` changes nothing.
+/// Writes a new version of the entry `query` names, changed by `change`,
+/// claiming only the fields it changed (so that it re-dates no other field
+/// in a merge). Nothing is written when `change` changes nothing, unless it
+/// merges several heads.
 pub fn edit(
     vault: &mut Vault,
     query: &str,
@@ -237,6 +241,7 @@ pub fn edit(
     let entry = resolve(index(vault)?, query, scope)?;
     let mut body = entry.view().duplicate();
     change(&mut body)?;
+    body.edits = edits_from(entry.view(), &body);
     let (id, heads) = (entry.id(), entry.heads().to_vec());
     if body == *entry.view() && heads.len() == 1 {
         return Ok(Reply::Entry(summary(entry)));
@@ -258,6 +263,7 @@ pub fn rotate(vault: &mut Vault, query: &str, otp: &NewSecret) -> Result<Reply> 
     body.secret = secret;
     body.spec = otp.spec;
     let shown = show_code(&mut body)?;
+    body.edits = edits_from(entry.view(), &body);
     let (id, heads) = (entry.id(), entry.heads().to_vec());
     vault.write_entry(id, heads, &body).map_err(internal)?;
     let entry = index(vault)?
@@ -404,6 +410,7 @@ pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
             tags: entry.tags,
             note: entry.note,
             deleted: false,
+            edits: Edits::ALL,
         };
         body.check_size()
             .map_err(|e| bad(format!("entry {} ({label}): {e}; nothing was imported", i + 1)))?;

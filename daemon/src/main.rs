@@ -190,7 +190,10 @@ async fn run(args: Args, paths: &Paths) -> Result<bool> {
             match network::start(&daemon, &config, discovery).await {
                 Ok(net) => daemon.set_net(net),
                 // Codes still work without the network: keep serving them.
-                Err(e) => tracing::error!("the network could not start, so this device will not sync: {e:#}"),
+                Err(e) => {
+                    daemon.net_failed();
+                    tracing::error!("the network could not start, so this device will not sync: {e:#}");
+                }
             }
         }
     });

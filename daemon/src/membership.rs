@@ -19,6 +19,9 @@ use crate::vault::{Identity, Vault};
 
 /// How long a pairing offer stays open by default.
 const DEFAULT_OFFER_TTL: Duration = Duration::from_secs(300);
+/// How long `pair` waits for the network to start (just after `init` or
+/// `join`, it is still starting).
+const NET_START_WAIT: Duration = Duration::from_secs(10);
 /// How long `join` looks for the offer on the network.
 const FIND_OFFER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -216,8 +219,8 @@ impl Daemon {
         Ok(Reply::Exposure(reports))
     }
 
-    /// Opens a pairing offer and returns its code.
-    pub fn pair(&self, ttl_secs: Option<u64>) -> Result<Reply> {
+    /// Opens a pairing offer and returns its code, once the network is up.
+    pub async fn pair(&self, ttl_secs: Option<u64>) -> Result<Reply> {
         {
             let vault = self.vault();
             if !vault.is_initialized() {
@@ -230,16 +233,11 @@ impl Daemon {
                 ));
             }
         }
-        let net = self
-            .0
-            .net
-            .get()
-            .cloned()
-            .ok_or_else(|| failed("the network is not running yet; try again in a moment".into()))?;
         let ttl = ttl_secs.map_or(DEFAULT_OFFER_TTL, Duration::from_secs);
         if ttl.is_zero() || ttl > Duration::from_secs(3600) {
             return Err(bad("an offer lasts 1 to 3600 seconds"));
         }
+        let net = self.started_net(NET_START_WAIT).await.map_err(failed)?;
         let code = PairingCode::generate(&mut OsRng);
         let reply = PairingReply {
             code: code.to_string(),

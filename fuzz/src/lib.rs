@@ -20,7 +20,7 @@ use authsync_proto::ipc::{Hello, Request};
 use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::otp::{self, OtpSpec, Secret};
 use authsync_proto::otpauth;
-use authsync_proto::record::{Body, EntryBody, Header, Record};
+use authsync_proto::record::{Body, Edits, EntryBody, Header, Record};
 use authsync_proto::wire::{self, Frame, PairFrame};
 
 #[path = "../../proto/tests/fixture/mod.rs"]
@@ -184,6 +184,7 @@ impl PlainBody {
             tags: self.tags,
             note: self.note,
             deleted: self.deleted,
+            edits: Edits::ALL,
         }
     }
 }

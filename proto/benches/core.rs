@@ -22,7 +22,7 @@ use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{EntryId, EpochId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger};
 use authsync_proto::otp::{self, Algorithm, OtpKind, OtpSpec, Secret};
-use authsync_proto::record::{Body, EntryBody, Header, MemberInfo, Record};
+use authsync_proto::record::{Body, Edits, EntryBody, Header, MemberInfo, Record};
 use authsync_proto::wire::{self, Frame};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::rngs::StdRng;
@@ -60,6 +60,7 @@ fn typical_body(rng: &mut StdRng, i: usize) -> EntryBody {
         tags: vec!["personal".to_string()],
         note: String::new(),
         deleted: false,
+        edits: Edits::ALL,
     }
 }
 

@@ -3,10 +3,14 @@
 //! An entry's versions form a DAG through `parents`; its heads are the
 //! versions no other version names as a parent. With one head, that is the
 //! entry. With several (edits made apart), the view is merged field by field
-//! when read and never written back: for each field, the newest head (by HLC,
-//! then record id) that changed it wins; an HOTP counter takes the maximum;
-//! the entry is deleted only if every head is (an edit concurrent with a
-//! delete keeps it alive). The next local edit names every head as a parent.
+//! when read and never written back. Each field is a last-writer-wins
+//! register: every version says which fields it edits (`EntryBody::edits`),
+//! and a field's value is that of the newest version (by HLC, then record id)
+//! that edits it, however many versions merged or edited other fields since.
+//! An HOTP counter takes the maximum of the heads with the winning secret; the
+//! entry is deleted only if every head is (an edit concurrent with a delete
+//! keeps it alive). The next local edit names every head as a parent and
+//! claims only the fields it changed ([`edits_from`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -16,7 +20,7 @@ use crate::hlc::Hlc;
 use crate::ids::{DeviceId, EntryId, EpochId, RecordId};
 use crate::ledger::Ledger;
 use crate::otp::{OtpKind, OtpSpec};
-use crate::record::{Body, EntryBody, Record};
+use crate::record::{Body, Edits, EntryBody, Record};
 
 /// One decrypted version of an entry.
 #[derive(Debug)]
@@ -100,6 +104,28 @@ fn same_otp(a: &EntryBody, b: &EntryBody) -> bool {
     a.secret.ct_eq(&b.secret) && otp_identity(&a.spec) == otp_identity(&b.spec)
 }
 
+/// The fields `after` changes from `before`, the view it was edited from:
+/// what a new version written with `after` claims to edit, and so what the
+/// merge dates by its clock. Every write of a new version of an existing
+/// entry sets `edits` to this (a new entry edits [`Edits::ALL`]).
+pub fn edits_from(before: &EntryBody, after: &EntryBody) -> Edits {
+    let mut edits = Edits::NONE;
+    for (changed, field) in [
+        (before.issuer != after.issuer, Edits::ISSUER),
+        (before.account != after.account, Edits::ACCOUNT),
+        (!same_otp(before, after), Edits::OTP),
+        (same_otp(before, after) && before.spec != after.spec, Edits::COUNTER),
+        (before.tags != after.tags, Edits::TAGS),
+        (before.note != after.note, Edits::NOTE),
+        (before.deleted != after.deleted, Edits::DELETED),
+    ] {
+        if changed {
+            edits |= field;
+        }
+    }
+    edits
+}
+
 impl EntryHistory {
     fn new(id: EntryId) -> Self {
         EntryHistory {
@@ -171,11 +197,17 @@ impl EntryHistory {
         self.versions.iter().find(|v| v.record == *record)
     }
 
-    /// The newest version whose secret differs from the current one: what the
-    /// entry used before its last rotation.
+    /// The secret the entry used before its current one: the newest version
+    /// holding the value of the newest rotation (or the addition) whose
+    /// secret differs from the current one. The newest version holding it,
+    /// not the rotation itself, so that an HOTP counter is its latest.
     pub fn previous(&self) -> Option<&Version> {
         let current = self.view();
-        self.versions.iter().find(|v| !same_otp(&v.body, current))
+        let rotation = self
+            .versions
+            .iter()
+            .find(|v| v.body.edits.contains(Edits::OTP) && !same_otp(&v.body, current))?;
+        self.versions.iter().find(|v| same_otp(&v.body, &rotation.body))
     }
 
     /// The version `v` was edited from: its newest parent.
@@ -189,29 +221,17 @@ impl EntryHistory {
     fn merge(&self) -> Option<EntryBody> {
         let heads: Vec<&Version> = self.heads.iter().filter_map(|id| self.version(id)).collect();
         let newest = heads.first()?;
-        // For each head, the latest version on its branch (following newest
-        // parents back) that set the field; the newest of those wins. A change
-        // made before a branch's last edit, or before the fork, still counts.
-        let pick = |changed: &dyn Fn(&EntryBody, &EntryBody) -> bool| -> &EntryBody {
-            heads
+        // Each field's value is that of the newest version that edits it.
+        // Versions are kept newest first, and each is newer than its parents
+        // (its clock ticks past every record its device held), so this is
+        // also the newest of the edit stamps each head carries down its DAG.
+        let edited = |field: Edits| -> &EntryBody {
+            self.versions
                 .iter()
-                .map(|head| {
-                    let mut v = *head;
-                    // At most one step per version: parents signed by a
-                    // misbehaving member may form a cycle.
-                    for _ in 0..self.versions.len() {
-                        let Some(base) = self.base(v) else { break };
-                        if changed(&v.body, &base.body) {
-                            break;
-                        }
-                        v = base;
-                    }
-                    v
-                })
-                .max_by_key(|v| (v.hlc, v.record))
+                .find(|v| v.body.edits.contains(field))
                 .map_or(&newest.body, |v| &v.body)
         };
-        let otp = pick(&|a, b| !same_otp(a, b));
+        let otp = edited(Edits::OTP);
         let mut spec = otp.spec;
         if let OtpKind::Hotp { counter } = &mut spec.kind {
             *counter = heads
@@ -225,13 +245,14 @@ impl EntryHistory {
                 .unwrap_or(*counter);
         }
         Some(EntryBody {
-            issuer: pick(&|a, b| a.issuer != b.issuer).issuer.clone(),
-            account: pick(&|a, b| a.account != b.account).account.clone(),
+            issuer: edited(Edits::ISSUER).issuer.clone(),
+            account: edited(Edits::ACCOUNT).account.clone(),
             secret: otp.secret.duplicate(),
             spec,
-            tags: pick(&|a, b| a.tags != b.tags).tags.clone(),
-            note: pick(&|a, b| a.note != b.note).note.clone(),
+            tags: edited(Edits::TAGS).tags.clone(),
+            note: edited(Edits::NOTE).note.clone(),
             deleted: heads.iter().all(|h| h.body.deleted),
+            edits: Edits::NONE,
         })
     }
 }
@@ -357,29 +378,31 @@ impl Index {
     }
 }
 
-/// What changed from `base` to `version`, in words, for `history` and `log`:
-/// names, never secrets.
+/// What `version` edited, in words, for `history` and `log`: the fields it
+/// claims (`edits`), named against `base`, the version it was edited from.
+/// Names, never secrets.
 pub fn describe_change(base: Option<&EntryBody>, version: &EntryBody) -> String {
     let label = version.label();
     let Some(base) = base else {
         return format!("added {label}");
     };
+    let edits = version.edits;
     let mut changes = Vec::new();
-    if base.deleted != version.deleted {
+    if edits.contains(Edits::DELETED) {
         changes.push(if version.deleted { "deleted" } else { "restored" }.to_string());
     }
-    if !same_otp(base, version) {
+    if edits.contains(Edits::OTP) {
         changes.push("rotated the secret".to_string());
-    } else if base.spec != version.spec {
+    } else if edits.contains(Edits::COUNTER) {
         changes.push("used an HOTP code".to_string());
     }
-    if base.issuer != version.issuer || base.account != version.account {
+    if edits.contains(Edits::ISSUER) || edits.contains(Edits::ACCOUNT) {
         changes.push(format!("renamed from {}", base.label()));
     }
-    if base.tags != version.tags {
+    if edits.contains(Edits::TAGS) {
         changes.push("edited tags".to_string());
     }
-    if base.note != version.note {
+    if edits.contains(Edits::NOTE) {
         changes.push("edited the note".to_string());
     }
     if changes.is_empty() {
@@ -462,6 +485,7 @@ mod tests {
                 tags: Vec::new(),
                 note: note.to_owned(),
                 deleted: false,
+                edits: Edits::ALL,
             },
         }
     }

@@ -384,8 +384,70 @@ pub struct EntryBody {
     pub note: String,
     /// Deleted entries stay in history and can be restored.
     pub deleted: bool,
+    /// The fields this version edits (the rest it carries from its parents):
+    /// what the merge dates by this version's clock, and what `history`
+    /// credits it with. Meaningless in a merged view.
+    pub edits: Edits,
 }
 
+/// A set of an entry's fields: those a version edits.
+///
+/// Each field is a last-writer-wins register: its value is that of the
+/// newest version (by HLC, then record id) that edits it
+/// (`entries::EntryHistory::view`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Edits(u8);
+
+impl Edits {
+    /// No field: a version that only merges heads.
+    pub const NONE: Edits = Edits(0);
+    /// `issuer`.
+    pub const ISSUER: Edits = Edits(1);
+    /// `account`.
+    pub const ACCOUNT: Edits = Edits(1 << 1);
+    /// `secret` and `spec` (a rotation), the HOTP counter included.
+    pub const OTP: Edits = Edits(1 << 2);
+    /// Only the HOTP counter (a code used).
+    pub const COUNTER: Edits = Edits(1 << 3);
+    /// `tags`.
+    pub const TAGS: Edits = Edits(1 << 4);
+    /// `note`.
+    pub const NOTE: Edits = Edits(1 << 5);
+    /// `deleted` (a delete or a restore).
+    pub const DELETED: Edits = Edits(1 << 6);
+    /// Every field: a new entry.
+    pub const ALL: Edits = Edits((1 << 7) - 1);
+
+    /// Whether every field of `other` is in `self`.
+    pub fn contains(self, other: Edits) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no field is.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn from_bits(bits: u8) -> Option<Edits> {
+        (bits & !Edits::ALL.0 == 0).then_some(Edits(bits))
+    }
+}
+
+impl std::ops::BitOr for Edits {
+    type Output = Edits;
+    fn bitor(self, other: Edits) -> Edits {
+        Edits(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Edits {
+    fn bitor_assign(&mut self, other: Edits) {
+        self.0 |= other.0;
+    }
+}
+
+/// Equal content: `edits` says how a version came to be, not what it holds,
+/// and is not compared.
 impl PartialEq for EntryBody {
     fn eq(&self, other: &Self) -> bool {
         self.secret.ct_eq(&other.secret)
@@ -410,6 +472,7 @@ struct BodyOut<'a> {
     tags: &'a [String],
     note: &'a str,
     deleted: bool,
+    edits: u8,
 }
 
 #[derive(Deserialize)]
@@ -421,6 +484,7 @@ struct BodyIn {
     tags: Vec<String>,
     note: String,
     deleted: bool,
+    edits: u8,
 }
 
 /// The largest encoded entry body. A household's notes, names and tags are
@@ -457,6 +521,7 @@ impl EntryBody {
             tags: self.tags.clone(),
             note: self.note.clone(),
             deleted: self.deleted,
+            edits: self.edits,
         }
     }
 
@@ -477,6 +542,7 @@ impl EntryBody {
             tags: &self.tags,
             note: &self.note,
             deleted: self.deleted,
+            edits: self.edits.0,
         }))
     }
 
@@ -490,6 +556,7 @@ impl EntryBody {
             tags: body.tags,
             note: body.note,
             deleted: body.deleted,
+            edits: Edits::from_bits(body.edits)?,
         })
     }
 }

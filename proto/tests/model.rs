@@ -12,14 +12,14 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use authsync_proto::authority::Household;
-use authsync_proto::entries::Index;
+use authsync_proto::entries::{Index, describe_change};
 use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{DeviceId, EntryId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::otp::{OtpKind, Secret};
-use authsync_proto::record::{Body, Header, Record};
+use authsync_proto::record::{Body, EntryBody, Header, Record};
 use common::{
-    Device, Plain, Snap, T0, arb_script, arb_skews, config, household, rng, run, snapshot, sync_all, sync_pair,
+    Device, Plain, Snap, T0, Wrote, arb_script, arb_skews, config, household, rng, run, snapshot, sync_all, sync_pair,
 };
 use proptest::prelude::*;
 use rand::Rng;
@@ -186,10 +186,10 @@ proptest! {
         prop_assert_eq!(want.keys().collect::<Vec<_>>(), written.keys().collect::<Vec<_>>());
         for (entry, versions) in &written {
             let snap = &want[entry];
-            let (last_id, last) = versions.last().unwrap();
+            let Wrote { id: last_id, after: last, .. } = versions.last().unwrap();
             prop_assert_eq!(&snap.view, last);
             prop_assert_eq!(&snap.heads, &vec![*last_id]);
-            let ids: BTreeSet<RecordId> = versions.iter().map(|(id, _)| *id).collect();
+            let ids: BTreeSet<RecordId> = versions.iter().map(|w| w.id).collect();
             prop_assert_eq!(snap.versions.iter().copied().collect::<BTreeSet<_>>(), ids);
             let identity = |p: &Plain| {
                 let mut spec = p.spec;
@@ -198,8 +198,88 @@ proptest! {
                 }
                 (p.secret.clone(), spec)
             };
-            let previous = versions.iter().rev().find(|(_, p)| identity(p) != identity(last)).map(|(id, _)| *id);
+            let previous = versions.iter().rev().find(|w| identity(&w.after) != identity(last)).map(|w| w.id);
             prop_assert_eq!(snap.previous, previous);
+        }
+    }
+
+    /// Random concurrent edits on four devices, delivered in any order with
+    /// duplicates: on every device, each field shows the value of its newest
+    /// edit by (HLC, record id), whatever was merged or edited after it; an
+    /// HOTP counter is the highest written with that secret.
+    #[test]
+    fn each_field_shows_its_newest_edit(seed: u64, skews in arb_skews(), script in arb_script(30)) {
+        let (mut rng, devices, written) = run(seed, &skews, &script, false);
+        let want = assert_converged(&devices)?;
+        check_order_independence(&mut rng, &devices, &want)?;
+        for (entry, versions) in &written {
+            let view = &want[entry].view;
+            for field in Field::ALL {
+                let newest = versions
+                    .iter()
+                    .filter(|w| w.before.as_ref().is_none_or(|b| field.of(b) != field.of(&w.after)))
+                    .max_by_key(|w| (w.hlc, w.id))
+                    .unwrap();
+                prop_assert_eq!(
+                    field.of(view),
+                    field.of(&newest.after),
+                    "{:?} of {:?}: newest edit {:?}",
+                    field,
+                    entry,
+                    newest.id
+                );
+            }
+            if let OtpKind::Hotp { counter } = view.spec.kind {
+                let same = Field::Otp.of(view);
+                let highest = versions
+                    .iter()
+                    .filter(|w| Field::Otp.of(&w.after) == same)
+                    .filter_map(|w| match w.after.spec.kind {
+                        OtpKind::Hotp { counter } => Some(counter),
+                        _ => None,
+                    })
+                    .max();
+                prop_assert_eq!(Some(counter), highest);
+            }
+        }
+    }
+}
+
+/// The fields that are last-writer-wins registers, for the oracle.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Issuer,
+    Account,
+    Otp,
+    Tags,
+    Note,
+}
+
+/// A field's value, comparable.
+#[derive(Debug, PartialEq, Eq)]
+enum Value {
+    Name(Option<String>),
+    Otp(Vec<u8>, authsync_proto::otp::OtpSpec),
+    Tags(Vec<String>),
+}
+
+impl Field {
+    const ALL: [Field; 5] = [Field::Issuer, Field::Account, Field::Otp, Field::Tags, Field::Note];
+
+    /// The field's value in `p` (the OTP parameters without the HOTP counter).
+    fn of(self, p: &Plain) -> Value {
+        match self {
+            Field::Issuer => Value::Name(p.issuer.clone()),
+            Field::Account => Value::Name(Some(p.account.clone())),
+            Field::Otp => {
+                let mut spec = p.spec;
+                if let OtpKind::Hotp { counter } = &mut spec.kind {
+                    *counter = 0;
+                }
+                Value::Otp(p.secret.clone(), spec)
+            }
+            Field::Tags => Value::Tags(p.tags.clone()),
+            Field::Note => Value::Name(Some(p.note.clone())),
         }
     }
 }
@@ -403,6 +483,83 @@ fn a_change_before_the_last_edit_of_a_branch_survives_the_merge() {
         }
     }
     assert!(lost.is_empty(), "lost in the merge: {lost:?}");
+}
+
+/// Issue 16, with two devices ("apart" = not synced). A: add S0; B (apart):
+/// an older change, `first` (a rotation to S1); A: rename to acc1; sync (two
+/// heads); A (apart): the newest change of that field, `last`; B (apart, its
+/// clock later still): `then`, which touches another field; sync. B's
+/// version is written over both heads with the merged value of every field,
+/// and must not re-date `last`'s field.
+fn newest_edit_survives_a_later_edit_of_another_field(
+    first: fn(&mut EntryBody),
+    last: fn(&mut EntryBody),
+    then: fn(&mut EntryBody),
+) -> (Vec<Device>, EntryId, RecordId) {
+    let (mut rng, mut d, e) = fork(16, false);
+    d[1].now = T0 + 10_000;
+    d[1].edit(&mut rng, e, first).unwrap();
+    d[0].now = T0 + 20_000;
+    d[0].edit(&mut rng, e, |b| b.account = "acc1".into()).unwrap();
+    sync_all(&mut d);
+    assert_eq!(d[0].heads(e).len(), 2);
+    d[0].now = T0 + 30_000;
+    d[0].edit(&mut rng, e, last).unwrap();
+    d[1].now = T0 + 40_000;
+    let b_last = d[1].edit(&mut rng, e, then).unwrap().id;
+    sync_all(&mut d);
+    (d, e, b_last)
+}
+
+#[test]
+fn a_rotation_is_not_undone_by_a_later_rename() {
+    let (d, e, b_last) = newest_edit_survives_a_later_edit_of_another_field(
+        |b| b.secret = Secret::new(b"S1 older rotation".to_vec()),
+        |b| b.secret = Secret::new(b"S2 newest rotation".to_vec()),
+        |b| b.account = "acc2".into(),
+    );
+    let view = all_views(&d, e);
+    assert_eq!(view.secret, b"S2 newest rotation");
+    assert_eq!(view.account, "acc2");
+    for device in &d {
+        let history = device.index.get(&e).unwrap();
+        assert_eq!(history.previous().unwrap().body.secret.expose(), b"S1 older rotation");
+        let v = history.version(&b_last).unwrap();
+        assert_eq!(
+            describe_change(history.base_of(v), &v.body),
+            "Site: acc2: renamed from Site: acc1",
+            "B's last version is a rename, not a rotation"
+        );
+    }
+}
+
+#[test]
+fn a_note_is_not_undone_by_a_later_rename() {
+    let (d, e, _) = newest_edit_survives_a_later_edit_of_another_field(
+        |b| b.note = "older note".into(),
+        |b| b.note = "newest note".into(),
+        |b| b.account = "acc2".into(),
+    );
+    let view = all_views(&d, e);
+    assert_eq!(view.note, "newest note");
+    assert_eq!(view.secret, b"original secret!");
+    assert_eq!(view.account, "acc2");
+}
+
+#[test]
+fn a_rotation_is_not_undone_by_a_later_delete_and_keeps_the_entry() {
+    let (d, e, b_last) = newest_edit_survives_a_later_edit_of_another_field(
+        |b| b.secret = Secret::new(b"S1 older rotation".to_vec()),
+        |b| b.secret = Secret::new(b"S2 newest rotation".to_vec()),
+        |b| b.deleted = true,
+    );
+    let view = all_views(&d, e);
+    assert!(!view.deleted, "a rotation concurrent with the delete keeps it");
+    assert_eq!(view.secret, b"S2 newest rotation");
+    assert_eq!(view.account, "acc1");
+    let history = d[0].index.get(&e).unwrap();
+    let v = history.version(&b_last).unwrap();
+    assert_eq!(describe_change(history.base_of(v), &v.body), "Site: acc1: deleted");
 }
 
 // ------------------------------------------------------------ ledger rules

@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 
 use authsync_proto::crypto::{BoxKey, DeviceKey, Envelope, SymKey};
-use authsync_proto::entries::Index;
+use authsync_proto::entries::{Index, edits_from};
 use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::otp::{Algorithm, OtpKind, OtpSpec, Secret};
-use authsync_proto::record::{Body, EntryBody, Header, MemberInfo, Record};
+use authsync_proto::record::{Body, Edits, EntryBody, Header, MemberInfo, Record};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
@@ -61,6 +61,7 @@ impl Plain {
             tags: self.tags.clone(),
             note: self.note.clone(),
             deleted: self.deleted,
+            edits: Edits::ALL,
         }
     }
 
@@ -297,12 +298,14 @@ impl Device {
         id
     }
 
-    /// `handlers::edit`: change the merged view, write it naming every head;
-    /// nothing when the change changes nothing and there is one head.
+    /// `handlers::edit`: change the merged view, write it naming every head
+    /// and claiming the fields it changed; nothing when the change changes
+    /// nothing and there is one head.
     pub fn edit(&mut self, rng: &mut StdRng, entry: EntryId, change: impl FnOnce(&mut EntryBody)) -> Option<Record> {
         let history = self.index.get(&entry)?;
         let mut body = history.view().duplicate();
         change(&mut body);
+        body.edits = edits_from(history.view(), &body);
         let heads = history.heads().to_vec();
         if body == *history.view() && heads.len() == 1 {
             return None;
@@ -632,9 +635,20 @@ pub fn apply(action: &Action, body: &mut authsync_proto::record::EntryBody) {
     }
 }
 
-/// What the simulation wrote, for the sequential oracle: per entry, every
-/// version in the order written.
-pub type Written = BTreeMap<EntryId, Vec<(RecordId, Plain)>>;
+/// One version the simulation wrote.
+#[derive(Clone, Debug)]
+pub struct Wrote {
+    pub id: RecordId,
+    pub hlc: Hlc,
+    /// The writer's view just before (`None` for a new entry).
+    pub before: Option<Plain>,
+    /// What it wrote.
+    pub after: Plain,
+}
+
+/// What the simulation wrote, for the oracles: per entry, every version in
+/// the order written.
+pub type Written = BTreeMap<EntryId, Vec<Wrote>>;
 
 /// Runs `ops` on a fresh household. With `sync_each`, every device is fully
 /// synced before each op (so no edit is ever concurrent).
@@ -646,8 +660,13 @@ pub fn run(seed: u64, skews: &[i64], script: &Script, sync_each: bool) -> (StdRn
     let mut written = Written::new();
     for plain in &script.initial {
         let entry = devices[0].add(&mut rng, plain);
-        let id = devices[0].heads(entry)[0];
-        written.entry(entry).or_default().push((id, plain.clone()));
+        let version = &devices[0].index.get(&entry).unwrap().versions()[0];
+        written.entry(entry).or_default().push(Wrote {
+            id: version.record,
+            hlc: version.hlc,
+            before: None,
+            after: plain.clone(),
+        });
     }
     sync_all(&mut devices[..LATE]);
     for (i, op) in script.ops.iter().enumerate() {
@@ -672,8 +691,13 @@ pub fn run(seed: u64, skews: &[i64], script: &Script, sync_each: bool) -> (StdRn
             }
             Action::Add(plain) => {
                 let entry = device.add(&mut rng, plain);
-                let id = *device.index.get(&entry).unwrap().heads().first().unwrap();
-                written.entry(entry).or_default().push((id, plain.clone()));
+                let version = &device.index.get(&entry).unwrap().versions()[0];
+                written.entry(entry).or_default().push(Wrote {
+                    id: version.record,
+                    hlc: version.hlc,
+                    before: None,
+                    after: plain.clone(),
+                });
                 None
             }
             edit => {
@@ -682,15 +706,23 @@ pub fn run(seed: u64, skews: &[i64], script: &Script, sync_each: bool) -> (StdRn
                     continue;
                 }
                 let entry = entries[op.pick % entries.len()];
-                device.edit(&mut rng, entry, |body| apply(edit, body))
+                let before = device.view(entry);
+                device
+                    .edit(&mut rng, entry, |body| apply(edit, body))
+                    .map(|record| (record, before))
             }
         };
-        if let Some(record) = record {
+        if let Some((record, before)) = record {
             let Body::Entry(sealed) = &record.body else {
                 unreachable!()
             };
             let plain = Plain::of(&devices[op.dev].index.get(&sealed.entry).unwrap().versions()[0].body);
-            written.entry(sealed.entry).or_default().push((record.id, plain));
+            written.entry(sealed.entry).or_default().push(Wrote {
+                id: record.id,
+                hlc: record.hlc,
+                before: Some(before),
+                after: plain,
+            });
         }
     }
     if !joined {
