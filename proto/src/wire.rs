@@ -28,6 +28,9 @@ pub const ALPN_PAIR: &[u8] = b"authsync-pair/1";
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
 
 /// One frame of a sync session.
+// A frame lives only while it is written or read: the size of its largest
+// variant (one record, as fork evidence) costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Frame {
     /// The first frame each way.
@@ -181,6 +184,7 @@ mod tests {
             device: DeviceId([1; 32]),
             household: HouseholdId([2; 16]),
             version_vector: BTreeMap::from([(DeviceId([1; 32]), 7)]),
+            heads: vec![(DeviceId([1; 32]), 7, [3; 32])],
             wall_ms: 42,
         });
         let bytes = encode(&hello).unwrap();

@@ -92,6 +92,7 @@ impl Keys {
             signing_key: self.signing().public(),
             transport_key: self.transport.public(),
             box_key: self.box_key.as_ref().map_or([9; 32], |k| k.public()),
+            role: authsync_proto::record::Role::Device,
         }
     }
 }
@@ -150,9 +151,16 @@ pub fn stolen(data_dir: &Path) -> Keys {
 pub fn open_sealed_keys(data_dir: &Path, kek: &SymKey) -> (DeviceKey, authsync_proto::crypto::BoxKey) {
     let db = sled::open(data_dir.join("vault")).expect("the store opens");
     let meta = db.open_tree("meta").expect("the store has a meta tree");
-    let device: [u8; 32] = meta.get("device_id").unwrap().unwrap().as_ref().try_into().unwrap();
+    let device: [u8; 32] = meta
+        .get("device_id")
+        .expect("meta readable")
+        .expect("a device id")
+        .as_ref()
+        .try_into()
+        .expect("32 bytes");
     let open = |name: &str, context: &[u8]| -> [u8; 32] {
-        let sealed: Sealed = postcard::from_bytes(&meta.get(name).unwrap().unwrap()).expect("a sealed key");
+        let sealed: Sealed = postcard::from_bytes(&meta.get(name).expect("meta readable").expect("the sealed key"))
+            .expect("a sealed key");
         let mut aad = context.to_vec();
         aad.extend_from_slice(&device);
         kek.open(&aad, &sealed)
