@@ -148,6 +148,13 @@ async fn session(daemon: &Daemon, conn: &quinn::Connection, via: Via, peer: Devi
         return Ok(());
     };
     *synced = true;
+    // Records a relay passes on reached this device through it (`devices`).
+    let from_relay = daemon
+        .vault()
+        .ledger()
+        .household()
+        .and_then(|h| h.members.get(&peer))
+        .is_some_and(|m| m.info.is_relay());
     tracing::info!(peer = %peer.short(), addr = %conn.remote_address(), "syncing");
 
     // Frames are read in their own task: a read cancelled halfway by the
@@ -195,6 +202,9 @@ async fn session(daemon: &Daemon, conn: &quinn::Connection, via: Via, peer: Devi
                     Some(Ok(Frame::Records(records))) => {
                         for record in &records {
                             note(&mut their_vv, record.id.origin, record.id.seq);
+                            if from_relay {
+                                daemon.peers().relayed(&record.id.origin);
+                            }
                         }
                         let ingested = daemon.ingest(records, &mut waiting).await?;
                         daemon.peers().seen(&peer);

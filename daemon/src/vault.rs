@@ -450,6 +450,7 @@ impl Vault {
         for (_, _, body) in &versions {
             body.check_size()?;
         }
+        self.refuse_if_relay()?;
         self.repair_epochs(Repair::BeforeWriting)?;
         let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
         let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
@@ -722,6 +723,16 @@ impl Vault {
         household.members.get(&me).is_some_and(|m| m.info.is_relay())
     }
 
+    /// A relay writes no record (authority rule 9): say so before trying.
+    fn refuse_if_relay(&self) -> Result<()> {
+        if self.is_relay() {
+            return Err(anyhow!(
+                "this device is a relay: it stores and forwards the household's records and writes none"
+            ));
+        }
+        Ok(())
+    }
+
     /// This device leaves: a `Revoke` of itself, capping its records at this
     /// one. Returns the record's seq.
     pub fn leave(&mut self) -> Result<u64> {
@@ -739,11 +750,7 @@ impl Vault {
     fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {
         let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
         let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
-        if self.is_relay() {
-            return Err(anyhow!(
-                "this device is a relay: it stores and forwards the household's records and writes none"
-            ));
-        }
+        self.refuse_if_relay()?;
         let now = now_ms();
         let mut records: Vec<Record> = Vec::new();
         for body in bodies {
