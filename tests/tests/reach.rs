@@ -6,8 +6,11 @@
 
 use std::time::Duration;
 
+use authsync_proto::ids::{DeviceId, EpochId};
+use authsync_proto::record::Body;
+use authsync_proto::wire::Frame;
 use authsync_tests::household::{self, device, devices, online};
-use authsync_tests::{Instance, path_str, wait_until};
+use authsync_tests::{Instance, path_str, peer, wait_until};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const SYNC: Duration = Duration::from_secs(15);
@@ -118,6 +121,7 @@ fn a_relay_stores_and_forwards_and_reads_nothing() {
     });
     let mut a = a;
     a.stop();
+    a.set_daemon_args(&["-v"]);
     household::start_dialling(&mut b, &[&relay]);
     wait_until(SYNC, "the entry on bob-laptop through the relay", || {
         b.ctl(&["code", "bank"]).code() == Some(0)
@@ -151,6 +155,49 @@ fn a_relay_stores_and_forwards_and_reads_nothing() {
         "{}",
         path_str(&relay.data_dir())
     );
+
+    // Its signing key (sealed by the key file beside the store) signs
+    // nothing any member takes: a Revoke, a Member, an Epoch, each refused
+    // by every running member, which ends the session and changes nothing.
+    relay.stop();
+    let keys = peer::stolen(&relay.data_dir());
+    a.start();
+    let bob: DeviceId = b.status().device.unwrap().parse().unwrap();
+    for member in [&a, &b] {
+        let before = member.snapshot();
+        let stranger = peer::stranger();
+        let attempts = [
+            Body::Revoke {
+                device: bob,
+                last_seq: 0,
+            },
+            Body::Member {
+                member: stranger.member_info("mallory"),
+                transcript: [7; 32],
+                joiner_signature: vec![0; 64],
+            },
+            Body::Epoch {
+                epoch: EpochId([0xee; 16]),
+                counter: 99,
+                commitment: [0; 32],
+                envelopes: Vec::new(),
+            },
+        ];
+        for body in attempts {
+            let target = peer::Target::of(member);
+            let mut session = peer::Session::open(&keys, &target, Default::default());
+            let record = session.next_record(body);
+            session.send(&Frame::Records(vec![record])).unwrap();
+            assert!(session.ended().is_some(), "the member ended the session");
+        }
+        wait_until(SYNC, "the refusal in the log", || {
+            member
+                .daemon_log()
+                .lines()
+                .any(|l| l.contains("refused a record from a peer") && l.contains("relay"))
+        });
+        member.assert_unchanged(&before);
+    }
 
     // Revoked like any device: bob-laptop revokes it, and it is out.
     b.ctl_ok(&["revoke", "relay", "--yes"]);
