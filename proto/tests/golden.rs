@@ -82,7 +82,10 @@ fn record_names() -> Vec<String> {
 fn records_decode_verify_and_reencode_to_the_committed_bytes() {
     let records = fixture::records();
     let kinds: BTreeSet<&str> = records.iter().map(|r| r.body.kind()).collect();
-    assert_eq!(kinds, BTreeSet::from(["genesis", "member", "revoke", "epoch", "entry"]));
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["genesis", "member", "revoke", "epoch", "envelopes", "entry"])
+    );
 
     let mut ledger = Ledger::new();
     for (record, name) in records.iter().zip(record_names()) {
@@ -91,7 +94,7 @@ fn records_decode_verify_and_reencode_to_the_committed_bytes() {
         let decoded = Record::decode(&bytes).unwrap();
         assert_eq!(&decoded, record, "{name}");
         assert_same(&name, &bytes, &fresh);
-        assert_eq!(ledger.admit(decoded), Ok(Admitted::New), "{name}");
+        assert_eq!(ledger.admit(decoded, fixture::T0 + 60_000), Ok(Admitted::New), "{name}");
     }
 
     // The committed records still mean what they meant.
@@ -104,6 +107,9 @@ fn records_decode_verify_and_reencode_to_the_committed_bytes() {
     assert_eq!(household.members[&joiner].info.name, "bob-phone");
     assert_eq!(household.members[&joiner].revoked_after, Some(1));
     assert_eq!(household.members[&founder].revoked_after, None);
+    let relay = household.members.values().find(|m| m.info.name == "home-nas").unwrap();
+    assert!(relay.info.is_relay() && household.is_current_member(&relay.info.device));
+    assert!(!household.key_holders().any(|m| m.info.is_relay()));
     for (me, box_key) in [(founder, fixture::FOUNDER_BOX), (joiner, fixture::JOINER_BOX)] {
         let keys = household.open_epoch_keys(&me, &BoxKey::from_bytes(box_key));
         assert_eq!(keys.len(), 1);
@@ -160,11 +166,11 @@ fn frames_decode_and_reencode_to_the_committed_bytes() {
     };
     let body = std::fs::read(dir().join("frame_records.bin")).unwrap();
     let stored: Vec<u8> = records.iter().flat_map(Record::encode).collect();
-    assert_eq!(records.len(), 7);
-    // Enum tag 1, then the count 7 (postcard varints), then the records.
+    assert_eq!(records.len(), 8);
+    // Enum tag 1, then the count 8 (postcard varints), then the records.
     assert_eq!(
         body[4..],
-        [&[1, 7][..], &stored].concat(),
+        [&[1, 8][..], &stored].concat(),
         "a Records frame is its records"
     );
     let PairFrame::Joiner { sealed } = &pair[3].1 else {
