@@ -225,6 +225,11 @@ impl Daemon {
             if !vault.is_initialized() {
                 return Err(not_initialized());
             }
+            if vault.is_relay() {
+                return Err(bad(
+                    "this device is a relay, which admits no one: run `authctl pair` on a device of the household",
+                ));
+            }
             if vault.unlocked().is_none() {
                 return Err(IpcError::new(
                     ErrorCode::Locked,

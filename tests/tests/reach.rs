@@ -92,6 +92,9 @@ fn a_relay_stores_and_forwards_and_reads_nothing() {
     });
     let on_a = devices(&a);
     assert_eq!(device(&on_a, "relay").role.as_deref(), Some("relay"));
+    let refused = relay.ctl(&["pair"]);
+    assert_eq!(refused.code(), Some(2), "{refused}");
+    assert!(refused.stderr.contains("relay"), "{refused}");
     assert_eq!(device(&on_a, "alice-laptop").role.as_deref(), Some("device"));
 
     // A device joins a normal daemon only without --relay, and a relay
