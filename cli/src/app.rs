@@ -149,6 +149,10 @@ enum Command {
         /// Read the passphrase from the first line of FILE.
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
+        /// Join as a relay (authd must run with --relay): stores and forwards
+        /// the household's records, reads nothing, needs no passphrase.
+        #[arg(long, conflicts_with_all = ["passphrase_file", "no_passphrase"])]
+        relay: bool,
     },
     /// The household's devices: online or last seen, address, clock skew.
     Devices,
@@ -417,6 +421,7 @@ fn run(cli: Cli, transfer: Transfer) -> Result<(), Exit> {
             name,
             no_passphrase,
             passphrase_file,
+            relay,
         } => {
             let code = code.trim().to_string();
             if let Err(e) = code.parse::<authsync_proto::pairing::PairingCode>() {
@@ -426,7 +431,11 @@ fn run(cli: Cli, transfer: Transfer) -> Result<(), Exit> {
                 &paths,
                 "this device already has a household; `join` is for a new device",
             )?;
-            let passphrase = new_passphrase(no_passphrase, passphrase_file.as_deref())?;
+            let passphrase = if relay {
+                None
+            } else {
+                new_passphrase(no_passphrase, passphrase_file.as_deref())?
+            };
             let name = name.unwrap_or_else(|| default_name(&paths));
             match call(
                 &paths,
@@ -435,6 +444,7 @@ fn run(cli: Cli, transfer: Transfer) -> Result<(), Exit> {
                     peer,
                     name,
                     passphrase,
+                    relay,
                 },
             )? {
                 Reply::Status(s) if json => output::json(&s),

@@ -159,10 +159,21 @@ pub fn devices(list: &[DeviceInfo]) {
                 .map_or("never seen".to_string(), |ms| format!("last seen {}", time(ms)))
         };
         let addr = d.addr.as_deref().unwrap_or("-");
+        let role = if d.role.as_deref() == Some("relay") {
+            "  relay"
+        } else {
+            ""
+        };
+        let reached = d.reached.as_deref().map_or(String::new(), |r| format!("  via {r}"));
         let skew = d
             .clock_skew_ms
             .map_or(String::new(), |s| format!("  clock {:+.1} s", s as f64 / 1000.0));
-        outln!("{:<16}  {:<8}  {:<28}  {addr}{skew}", d.name, &d.id[..8], state);
+        outln!(
+            "{:<16}  {:<8}  {:<28}  {addr}{reached}{skew}{role}",
+            d.name,
+            &d.id[..8],
+            state
+        );
         if let Some(warning) = &d.quota_warning {
             outln!("{:<16}  warning: {warning}", "");
         }

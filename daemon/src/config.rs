@@ -4,9 +4,10 @@
 //! ```toml
 //! name = "alice-laptop"             # this device's name at `authctl init`/`join`
 //! listen = "0.0.0.0:47811"          # where the QUIC endpoint listens
-//! peers = ["192.0.2.7:47811"]       # static peers, for networks without multicast
+//! peers = ["home.example.net:47811", "[2001:db8::7]:47811"]  # static peers: names resolved at every dial
 //! mdns = true                       # announce and find devices with mDNS
 //! auto_lock = 900                   # lock after this many idle seconds (0: never)
+//! relay = false                     # run as a relay (`authd --relay`)
 //! ```
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ pub struct Config {
     pub peers: Vec<String>,
     pub mdns: Option<bool>,
     pub auto_lock: Option<u64>,
+    pub relay: Option<bool>,
 }
 
 impl Config {
@@ -48,7 +50,7 @@ mod tests {
     #[test]
     fn reads_every_key_and_refuses_unknown_ones() {
         let config: Config = toml::from_str(
-            "name = \"n\"\nlisten = \"127.0.0.1:5000\"\npeers = [\"a:1\"]\nmdns = false\nauto_lock = 60\n",
+            "name = \"n\"\nlisten = \"127.0.0.1:5000\"\npeers = [\"a:1\"]\nmdns = false\nauto_lock = 60\nrelay = true\n",
         )
         .unwrap();
         assert_eq!(config.name.as_deref(), Some("n"));
@@ -56,6 +58,7 @@ mod tests {
         assert_eq!(config.peers, vec!["a:1"]);
         assert_eq!(config.mdns, Some(false));
         assert_eq!(config.auto_lock, Some(60));
+        assert_eq!(config.relay, Some(true));
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
         assert!(toml::from_str::<Config>("listen = \"not an address\"").is_err());
     }

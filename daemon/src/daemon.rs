@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) discovery: Option<Arc<dyn crate::discovery::Discovery>>,
     /// The open pairing offer.
     pub(crate) offer: Mutex<Option<crate::pairing::Offer>>,
+    /// Started as a relay (`--relay`): joins only as one, founds nothing.
+    pub(crate) relay: std::sync::atomic::AtomicBool,
 }
 
 /// Where the network is: it starts once there is a household.
@@ -96,7 +98,19 @@ impl Daemon {
             net_state: watch::channel(NetState::Starting).0,
             discovery,
             offer: Mutex::new(None),
+            relay: std::sync::atomic::AtomicBool::new(false),
         }))
+    }
+
+    /// Makes this daemon a relay (`authd --relay`): it joins a household
+    /// only as a relay and never founds one.
+    pub fn set_relay(&self, relay: bool) {
+        self.0.relay.store(relay, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether it was started as a relay.
+    pub fn relay_mode(&self) -> bool {
+        self.0.relay.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn vault(&self) -> MutexGuard<'_, Vault> {
@@ -346,7 +360,8 @@ impl Daemon {
                 peer,
                 name,
                 passphrase,
-            } => self.join(code, peer, name, passphrase).await,
+                relay,
+            } => self.join(code, peer, name, passphrase, relay).await,
             Request::Unlock { passphrase } => self.unlock(passphrase).await,
             Request::Reveal { passphrase, query } => self.reveal(passphrase, query).await,
             Request::Shutdown => {
@@ -440,6 +455,11 @@ impl Daemon {
         let name = name.trim().to_string();
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return Err(bad("a device name is 1 to 64 printable characters"));
+        }
+        if self.relay_mode() {
+            return Err(bad(
+                "this authd runs as a relay (--relay), which cannot start a household: run `authctl init` on a device, then `authctl join CODE --relay` here",
+            ));
         }
         if self.vault().is_initialized() {
             return Err(IpcError::new(

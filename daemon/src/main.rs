@@ -24,8 +24,15 @@ struct Args {
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<SocketAddr>,
     /// A peer to sync with, for networks without multicast (repeatable).
+    /// HOST is a DNS name (resolved again at every dial), an IPv4 address or
+    /// a bracketed IPv6 address: [2001:db8::7]:47811.
     #[arg(long = "peer", value_name = "HOST:PORT")]
     peers: Vec<String>,
+    /// Run as a relay: join a household with `authctl join CODE --relay`,
+    /// then store and forward its records for devices rarely online
+    /// together, reading nothing.
+    #[arg(long)]
+    relay: bool,
     /// Do not announce or look for devices with mDNS.
     #[arg(long)]
     no_mdns: bool,
@@ -155,6 +162,9 @@ async fn run(args: Args, paths: &Paths) -> Result<bool> {
             args.peers
         },
     };
+    for peer in &net_config.peers {
+        network::check_peer(peer)?;
+    }
     let discovery: Option<Arc<dyn discovery::Discovery>> = if args.no_mdns || config.mdns == Some(false) {
         None
     } else {
@@ -164,6 +174,7 @@ async fn run(args: Args, paths: &Paths) -> Result<bool> {
         ))
     };
     let daemon = daemon::Daemon::new(vault, auto_lock, discovery.clone());
+    daemon.set_relay(args.relay || config.relay == Some(true));
     daemon
         .unlock_with_key_file()
         .context("failed to unlock with the key file")?;

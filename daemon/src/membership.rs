@@ -68,6 +68,8 @@ impl Daemon {
                             online: peer.is_some_and(|p| p.connected),
                             last_seen_ms: peer.map(|p| p.last_seen_ms),
                             addr: peer.map(|p| p.addr.to_string()),
+                            reached: self.peers().reached(&m.info.device).map(str::to_string),
+                            role: Some(m.info.role.as_str().to_string()),
                             clock_skew_ms: peer.map(|p| p.skew_ms),
                             sent_bytes: peer.and_then(|p| p.bytes).map(|b| b.0),
                             received_bytes: peer.and_then(|p| p.bytes).map(|b| b.1),
@@ -226,6 +228,11 @@ impl Daemon {
             if !vault.is_initialized() {
                 return Err(not_initialized());
             }
+            if vault.is_relay() {
+                return Err(bad(
+                    "this device is a relay, which admits no one: run `authctl pair` on a device of the household",
+                ));
+            }
             if vault.unlocked().is_none() {
                 return Err(IpcError::new(
                     ErrorCode::Locked,
@@ -337,10 +344,29 @@ impl Daemon {
         peer: Option<String>,
         name: String,
         passphrase: Option<WireSecret>,
+        relay: bool,
     ) -> Result<Reply> {
         let name = name.trim().to_string();
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return Err(bad("a device name is 1 to 64 printable characters"));
+        }
+        match (relay, self.relay_mode()) {
+            (true, false) => {
+                return Err(bad(
+                    "`join --relay` needs an authd started as a relay: start it with --relay (or relay = true in config.toml)",
+                ));
+            }
+            (false, true) => {
+                return Err(bad(
+                    "this authd runs as a relay (--relay): join with `authctl join CODE --relay`",
+                ));
+            }
+            (true, true) if passphrase.is_some() => {
+                return Err(bad(
+                    "a relay holds nothing to read and takes no passphrase: join with --relay alone",
+                ));
+            }
+            _ => {}
         }
         if self.vault().is_initialized() {
             return Err(IpcError::new(
@@ -359,7 +385,11 @@ impl Daemon {
         };
         let remember: Vec<String> = peer.iter().cloned().collect();
         let (kek, source) = new_kek(passphrase).await?;
-        let identity = Identity::generate(&name);
+        let identity = if relay {
+            Identity::generate_relay(&name)
+        } else {
+            Identity::generate(&name)
+        };
         let records = pairing::join(&identity, &code, addr).await.map_err(|e| {
             let message = format!("{e:#}");
             let code = if message.contains("did not match") {

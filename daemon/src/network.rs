@@ -13,6 +13,7 @@ use authsync_proto::wire::{ALPN_PAIR, ALPN_SYNC};
 
 use crate::daemon::Daemon;
 use crate::discovery::{Advert, Discovery, Found};
+use crate::peers::Via;
 use crate::transport::{self, Expect, SERVER_NAME, Tls};
 
 /// The UDP port authd listens on by default.
@@ -36,6 +37,37 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 #[error("{0} did not answer within {secs}s", secs = DIAL_TIMEOUT.as_secs())]
 pub struct NoAnswer(SocketAddr);
+
+/// Checks a static peer's form, `HOST:PORT` (a DNS name, an IPv4 address
+/// or a bracketed IPv6 address, and a port), without resolving it: a name
+/// is resolved at every dial.
+pub fn check_peer(target: &str) -> Result<()> {
+    let form = || {
+        anyhow!(
+            "static peer '{target}' is not HOST:PORT (e.g. home.example.net:47811, 192.0.2.7:47811 or [2001:db8::7]:47811)"
+        )
+    };
+    if target.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let (host, port) = target.rsplit_once(':').ok_or_else(form)?;
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(form()),
+    }
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !name_ok {
+        return Err(form());
+    }
+    Ok(())
+}
 
 /// Where to listen and whom to call.
 #[derive(Clone, Debug)]
@@ -151,7 +183,7 @@ async fn accept_loop(daemon: Daemon, net: Arc<Net>) {
             let member = key.and_then(|k| daemon.trust().member(&k));
             match (alpn.as_deref(), key, member) {
                 (Some(ALPN_SYNC), _, Some(_)) => {
-                    crate::sync::run(daemon, conn, false).await;
+                    crate::sync::run(daemon, conn, Via::Incoming).await;
                 }
                 (Some(ALPN_PAIR), Some(_), _) => crate::pairing::sponsor(daemon, net, conn).await,
                 _ => {
@@ -184,8 +216,18 @@ async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
             }
             continue;
         }
+        // Resolved again at every dial, so a name whose address changed
+        // (a dynamic DNS name, a VPN address) is followed without a restart.
+        let v4 = net.local_addr().is_none_or(|a| a.is_ipv4());
         let addr = match tokio::net::lookup_host(&target).await {
-            Ok(mut addrs) => addrs.next(),
+            Ok(addrs) => {
+                let addrs: Vec<SocketAddr> = addrs.collect();
+                let fits = addrs.iter().copied().find(|a| a.is_ipv4() == v4);
+                if fits.is_none() && !addrs.is_empty() {
+                    tracing::warn!(peer = %target, "a static peer resolves only to IPv{} addresses and this endpoint listens on IPv{}: set --listen to match", if v4 { 6 } else { 4 }, if v4 { 4 } else { 6 });
+                }
+                fits
+            }
             Err(e) => {
                 tracing::debug!(peer = %target, error = %e, "cannot resolve a static peer");
                 None
@@ -201,7 +243,7 @@ async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
                     // The client's side of the handshake completes before
                     // the server has checked our key: only a session that
                     // got past the hellos shows the peer takes us.
-                    if crate::sync::run(daemon.clone(), conn, true).await {
+                    if crate::sync::run(daemon.clone(), conn, Via::Static).await {
                         backoff = FIRST_BACKOFF;
                         refused = false;
                     }
@@ -257,7 +299,7 @@ async fn discovered(daemon: Daemon, net: Arc<Net>, discovery: Arc<dyn Discovery>
             for addr in peer.addrs.iter().filter(|a| a.is_ipv4() == v4) {
                 match net.connect(*addr, Expect::Member(peer.device), ALPN_SYNC).await {
                     Ok(conn) => {
-                        crate::sync::run(daemon.clone(), conn, true).await;
+                        crate::sync::run(daemon.clone(), conn, Via::Mdns).await;
                         break;
                     }
                     Err(e) => {

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow};
 use authsync_proto::crypto::{Sealed, SymKey};
 use authsync_proto::ids::DeviceId;
 use authsync_proto::pairing::{Handshake, PairingCode, PairingKey, Role, fingerprint};
-use authsync_proto::record::{MemberInfo, Record};
+use authsync_proto::record::{MemberInfo, Record, Role as MemberRole};
 use authsync_proto::wire::{ALPN_PAIR, PairFrame};
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,8 @@ struct JoinerDetails {
     name: String,
     signing_key: [u8; 32],
     box_key: [u8; 32],
+    /// A relay joins with no box key (authority rule 9).
+    role: MemberRole,
     /// Over its admission ([`MemberInfo::sign_join`]).
     signature: Vec<u8>,
 }
@@ -181,6 +183,7 @@ async fn serve(
         signing_key: details.signing_key,
         transport_key: joiner_key,
         box_key: details.box_key,
+        role: details.role,
     };
     let transcript = key.transcript(&jfp, &sfp);
     let welcome = daemon
@@ -295,7 +298,8 @@ async fn exchange(identity: &Identity, code: &PairingCode, conn: &quinn::Connect
     let details = JoinerDetails {
         name: identity.name.clone(),
         signing_key: identity.signing.public(),
-        box_key: identity.box_key.public(),
+        box_key: identity.member_info().box_key,
+        role: identity.role,
         signature: identity.member_info().sign_join(
             &identity.signing,
             &household,

@@ -6,7 +6,7 @@
 //! A connection that comes later than that always replaces the old one: the
 //! peer would not dial if its side of the old one were still alive.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -15,11 +15,35 @@ use authsync_proto::ids::DeviceId;
 
 use crate::vault::now_ms;
 
+/// How a session with a peer came about: what `devices` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// This device dialled it after mDNS announced it.
+    Mdns,
+    /// This device dialled it as a static peer (`--peer`, `peers`).
+    Static,
+    /// It dialled this device.
+    Incoming,
+}
+
+impl Via {
+    /// Its name in `devices`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Mdns => "mdns",
+            Via::Static => "static",
+            Via::Incoming => "incoming",
+        }
+    }
+}
+
 /// What is known of one peer.
 #[derive(Clone, Debug)]
 pub struct Seen {
     /// Its address on the last connection.
     pub addr: SocketAddr,
+    /// How the last connection came about.
+    pub via: Via,
     /// Whether a session is up.
     pub connected: bool,
     /// When it last said anything, Unix ms.
@@ -51,6 +75,9 @@ struct Inner {
     /// Per peer, the highest seq of this device's own records written to
     /// its sync stream.
     written: HashMap<DeviceId, u64>,
+    /// Origins whose records arrived from a relay since their last direct
+    /// session: reached through it.
+    relayed: HashSet<DeviceId>,
 }
 
 /// The table; share it with `Arc`.
@@ -96,9 +123,10 @@ impl Peers {
         self: &Arc<Self>,
         peer: DeviceId,
         conn: &quinn::Connection,
-        dialer: bool,
+        via: Via,
         their_wall_ms: u64,
     ) -> Option<SessionGuard> {
+        let dialer = via != Via::Incoming;
         let me = (*self.me.lock().unwrap_or_else(|p| p.into_inner()))?;
         let initiator = if dialer { me } else { peer };
         let preferred = me.min(peer);
@@ -126,10 +154,12 @@ impl Peers {
             },
         );
         let now = now_ms();
+        inner.relayed.remove(&peer);
         inner.seen.insert(
             peer,
             Seen {
                 addr: conn.remote_address(),
+                via,
                 connected: true,
                 last_seen_ms: now,
                 skew_ms: i64::try_from(their_wall_ms)
@@ -149,6 +179,24 @@ impl Peers {
     pub fn seen(&self, peer: &DeviceId) {
         if let Some(seen) = self.lock().seen.get_mut(peer) {
             seen.last_seen_ms = now_ms();
+        }
+    }
+
+    /// Notes that records of `origin` arrived from a relay.
+    pub fn relayed(&self, origin: &DeviceId) {
+        self.lock().relayed.insert(*origin);
+    }
+
+    /// How `peer` was last reached: its session's way if one is up, else
+    /// `relay` if its records came through a relay since, else how its
+    /// last session came about.
+    pub fn reached(&self, peer: &DeviceId) -> Option<&'static str> {
+        let inner = self.lock();
+        let seen = inner.seen.get(peer);
+        match seen {
+            Some(s) if s.connected => Some(s.via.as_str()),
+            _ if inner.relayed.contains(peer) => Some("relay"),
+            _ => seen.map(|s| s.via.as_str()),
         }
     }
 

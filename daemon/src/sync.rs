@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use crate::daemon::Daemon;
+use crate::peers::Via;
 
 /// How long a peer has to say hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,13 +72,13 @@ async fn send_missing(
 /// it ended: an ordinary disconnection at INFO, anything the peer got wrong
 /// at WARN. Returns whether the session got past the hellos (callers that
 /// redial back off unless it did).
-pub async fn run(daemon: Daemon, conn: quinn::Connection, dialer: bool) -> bool {
+pub async fn run(daemon: Daemon, conn: quinn::Connection, via: Via) -> bool {
     let Some(peer) = crate::transport::peer_key(&conn).and_then(|key| daemon.trust().member(&key)) else {
         conn.close(2u32.into(), b"no key");
         return false;
     };
     let mut synced = false;
-    let result = session(&daemon, &conn, dialer, peer, &mut synced).await;
+    let result = session(&daemon, &conn, via, peer, &mut synced).await;
     match &result {
         Ok(()) => tracing::info!(peer = %peer.short(), "sync ended"),
         Err(e) if is_disconnection(&conn, e) => {
@@ -106,13 +107,8 @@ fn is_disconnection(conn: &quinn::Connection, e: &anyhow::Error) -> bool {
         })
 }
 
-async fn session(
-    daemon: &Daemon,
-    conn: &quinn::Connection,
-    dialer: bool,
-    peer: DeviceId,
-    synced: &mut bool,
-) -> Result<()> {
+async fn session(daemon: &Daemon, conn: &quinn::Connection, via: Via, peer: DeviceId, synced: &mut bool) -> Result<()> {
+    let dialer = via != Via::Incoming;
     let (mut send, mut recv) = if dialer {
         conn.open_bi().await.context("failed to open the sync stream")?
     } else {
@@ -147,11 +143,18 @@ async fn session(
     if theirs.household != household {
         bail!("the peer belongs to another household");
     }
-    let Some(_session) = daemon.peers().register(peer, conn, dialer, theirs.wall_ms) else {
+    let Some(_session) = daemon.peers().register(peer, conn, via, theirs.wall_ms) else {
         conn.close(0u32.into(), b"duplicate connection");
         return Ok(());
     };
     *synced = true;
+    // Records a relay passes on reached this device through it (`devices`).
+    let from_relay = daemon
+        .vault()
+        .ledger()
+        .household()
+        .and_then(|h| h.members.get(&peer))
+        .is_some_and(|m| m.info.is_relay());
     tracing::info!(peer = %peer.short(), addr = %conn.remote_address(), "syncing");
 
     // Frames are read in their own task: a read cancelled halfway by the
@@ -199,6 +202,9 @@ async fn session(
                     Some(Ok(Frame::Records(records))) => {
                         for record in &records {
                             note(&mut their_vv, record.id.origin, record.id.seq);
+                            if from_relay {
+                                daemon.peers().relayed(&record.id.origin);
+                            }
                         }
                         let ingested = daemon.ingest(records, &mut waiting).await?;
                         daemon.peers().seen(&peer);

@@ -24,7 +24,7 @@ use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::record::Header;
-use authsync_proto::record::{Body, EntryBody, FORMAT_VERSION, MemberInfo, Record};
+use authsync_proto::record::{Body, EntryBody, FORMAT_VERSION, MemberInfo, NO_BOX_KEY, Record, Role};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,9 @@ pub struct Identity {
     pub signing: DeviceKey,
     pub box_key: BoxKey,
     pub name: String,
+    /// A relay publishes no box key (authority rule 9): its `box_key` is
+    /// never announced, so nothing is ever sealed to it.
+    pub role: Role,
 }
 
 impl Identity {
@@ -78,6 +81,15 @@ impl Identity {
             signing: DeviceKey::generate(&mut OsRng),
             box_key: BoxKey::generate(&mut OsRng),
             name: name.to_string(),
+            role: Role::Device,
+        }
+    }
+
+    /// A new random identity for a relay called `name`.
+    pub fn generate_relay(name: &str) -> Identity {
+        Identity {
+            role: Role::Relay,
+            ..Identity::generate(name)
         }
     }
 
@@ -93,7 +105,11 @@ impl Identity {
             name: self.name.clone(),
             signing_key: self.signing.public(),
             transport_key: self.transport.public(),
-            box_key: self.box_key.public(),
+            box_key: match self.role {
+                Role::Device => self.box_key.public(),
+                Role::Relay => NO_BOX_KEY,
+            },
+            role: self.role,
         }
     }
 }
@@ -434,6 +450,7 @@ impl Vault {
         for (_, _, body) in &versions {
             body.check_size()?;
         }
+        self.refuse_if_relay()?;
         self.repair_epochs(Repair::BeforeWriting)?;
         let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
         let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
@@ -667,7 +684,7 @@ impl Vault {
         if !household.is_current_member(&me) {
             return Ok(());
         }
-        let members: Vec<&MemberInfo> = household.current_members().map(|m| &m.info).collect();
+        let members: Vec<&MemberInfo> = household.key_holders().map(|m| &m.info).collect();
         let mut bodies = Vec::new();
         for epoch in household.epochs.values() {
             let Some(key) = unlocked.index.epoch_key(&epoch.id) else {
@@ -698,6 +715,24 @@ impl Vault {
         self.append_own(bodies)
     }
 
+    /// Whether this device is a relay in its household (authority rule 9).
+    pub fn is_relay(&self) -> bool {
+        let (Some(me), Some(household)) = (self.device_id(), self.ledger.household()) else {
+            return false;
+        };
+        household.members.get(&me).is_some_and(|m| m.info.is_relay())
+    }
+
+    /// A relay writes no record (authority rule 9): say so before trying.
+    fn refuse_if_relay(&self) -> Result<()> {
+        if self.is_relay() {
+            return Err(anyhow!(
+                "this device is a relay: it stores and forwards the household's records and writes none"
+            ));
+        }
+        Ok(())
+    }
+
     /// This device leaves: a `Revoke` of itself, capping its records at this
     /// one. Returns the record's seq.
     pub fn leave(&mut self) -> Result<u64> {
@@ -715,6 +750,7 @@ impl Vault {
     fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {
         let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
         let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        self.refuse_if_relay()?;
         let now = now_ms();
         let mut records: Vec<Record> = Vec::new();
         for body in bodies {
@@ -753,7 +789,8 @@ impl Vault {
             transcript,
             joiner_signature,
         }];
-        for epoch in household.epochs.values() {
+        // A relay reads nothing: no envelope for it (authority rule 9).
+        for epoch in household.epochs.values().filter(|_| !joiner.is_relay()) {
             if let Some(key) = unlocked.index.epoch_key(&epoch.id) {
                 bodies.push(Body::Envelopes {
                     epoch: epoch.id,
@@ -854,7 +891,7 @@ fn fresh_epoch(household: &Household, except: Option<DeviceId>) -> Result<Body> 
             .ok_or_else(|| anyhow!("the household's epochs are numbered to the end"))?,
     };
     let envelopes = household
-        .current_members()
+        .key_holders()
         .filter(|m| Some(m.info.device) != except)
         .map(|m| Envelope::seal(&mut OsRng, m.info.device, &m.info.box_key, &epoch, &key))
         .collect();

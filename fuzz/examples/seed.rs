@@ -232,6 +232,7 @@ fn ipc_lines() {
             peer: Some("192.0.2.1:47811".to_owned()),
             name: "bob-phone".to_owned(),
             passphrase: None,
+            relay: false,
         },
         Request::Devices,
         Request::Revoke {

@@ -89,6 +89,7 @@ impl Device {
             signing_key: self.key.public(),
             transport_key: self.transport.public(),
             box_key: self.box_key.public(),
+            role: authsync_proto::record::Role::Device,
         }
     }
 }

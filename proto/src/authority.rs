@@ -45,12 +45,22 @@
 //!    is written; an origin may make others keep at most [`QUOTA_BYTES`];
 //!    a record dated more than [`MAX_FUTURE_MS`] ahead of the receiver's
 //!    clock waits (it is refused for now, not blamed).
+//! 9. **Relays.** A member whose role is `relay` stores and forwards
+//!    records and reads nothing. Its membership carries no box key (all
+//!    zeros), and a device's carries one. Every record a relay signs is
+//!    refused (the only thing it signs that counts is the joiner signature
+//!    inside the `Member` record its sponsor writes), so it never admits,
+//!    revokes, makes an epoch or writes an entry, and a stolen relay key
+//!    can do nothing. A household cannot be founded by a relay. An
+//!    envelope addressed to a relay is refused, and epoch keys are sealed
+//!    only to [`Household::key_holders`]. A relay is revoked like any
+//!    device.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::crypto::{BoxKey, Envelope, SymKey};
 use crate::ids::{DeviceId, EpochId, HouseholdId, RecordId};
-use crate::record::{Body, MAX_RECORD_BYTES, MemberInfo, Record, RecordHash};
+use crate::record::{Body, MAX_RECORD_BYTES, MemberInfo, NO_BOX_KEY, Record, RecordHash};
 
 /// The most one origin's records may take in every member's store. A
 /// household's entries are a few hundred bytes each: 32 MiB is 10,000
@@ -109,6 +119,12 @@ pub enum Rejected {
     /// Longer than [`MAX_RECORD_BYTES`] encoded.
     #[error("record larger than {MAX_RECORD_BYTES} bytes")]
     TooLarge,
+    /// Signed by a relay, which signs nothing that counts (rule 9).
+    #[error("record signed by a relay, which may sign nothing")]
+    RelaySigned,
+    /// Seals an epoch key to a relay, which must read nothing (rule 9).
+    #[error("record seals an epoch key to a relay")]
+    EnvelopeToRelay,
     /// Its origin's records would exceed [`QUOTA_BYTES`].
     #[error("its device has written more than the {} MiB one device may", QUOTA_BYTES >> 20)]
     OverQuota,
@@ -208,6 +224,9 @@ impl Household {
             Body::Genesis { founder } if founder.device == r.id.origin && r.id.seq == 1 => Some((*r, founder)),
             _ => None,
         })?;
+        if founder.is_relay() {
+            return None;
+        }
         let set: Vec<&Record> = set.into_values().filter(|r| r.household == genesis.household).collect();
         let mut household = Household {
             id: genesis.household,
@@ -246,7 +265,8 @@ impl Household {
                     joiner_signature,
                 } if member
                     .verify_join(&r.household, &r.id.origin, transcript, joiner_signature)
-                    .is_ok() =>
+                    .is_ok()
+                    && member_keys_fit_role(member) =>
                 {
                     Some((*r, member))
                 }
@@ -264,7 +284,7 @@ impl Household {
                 let Some(sponsor) = self.members.get(&record.id.origin) else {
                     continue;
                 };
-                if sponsor.forked_at.is_some_and(|f| record.id.seq >= f) {
+                if sponsor.forked_at.is_some_and(|f| record.id.seq >= f) || sponsor.info.is_relay() {
                     continue;
                 }
                 let mut seniority = sponsor.seniority.clone();
@@ -425,6 +445,9 @@ impl Household {
                 continue;
             };
             for envelope in envelopes {
+                if self.members.get(&envelope.recipient).is_some_and(|m| m.info.is_relay()) {
+                    continue;
+                }
                 held.envelopes
                     .entry(envelope.recipient)
                     .or_default()
@@ -455,7 +478,13 @@ impl Household {
     pub fn accepts(&self, id: RecordId) -> bool {
         self.members
             .get(&id.origin)
-            .is_some_and(|m| m.limit().is_none_or(|cap| id.seq <= cap))
+            .is_some_and(|m| !m.info.is_relay() && m.limit().is_none_or(|cap| id.seq <= cap))
+    }
+
+    /// The current members epoch keys are sealed to: every current member
+    /// but relays (rule 9).
+    pub fn key_holders(&self) -> impl Iterator<Item = &Member> {
+        self.current_members().filter(|m| !m.info.is_relay())
     }
 
     /// Whether `device` is a current member: admitted, not revoked, not forked.
@@ -600,8 +629,10 @@ pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record
     }
     let Some(household) = household else {
         return match &record.body {
+            Body::Genesis { founder } if founder.is_relay() => Err(Rejected::RelaySigned),
             Body::Genesis { founder }
                 if founder.device == record.id.origin
+                    && member_keys_fit_role(founder)
                     && record.id.seq == 1
                     && record.prev == [0; 32]
                     && record.seen.is_empty() =>
@@ -615,6 +646,9 @@ pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record
         return Err(Rejected::WrongHousehold);
     }
     let member = household.members.get(&record.id.origin).ok_or(Rejected::NotAMember)?;
+    if member.info.is_relay() {
+        return Err(Rejected::RelaySigned);
+    }
     // Past a cap it cannot undo, or a proven fork: refused. Past a cap a
     // junior set, kept (the fold does not count it): its next record may be
     // the revocation that voids that cap, and a gap would stall it.
@@ -663,6 +697,7 @@ pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record
             joiner_signature,
         } => {
             if household.members.contains_key(&member.device)
+                || !member_keys_fit_role(member)
                 || member
                     .verify_join(&household.id, &record.id.origin, transcript, joiner_signature)
                     .is_err()
@@ -671,8 +706,22 @@ pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record
             }
             Ok(())
         }
+        Body::Epoch { envelopes, .. } | Body::Envelopes { envelopes, .. } => {
+            if envelopes
+                .iter()
+                .any(|e| household.members.get(&e.recipient).is_some_and(|m| m.info.is_relay()))
+            {
+                return Err(Rejected::EnvelopeToRelay);
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
+}
+
+/// Rule 9: a relay's membership carries no box key, a device's one.
+fn member_keys_fit_role(member: &MemberInfo) -> bool {
+    member.is_relay() == (member.box_key == NO_BOX_KEY)
 }
 
 /// The devices a revocation of `target` capped at `cap` would remove with it
@@ -694,5 +743,236 @@ pub fn cascade(household: &Household, target: DeviceId, cap: u64) -> BTreeSet<De
             return gone;
         }
         gone.extend(more);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::crypto::DeviceKey;
+    use crate::ids::HouseholdId;
+    use crate::ledger::Ledger;
+    use crate::record::Role;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    struct Dev {
+        signing: DeviceKey,
+        boxed: BoxKey,
+        role: Role,
+    }
+
+    impl Dev {
+        fn new(rng: &mut StdRng, role: Role) -> Dev {
+            Dev {
+                signing: DeviceKey::generate(rng),
+                boxed: BoxKey::generate(rng),
+                role,
+            }
+        }
+        fn info(&self) -> MemberInfo {
+            MemberInfo {
+                device: self.signing.id(),
+                name: format!("{:?}", self.role),
+                signing_key: self.signing.public(),
+                transport_key: self.signing.public(),
+                box_key: match self.role {
+                    Role::Device => self.boxed.public(),
+                    Role::Relay => NO_BOX_KEY,
+                },
+                role: self.role,
+            }
+        }
+        fn write(&self, ledger: &Ledger, body: Body) -> Record {
+            let mut header = ledger.next_header(&self.signing.id(), NOW, None);
+            if ledger.household().is_none() {
+                header.household = HouseholdId([7; 16]);
+            }
+            Record::sign(&self.signing, header, body)
+        }
+        fn admit(&self, ledger: &mut Ledger, sponsor: &Dev, info: MemberInfo) -> Result<(), Rejected> {
+            let household = ledger.household().unwrap().id;
+            let transcript = [5; 32];
+            let joiner_signature = info.sign_join(&self.signing, &household, &sponsor.signing.id(), &transcript);
+            let record = sponsor.write(
+                ledger,
+                Body::Member {
+                    member: info,
+                    transcript,
+                    joiner_signature,
+                },
+            );
+            ledger.admit(record, NOW).map(|_| ())
+        }
+    }
+
+    /// A founder with one epoch, a second device and a relay.
+    fn household(rng: &mut StdRng) -> (Ledger, Dev, Dev, Dev) {
+        let founder = Dev::new(rng, Role::Device);
+        let device = Dev::new(rng, Role::Device);
+        let relay = Dev::new(rng, Role::Relay);
+        let mut ledger = Ledger::new();
+        let genesis = founder.write(
+            &ledger,
+            Body::Genesis {
+                founder: founder.info(),
+            },
+        );
+        ledger.admit(genesis, NOW).unwrap();
+        device.admit(&mut ledger, &founder, device.info()).unwrap();
+        relay.admit(&mut ledger, &founder, relay.info()).unwrap();
+        (ledger, founder, device, relay)
+    }
+
+    fn epoch_body(rng: &mut StdRng, household: &Household, to: &[&Dev]) -> Body {
+        let epoch = EpochId([rng.next_u32() as u8; 16]);
+        let key = SymKey::generate(rng);
+        Body::Epoch {
+            epoch,
+            counter: 0,
+            commitment: key.commitment(&household.id, &epoch),
+            envelopes: to
+                .iter()
+                .map(|d| Envelope::seal(rng, d.signing.id(), &d.info().box_key, &epoch, &key))
+                .collect(),
+        }
+    }
+
+    use rand::RngCore;
+
+    #[test]
+    fn a_relay_is_a_member_that_holds_no_key() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let (ledger, founder, device, relay) = household(&mut rng);
+        let household = ledger.household().unwrap();
+        assert!(household.is_current_member(&relay.signing.id()));
+        let holders: BTreeSet<DeviceId> = household.key_holders().map(|m| m.info.device).collect();
+        assert_eq!(
+            holders,
+            BTreeSet::from([founder.signing.id(), device.signing.id()]),
+            "epoch keys go to devices, never to the relay"
+        );
+    }
+
+    #[test]
+    fn an_envelope_to_a_relay_is_refused() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let (mut ledger, founder, device, relay) = household(&mut rng);
+        let household = ledger.household().unwrap().clone();
+        let body = epoch_body(&mut rng, &household, &[&founder, &device, &relay]);
+        let record = founder.write(&ledger, body);
+        assert_eq!(ledger.admit(record, NOW), Err(Rejected::EnvelopeToRelay));
+        let body = epoch_body(&mut rng, &household, &[&founder, &device]);
+        let record = founder.write(&ledger, body);
+        assert!(ledger.admit(record, NOW).is_ok());
+    }
+
+    #[test]
+    fn a_membership_whose_box_key_does_not_fit_its_role_is_refused() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let (mut ledger, founder, _, _) = household(&mut rng);
+        let keyed_relay = Dev::new(&mut rng, Role::Relay);
+        let mut info = keyed_relay.info();
+        info.box_key = keyed_relay.boxed.public();
+        assert_eq!(keyed_relay.admit(&mut ledger, &founder, info), Err(Rejected::BadMember));
+        let keyless_device = Dev::new(&mut rng, Role::Device);
+        let mut info = keyless_device.info();
+        info.box_key = NO_BOX_KEY;
+        assert_eq!(
+            keyless_device.admit(&mut ledger, &founder, info),
+            Err(Rejected::BadMember)
+        );
+    }
+
+    #[test]
+    fn a_relay_founds_no_household() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let relay = Dev::new(&mut rng, Role::Relay);
+        let mut ledger = Ledger::new();
+        let genesis = relay.write(&ledger, Body::Genesis { founder: relay.info() });
+        assert!(Household::fold([&genesis], &Forks::new()).is_none());
+        assert_eq!(ledger.admit(genesis, NOW), Err(Rejected::RelaySigned));
+    }
+
+    #[test]
+    fn a_relay_can_be_revoked() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let (mut ledger, _, device, relay) = household(&mut rng);
+        let revoke = device.write(
+            &ledger,
+            Body::Revoke {
+                device: relay.signing.id(),
+                last_seq: 0,
+            },
+        );
+        ledger.admit(revoke, NOW).unwrap();
+        assert!(!ledger.household().unwrap().is_current_member(&relay.signing.id()));
+    }
+
+    /// Every kind of record a relay could sign.
+    fn relay_body(kind: u8, rng: &mut StdRng, household: &Household, founder: &Dev, device: &Dev) -> Body {
+        match kind % 6 {
+            0 => Body::Revoke {
+                device: device.signing.id(),
+                last_seq: 0,
+            },
+            1 => epoch_body(rng, household, &[founder, device]),
+            2 => Body::Envelopes {
+                epoch: EpochId([1; 16]),
+                envelopes: vec![],
+            },
+            3 => {
+                let stranger = Dev::new(rng, Role::Device);
+                let transcript = [1; 32];
+                let member = stranger.info();
+                let joiner_signature =
+                    member.sign_join(&stranger.signing, &household.id, &founder.signing.id(), &transcript);
+                Body::Member {
+                    member,
+                    transcript,
+                    joiner_signature,
+                }
+            }
+            4 => Body::Genesis {
+                founder: founder.info(),
+            },
+            _ => Body::Entry(crate::record::SealedEntry {
+                entry: crate::ids::EntryId([2; 16]),
+                parents: vec![],
+                epoch: EpochId([1; 16]),
+                body: SymKey::generate(rng).seal(rng, b"aad", b"body"),
+            }),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Rule 9: whatever a relay signs is refused by `check`, and counts
+        /// for nothing in the fold even if it were held (an older peer's
+        /// store, a record put there by hand).
+        #[test]
+        fn every_record_a_relay_signs_is_refused(seed in any::<u64>(), kinds in proptest::collection::vec(any::<u8>(), 1..6)) {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let (mut ledger, founder, device, relay) = household(&mut rng);
+            let before = ledger.household().unwrap().clone();
+            let mut forged: Vec<Record> = ledger.records().cloned().collect();
+            let mut header = ledger.next_header(&relay.signing.id(), NOW, None);
+            for kind in kinds {
+                let body = relay_body(kind, &mut rng, &before, &founder, &device);
+                let record = Record::sign(&relay.signing, header.clone(), body);
+                prop_assert_eq!(ledger.admit(record.clone(), NOW), Err(Rejected::RelaySigned));
+                header = ledger.next_header(&relay.signing.id(), NOW, Some(&record));
+                forged.push(record);
+            }
+            let folded = Household::fold(forged.iter(), &Forks::new()).unwrap();
+            prop_assert_eq!(&folded.members, &before.members);
+            prop_assert_eq!(&folded.epochs, &before.epochs);
+        }
     }
 }

@@ -207,6 +207,10 @@ pub enum Request {
         name: String,
         /// The vault passphrase, or `None` for a key file.
         passphrase: Option<WireSecret>,
+        /// Join as a relay: stores and forwards records, reads nothing
+        /// (the daemon must run with `--relay`; no passphrase).
+        #[serde(default)]
+        relay: bool,
     },
     /// The household's devices and what is known of each.
     Devices,
@@ -426,6 +430,15 @@ pub struct DeviceInfo {
     pub last_seen_ms: Option<u64>,
     /// Its address on the last connection.
     pub addr: Option<String>,
+    /// How it was last reached: `mdns` or `static` (this device dialled
+    /// it), `incoming` (it dialled), `relay` (its records came through a
+    /// relay).
+    #[serde(default)]
+    pub reached: Option<String>,
+    /// Its role: `device`, or `relay` (holds and forwards records, reads
+    /// nothing).
+    #[serde(default)]
+    pub role: Option<String>,
     /// Its clock minus ours at its last hello, ms.
     pub clock_skew_ms: Option<i64>,
     /// UDP bytes sent to it on the current connection.

@@ -47,8 +47,36 @@ pub struct MemberInfo {
     /// Ed25519 public key: authenticates its QUIC connections and nothing
     /// else. The secret half is plain at rest, so a locked daemon syncs.
     pub transport_key: [u8; 32],
-    /// X25519 public key: epoch envelopes are sealed to it.
+    /// X25519 public key: epoch envelopes are sealed to it. A relay has
+    /// none: [`NO_BOX_KEY`].
     pub box_key: [u8; 32],
+    /// What it does in the household (authority rule 9).
+    pub role: Role,
+}
+
+/// What a relay's membership carries as its box key: it holds none.
+pub const NO_BOX_KEY: [u8; 32] = [0; 32];
+
+/// What a member does in the household.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Reads and writes entries: holds a box key, gets the epoch keys.
+    #[default]
+    Device,
+    /// Stores and forwards every record for devices that are rarely online
+    /// together; holds no box key, gets no epoch key, reads nothing and
+    /// signs nothing but its own joining (authority rule 9).
+    Relay,
+}
+
+impl Role {
+    /// Its name in `devices`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Device => "device",
+            Role::Relay => "relay",
+        }
+    }
 }
 
 /// What a joiner signs with its new signing key to be admitted: the
@@ -64,6 +92,11 @@ struct JoinStatement<'a> {
 }
 
 impl MemberInfo {
+    /// Whether it is a relay (authority rule 9).
+    pub fn is_relay(&self) -> bool {
+        self.role == Role::Relay
+    }
+
     fn join_message(&self, household: &HouseholdId, sponsor: &DeviceId, transcript: &[u8; 32]) -> Vec<u8> {
         let mut message = JOIN_CONTEXT.to_vec();
         message.extend(to_bytes(&JoinStatement {

@@ -92,6 +92,7 @@ impl Keys {
             signing_key: self.signing().public(),
             transport_key: self.transport.public(),
             box_key: self.box_key.as_ref().map_or([9; 32], |k| k.public()),
+            role: authsync_proto::record::Role::Device,
         }
     }
 }
