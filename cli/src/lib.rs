@@ -17,6 +17,7 @@ mod stdout;
 
 mod app;
 mod client;
+mod cmd;
 mod export;
 mod import;
 mod input;

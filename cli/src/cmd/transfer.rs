@@ -1,0 +1,163 @@
+//! The commands that read or write files and images of secrets: `import`,
+//! `export`, `qr`, `add --qr`, and `completions`. They run only in
+//! `authctl-transfer`; `authctl` execs it for them (see the crate docs).
+
+use std::path::PathBuf;
+
+use authsync_proto::ipc::{Reply, Request};
+use authsync_proto::paths::Paths;
+
+use super::entries;
+use crate::app::{Exit, call, unexpected};
+use crate::input::{self, BadInput};
+use crate::{export, import, output};
+
+// `authctl import`.
+#[derive(clap::Args)]
+pub(crate) struct Import {
+    /// The files; the format of each is found from its content.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Read every file as this format: uris, google, aegis, 2fas, andotp,
+    /// bitwarden-json, bitwarden-csv.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// Read the password of encrypted files from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+// `authctl qr`.
+#[derive(clap::Args)]
+pub(crate) struct Qr {
+    query: String,
+    /// Write a PNG file instead of drawing on the terminal.
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    /// Read the vault passphrase from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+// `authctl export`.
+#[derive(clap::Args)]
+pub(crate) struct Export {
+    /// uris, aegis or google-qr.
+    #[arg(long, value_enum)]
+    format: export::ExportFormat,
+    /// Encrypt the Aegis export with a password (asked, or --password-file).
+    #[arg(long)]
+    encrypt: bool,
+    /// Write to this new file (for google-qr: PATH-1.png, PATH-2.png, ...).
+    #[arg(long, short, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Read the vault passphrase from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// Read the export's password (--encrypt) from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+// `authctl completions`.
+#[derive(clap::Args)]
+pub(crate) struct Completions {
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// `add --qr IMAGE`.
+pub(crate) fn add_qr(paths: &Paths, json: bool, args: entries::Add) -> Result<(), Exit> {
+    let Some(image) = args.qr else {
+        return entries::add(paths, json, args);
+    };
+    let entry = input::entry_from_image(&image, &args.secret, args.issuer, args.account)?;
+    entries::add_entry(paths, json, entry, args.tags, args.note)
+}
+
+pub(crate) fn import(paths: &Paths, json: bool, args: Import) -> Result<(), Exit> {
+    let Import {
+        files,
+        format,
+        password_file,
+    } = args;
+    let format = format
+        .map(|f| f.parse::<authsync_proto::import::Format>())
+        .transpose()
+        .map_err(|e| Exit::Other(BadInput(e).into()))?;
+    let prepared = import::prepare(&files, format, &import::Passwords { file: password_file })?;
+    for warning in &prepared.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let spinner = import::writing(prepared.entries.len());
+    let reply = call(
+        paths,
+        &Request::Import {
+            entries: prepared.entries,
+        },
+    );
+    if let Some(spinner) = spinner {
+        spinner.finish_and_clear();
+    }
+    let reply = match reply? {
+        Reply::Imported(r) => r,
+        other => return Err(unexpected(other)),
+    };
+    if json {
+        output::json(&import::JsonReport {
+            imported: &reply.imported,
+            skipped: &reply.skipped,
+            refused: prepared
+                .refused
+                .iter()
+                .map(|(file, r)| import::JsonRefusal {
+                    file,
+                    entry: &r.label,
+                    reason: &r.reason,
+                })
+                .collect(),
+        });
+    } else {
+        import::report(&reply, &prepared.refused);
+    }
+    Ok(())
+}
+
+pub(crate) fn qr(paths: &Paths, args: Qr) -> Result<(), Exit> {
+    export::qr(paths, args.query, args.png, args.passphrase_file.as_deref())
+}
+
+pub(crate) fn export(paths: &Paths, args: Export) -> Result<(), Exit> {
+    let Export {
+        format,
+        encrypt,
+        output,
+        passphrase_file,
+        password_file,
+    } = args;
+    export::export(
+        paths,
+        export::ExportArgs {
+            format,
+            encrypt,
+            output,
+            passphrase_file,
+            password_file,
+        },
+    )
+}
+
+/// Prints the completion script of `command` (the whole CLI).
+pub(crate) fn completions(mut command: clap::Command, args: Completions) -> Result<(), Exit> {
+    // Into a buffer first: clap_complete panics on a write error
+    // (`authctl completions bash | head`).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "authctl", &mut script);
+    let mut stdout = std::io::stdout().lock();
+    match std::io::Write::write_all(&mut stdout, &script).and_then(|()| std::io::Write::flush(&mut stdout)) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Exit::Other(anyhow::anyhow!("failed to write the script: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
