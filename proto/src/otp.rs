@@ -232,6 +232,23 @@ impl Secret {
     /// bits are ignored). Any other character is [`OtpError::BadBase32`];
     /// nothing left is [`OtpError::EmptySecret`].
     pub fn from_base32(s: &str) -> Result<Secret, OtpError> {
+        Secret::decode_base32(s, false)
+    }
+
+    /// Decodes base32 as the authenticator apps whose exports authctl
+    /// imports do, for secrets those apps accepted: like
+    /// [`Secret::from_base32`], but a length RFC 4648 does not allow (8n+1,
+    /// 8n+3 or 8n+6 characters, typed by hand into 2FAS, Ente or Bitwarden)
+    /// is read as a bit stream, 5 bits per character, and the bits left over
+    /// after the last whole byte are dropped. That is what the usual
+    /// decoders do (Google Authenticator's `Base32String`, Apache
+    /// commons-codec's lenient `Base32`): the last character of such a
+    /// length never completes a byte, so it adds nothing.
+    pub fn from_base32_any_length(s: &str) -> Result<Secret, OtpError> {
+        Secret::decode_base32(s, true)
+    }
+
+    fn decode_base32(s: &str, any_length: bool) -> Result<Secret, OtpError> {
         let mut clean = Zeroizing::new(String::with_capacity(s.len()));
         for c in s.chars() {
             if c.is_whitespace() {
@@ -249,6 +266,14 @@ impl Secret {
         }
         if clean.contains(&b'=') {
             return Err(OtpError::BadBase32);
+        }
+        // 8n+1, 8n+3, 8n+6 characters: the last one completes no byte.
+        let clean = match clean.len() % 8 {
+            1 | 3 | 6 if any_length => &clean[..clean.len() - 1],
+            _ => clean,
+        };
+        if clean.is_empty() {
+            return Err(OtpError::Base32Length);
         }
         let len = LENIENT_BASE32
             .decode_len(clean.len())
@@ -428,6 +453,46 @@ mod tests {
             let got = Secret::from_base32(input).map(|s| s.expose().to_vec());
             assert_eq!(got, want.map(<[u8]>::to_vec), "{input:?}");
         }
+    }
+
+    /// A bit accumulator, as the apps' decoders are written: 5 bits per
+    /// character, a byte out whenever 8 are held, the rest dropped.
+    fn accumulate(text: &str) -> Vec<u8> {
+        let (mut acc, mut bits, mut out) = (0u32, 0u32, Vec::new());
+        for c in text.bytes() {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'2'..=b'7' => c - b'2' + 26,
+                _ => unreachable!("test input is base32"),
+            };
+            acc = (acc << 5 | u32::from(v)) & 0xFFFF;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn base32_of_any_length_decodes_as_a_bit_stream() {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        for len in 2..=40usize {
+            let text: String = (0..len).map(|i| alphabet[(i * 7 + len) % 32] as char).collect();
+            let got = Secret::from_base32_any_length(&text).unwrap();
+            assert_eq!(got.expose(), &accumulate(&text)[..], "{len} characters");
+            let strict = Secret::from_base32(&text);
+            if matches!(len % 8, 1 | 3 | 6) {
+                assert_eq!(strict.err(), Some(OtpError::Base32Length), "{len} characters");
+            } else {
+                assert_eq!(strict.unwrap().expose(), got.expose(), "{len} characters");
+            }
+        }
+        // 2FAS's manual 17-character secret: 85 bits, 10 bytes.
+        assert_eq!(Secret::from_base32_any_length("JDJDBDBDDBDBBXBXB").unwrap().len(), 10);
+        assert_eq!(Secret::from_base32_any_length("A").err(), Some(OtpError::Base32Length));
+        assert_eq!(Secret::from_base32_any_length("GEZD1").err(), Some(OtpError::BadBase32));
     }
 
     #[test]

@@ -111,6 +111,37 @@ struct Params<'a> {
 
 /// Parses an `otpauth://` URI leniently (see the module docs for the policy).
 pub fn parse(uri: &str) -> Result<OtpauthUri, UriError> {
+    parse_with(uri, Secret::from_base32)
+}
+
+/// [`parse`] for a URI another app wrote (an export, a QR code): its secret
+/// may have any base32 length that app accepted
+/// ([`Secret::from_base32_any_length`]).
+pub fn parse_from_app(uri: &str) -> Result<OtpauthUri, UriError> {
+    parse_with(uri, Secret::from_base32_any_length)
+}
+
+/// The issuer and account a URI names, without checking anything else:
+/// to name a URI that [`parse`] refused.
+pub fn names(uri: &str) -> (Option<String>, String) {
+    let rest = uri.trim().get(10..).unwrap_or("");
+    let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let label = before_query.split_once('/').map_or("", |(_, label)| label);
+    let (prefix, account) = split_label(label);
+    let issuer = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| form_decode(key).eq_ignore_ascii_case("issuer"))
+        .map(|(_, value)| form_decode(value).into_owned())
+        .next_back()
+        .filter(|i| !i.is_empty())
+        .or(prefix)
+        .filter(|i| !i.is_empty());
+    (issuer, account.trim().to_owned())
+}
+
+fn parse_with(uri: &str, decode: fn(&str) -> Result<Secret, OtpError>) -> Result<OtpauthUri, UriError> {
     let uri = uri.trim();
     let rest = match uri.get(..10) {
         Some(scheme) if scheme.eq_ignore_ascii_case("otpauth://") => &uri[10..],
@@ -178,7 +209,7 @@ pub fn parse(uri: &str) -> Result<OtpauthUri, UriError> {
     };
     spec.validate()?;
 
-    let secret = decode_secret(params.secret.ok_or(UriError::MissingSecret)?)?;
+    let secret = decode_secret(params.secret.ok_or(UriError::MissingSecret)?, decode)?;
     let mut warnings = Vec::new();
     if secret.is_short() {
         warnings.push(Warning::ShortSecret { bits: secret.len() * 8 });
@@ -236,13 +267,13 @@ fn form_decode(s: &str) -> Cow<'_, str> {
 }
 
 /// Form-decodes the secret value into zeroized buffers, then base32.
-fn decode_secret(raw: &str) -> Result<Secret, OtpError> {
+fn decode_secret(raw: &str, decode: fn(&str) -> Result<Secret, OtpError>) -> Result<Secret, OtpError> {
     let mut bytes = Zeroizing::new(Vec::with_capacity(raw.len()));
     bytes.extend(raw.bytes().map(|b| if b == b'+' { b' ' } else { b }));
     let mut decoded = Zeroizing::new(Vec::with_capacity(raw.len()));
     decoded.extend(percent_decode(&bytes));
     let text = std::str::from_utf8(&decoded).map_err(|_| OtpError::BadBase32)?;
-    Secret::from_base32(text)
+    decode(text)
 }
 
 /// A form-decoded, whitespace-trimmed unsigned decimal number.
