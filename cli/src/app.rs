@@ -42,7 +42,7 @@ enum Command {
     /// List entries.
     List(entries::List),
     /// Show an entry (never its secret).
-    Show(entries::One),
+    Show(entries::Look),
     /// Change an entry's issuer or account.
     Rename(entries::Rename),
     /// Change an entry's tags or note.
@@ -52,7 +52,7 @@ enum Command {
     /// Bring back a deleted entry.
     Restore(entries::One),
     /// Every version of an entry.
-    History(entries::One),
+    History(entries::Look),
     /// Replace an entry's secret (after the site re-issued it); the old one stays as --previous.
     Rotate(entries::Rotate),
     /// Let a new device join: prints a one-time code to type on it.

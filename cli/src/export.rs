@@ -66,7 +66,11 @@ fn uri_of(e: &RevealedEntry) -> Result<Zeroizing<String>, Exit> {
 
 /// `authctl qr QUERY [--png FILE]`.
 pub fn qr(paths: &Paths, query: String, png: Option<PathBuf>, passphrase_file: Option<&Path>) -> Result<(), Exit> {
-    let entry = match call(paths, &Request::Show { query: query.clone() })? {
+    let request = Request::Show {
+        query: query.clone(),
+        deleted: false,
+    };
+    let entry = match call(paths, &request)? {
         Reply::Entry(e) => e,
         other => return Err(unexpected(other)),
     };
@@ -156,7 +160,14 @@ pub fn export(paths: &Paths, args: ExportArgs) -> Result<(), Exit> {
             ));
         }
     }
-    let count = match call(paths, &Request::List { deleted: false })? {
+    let count = match call(
+        paths,
+        &Request::List {
+            deleted: false,
+            query: None,
+            tag: None,
+        },
+    )? {
         Reply::Entries(list) => list.len(),
         other => return Err(unexpected(other)),
     };

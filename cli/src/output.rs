@@ -44,7 +44,17 @@ pub fn entries(list: &[EntrySummary]) {
     for e in list {
         let deleted = if e.deleted { "  (deleted)" } else { "" };
         let merging = if e.heads > 1 { "  (merging edits)" } else { "" };
-        outln!("{:<8}  {:<40}  {}{deleted}{merging}", &e.id[..8], e.label(), kind(e));
+        let tags = if e.tags.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", e.tags.join(", "))
+        };
+        outln!(
+            "{:<8}  {:<40}  {}{tags}{deleted}{merging}",
+            &e.id[..8],
+            e.label(),
+            kind(e)
+        );
     }
 }
 
@@ -67,7 +77,8 @@ pub fn entry(e: &EntrySummary) {
 
 pub fn candidates(list: &[EntrySummary]) {
     for e in list {
-        eprintln!("  {:<8}  {}", &e.id[..8], e.label());
+        let deleted = if e.deleted { "  (deleted)" } else { "" };
+        eprintln!("  {:<8}  {}{deleted}", &e.id[..8], e.label());
     }
 }
 

@@ -297,8 +297,8 @@ impl Daemon {
                 }
                 Ok(reply)
             }
-            Request::List { deleted } => handlers::list(vault, deleted),
-            Request::Show { query } => handlers::show(vault, &query),
+            Request::List { deleted, query, tag } => handlers::list(vault, deleted, query.as_deref(), tag.as_deref()),
+            Request::Show { query, deleted } => handlers::show(vault, &query, deleted),
             Request::Rename { query, issuer, account } => handlers::edit(vault, &query, Scope::Live, |body| {
                 if issuer.is_none() && account.is_none() {
                     return Err(bad("give a new --issuer or --account"));
@@ -336,7 +336,7 @@ impl Daemon {
                 Ok(())
             }),
             Request::Restore { query } => handlers::restore(vault, &query),
-            Request::History { query } => handlers::history(vault, &query),
+            Request::History { query, deleted } => handlers::history(vault, &query, deleted),
             Request::Rotate { query, otp } => handlers::rotate(vault, &query, &otp),
             Request::Log { limit } => handlers::log(vault, limit),
             Request::Devices => Ok(self.devices(vault)),

@@ -1,7 +1,7 @@
 //! One handler per IPC request kind. Each takes the vault, does its one job
 //! and returns a reply or a typed error whose message says what to do.
 
-use authsync_proto::entries::{EntryHistory, Index, describe_change};
+use authsync_proto::entries::{EntryHistory, Index, describe_change, same_entry};
 use authsync_proto::ids::EntryId;
 use authsync_proto::ipc::{
     CodeReply, EntrySummary, ErrorCode, ImportReply, IpcError, LogEvent, MAX_IMPORT_ENTRIES, NewEntry, NewSecret,
@@ -69,6 +69,7 @@ pub fn summary(entry: &EntryHistory) -> EntrySummary {
 pub enum Scope {
     Live,
     Deleted,
+    /// Live and deleted (`show --deleted`, `history --deleted`).
     All,
 }
 
@@ -80,6 +81,12 @@ fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryH
     }
     match found.as_slice() {
         [one] => Ok(one),
+        [] if scope == Scope::Live && !index.find(query, true).is_empty() => Err(IpcError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no entry matches '{query}' but a deleted one: `authctl restore {query}` brings it back, `authctl list --deleted` shows it"
+            ),
+        )),
         [] => Err(IpcError::new(
             ErrorCode::NotFound,
             format!("no entry matches '{query}'; `authctl list` shows them all"),
@@ -148,6 +155,16 @@ pub fn add(vault: &mut Vault, entry: NewEntry) -> Result<Reply> {
         note: entry.note,
         deleted: false,
     };
+    if let Some(existing) = index(vault)?.already_holds(&body) {
+        return Err(IpcError::new(
+            ErrorCode::AlreadyExists,
+            format!(
+                "{} is already in the vault with that secret (entry {}); nothing was added",
+                existing.view().label(),
+                &existing.id().to_string()[..8]
+            ),
+        ));
+    }
     let shown = show_code(&mut body)?;
     let mut id = [0u8; 16];
     OsRng.fill_bytes(&mut id);
@@ -210,19 +227,32 @@ pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Resul
     }
 }
 
-pub fn list(vault: &Vault, deleted: bool) -> Result<Reply> {
+/// Every entry (live ones, or deleted ones too), or those `query` matches,
+/// or those tagged `tag`. A query that matches nothing is not an error: the
+/// list is empty.
+pub fn list(vault: &Vault, deleted: bool, query: Option<&str>, tag: Option<&str>) -> Result<Reply> {
     let index = index(vault)?;
-    let mut entries: Vec<EntrySummary> = index
-        .entries()
-        .filter(|e| deleted || !e.view().deleted)
+    let picked: Vec<&EntryHistory> = match query {
+        Some(q) => index.find(q, deleted),
+        None => index.entries().filter(|e| deleted || !e.view().deleted).collect(),
+    };
+    let tag = tag.map(|t| t.trim().to_lowercase());
+    let mut entries: Vec<EntrySummary> = picked
+        .into_iter()
+        .filter(|e| {
+            tag.as_deref()
+                .is_none_or(|t| e.view().tags.iter().any(|have| have.to_lowercase() == t))
+        })
         .map(summary)
         .collect();
     entries.sort_by_key(|e| (e.label().to_lowercase(), e.id.clone()));
     Ok(Reply::Entries(entries))
 }
 
-pub fn show(vault: &Vault, query: &str) -> Result<Reply> {
-    Ok(Reply::Entry(summary(resolve(index(vault)?, query, Scope::All)?)))
+/// The live entry `query` names; with `deleted`, deleted ones count too.
+pub fn show(vault: &Vault, query: &str, deleted: bool) -> Result<Reply> {
+    let scope = if deleted { Scope::All } else { Scope::Live };
+    Ok(Reply::Entry(summary(resolve(index(vault)?, query, scope)?)))
 }
 
 /// Writes a new version of the entry `query` names, changed by `change`.
@@ -283,8 +313,11 @@ fn device_name(vault: &Vault, device: &authsync_proto::ids::DeviceId) -> Option<
         .map(|m| m.info.name.clone())
 }
 
-pub fn history(vault: &Vault, query: &str) -> Result<Reply> {
-    let entry = resolve(index(vault)?, query, Scope::All)?;
+/// The versions of the live entry `query` names; with `deleted`, deleted
+/// ones count too.
+pub fn history(vault: &Vault, query: &str, deleted: bool) -> Result<Reply> {
+    let scope = if deleted { Scope::All } else { Scope::Live };
+    let entry = resolve(index(vault)?, query, scope)?;
     let versions = entry
         .versions()
         .iter()
@@ -357,7 +390,21 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
     Ok(Reply::Log(events))
 }
 
+/// Undeletes the deleted entry `query` names. A query that names only a
+/// live entry says so, rather than "no entry matches".
 pub fn restore(vault: &mut Vault, query: &str) -> Result<Reply> {
+    let index = index(vault)?;
+    if let Err(e) = resolve(index, query, Scope::Deleted) {
+        if e.code == ErrorCode::NotFound {
+            if let Ok(live) = resolve(index, query, Scope::Live) {
+                return Err(bad(format!(
+                    "{} is not deleted; nothing to restore (`authctl list --deleted` shows deleted entries)",
+                    live.view().label()
+                )));
+            }
+        }
+        return Err(e);
+    }
     edit(vault, query, Scope::Deleted, |body| {
         body.deleted = false;
         Ok(())
@@ -365,8 +412,9 @@ pub fn restore(vault: &mut Vault, query: &str) -> Result<Reply> {
 }
 
 /// Adds `entries` in one durable batch, all or nothing. An invalid entry
-/// refuses the whole request; one equal to a live entry (same secret, issuer
-/// and account), or to an earlier one of the batch, is skipped.
+/// refuses the whole request; one equal to a live entry, or to an earlier
+/// one of the batch ([`same_entry`]: names, secret, kind, algorithm, digits
+/// and period), is skipped.
 pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
     index(vault)?;
     if entries.len() > MAX_IMPORT_ENTRIES {
@@ -398,11 +446,8 @@ pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
             note: entry.note,
             deleted: false,
         };
-        let same = |other: &EntryBody| {
-            other.issuer == body.issuer && other.account == body.account && other.secret.ct_eq(&body.secret)
-        };
-        let present = index(vault)?.entries().any(|e| !e.view().deleted && same(e.view()));
-        if present || bodies.iter().any(|(_, b)| same(b)) {
+        let present = index(vault)?.already_holds(&body).is_some();
+        if present || bodies.iter().any(|(_, b)| same_entry(b, &body)) {
             skipped.push(label);
             continue;
         }

@@ -188,8 +188,15 @@ fn ipc_lines() {
             next: true,
             previous: false,
         },
-        Request::List { deleted: true },
-        Request::Show { query: query() },
+        Request::List {
+            deleted: true,
+            query: None,
+            tag: None,
+        },
+        Request::Show {
+            query: query(),
+            deleted: false,
+        },
         Request::Rename {
             query: query(),
             issuer: Some("AWS".to_owned()),
@@ -203,7 +210,10 @@ fn ipc_lines() {
         },
         Request::Remove { query: query() },
         Request::Restore { query: query() },
-        Request::History { query: query() },
+        Request::History {
+            query: query(),
+            deleted: false,
+        },
         Request::Rotate {
             query: query(),
             otp: NewSecret {

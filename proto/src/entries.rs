@@ -100,6 +100,14 @@ fn same_otp(a: &EntryBody, b: &EntryBody) -> bool {
     a.secret.ct_eq(&b.secret) && otp_identity(&a.spec) == otp_identity(&b.spec)
 }
 
+/// Whether `a` and `b` are the same account: same issuer, account, secret
+/// (constant-time), kind, algorithm, digits and period. An HOTP counter
+/// does not count (it moves with use); two entries that differ only in
+/// algorithm make different codes and are two entries.
+pub fn same_entry(a: &EntryBody, b: &EntryBody) -> bool {
+    a.issuer == b.issuer && a.account == b.account && same_otp(a, b)
+}
+
 impl EntryHistory {
     fn new(id: EntryId) -> Self {
         EntryHistory {
@@ -321,6 +329,13 @@ impl Index {
         self.entries.get(id)
     }
 
+    /// The live entry `body` duplicates ([`same_entry`]), if any.
+    pub fn already_holds(&self, body: &EntryBody) -> Option<&EntryHistory> {
+        self.entries
+            .values()
+            .find(|e| !e.view().deleted && same_entry(e.view(), body))
+    }
+
     /// How many entry records could not be opened (no key for their epoch).
     pub fn unreadable(&self) -> usize {
         self.unreadable
@@ -488,5 +503,31 @@ mod tests {
         }
         assert_eq!(history.heads().len(), 2);
         assert_eq!(history.view().note, "same");
+    }
+
+    /// Two entries that differ only in algorithm, digits or period make
+    /// different codes: they are two entries. An HOTP counter is use, not
+    /// identity.
+    #[test]
+    fn same_entry_counts_every_parameter_but_the_counter() {
+        let base = version(1, &[], "").body;
+        assert!(same_entry(&base, &base.duplicate()));
+        let changed = |f: &dyn Fn(&mut EntryBody)| {
+            let mut b = base.duplicate();
+            f(&mut b);
+            same_entry(&base, &b)
+        };
+        assert!(!changed(&|b| b.spec.algorithm = crate::otp::Algorithm::Sha256));
+        assert!(!changed(&|b| b.spec.digits = 8));
+        assert!(!changed(&|b| b.spec.kind = OtpKind::Totp { period: 60 }));
+        assert!(!changed(&|b| b.secret = Secret::new(vec![2; 20])));
+        assert!(!changed(&|b| b.issuer = Some("x".into())));
+        assert!(!changed(&|b| b.account = "b".into()));
+        assert!(changed(&|b| b.note = "a note is not identity".into()));
+        let mut hotp = base.duplicate();
+        hotp.spec.kind = OtpKind::Hotp { counter: 1 };
+        let mut used = hotp.duplicate();
+        used.spec.kind = OtpKind::Hotp { counter: 9 };
+        assert!(same_entry(&hotp, &used));
     }
 }

@@ -136,16 +136,25 @@ pub enum Request {
         #[serde(default)]
         previous: bool,
     },
-    /// Every entry.
+    /// Every entry, or those `query` or `tag` picks.
     List {
         /// Deleted ones too.
         #[serde(default)]
         deleted: bool,
+        /// Only the entries this matches (as `code` matches, but every match).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+        /// Only the entries with this tag (case-insensitive).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
     },
     /// One entry, without its secret.
     Show {
         /// Names one entry.
         query: String,
+        /// Deleted entries count too.
+        #[serde(default)]
+        deleted: bool,
     },
     /// Changes an entry's issuer or account.
     Rename {
@@ -181,8 +190,11 @@ pub enum Request {
     },
     /// Every version of an entry.
     History {
-        /// Names one entry, deleted or not.
+        /// Names one entry.
         query: String,
+        /// Deleted entries count too.
+        #[serde(default)]
+        deleted: bool,
     },
     /// Replaces an entry's secret; the old one stays as `previous`.
     Rotate {
@@ -533,6 +545,8 @@ pub enum ErrorCode {
     NotFound,
     /// Several entries match.
     Ambiguous,
+    /// The vault already holds that entry (same secret, parameters and names).
+    AlreadyExists,
     /// The vault could not be read or written.
     Storage,
     /// Anything else.
@@ -548,6 +562,7 @@ impl ErrorCode {
             | ErrorCode::TooLarge
             | ErrorCode::WrongPassphrase
             | ErrorCode::AlreadyInitialized
+            | ErrorCode::AlreadyExists
             | ErrorCode::NotInitialized => 2,
             ErrorCode::Locked => 3,
             ErrorCode::NotFound | ErrorCode::Ambiguous => 4,

@@ -158,7 +158,8 @@ fn a_query_that_matches_nothing_exits_4() {
     inst.assert_refused(&["rm", "nosuchsite"], 4, &["nosuchsite"]);
     inst.assert_refused(&["rename", "nosuchsite", "--issuer", "X"], 4, &["nosuchsite"]);
     inst.assert_refused(&["rotate", "nosuchsite", "--secret", SECRET], 4, &["nosuchsite"]);
-    inst.assert_refused(&["restore", "amazon"], 4, &["amazon"]);
+    inst.assert_refused(&["restore", "nosuchsite"], 4, &["nosuchsite"]);
+    inst.assert_refused(&["restore", "amazon"], 2, &["Amazon", "is not deleted"]);
     inst.assert_refused(&["code", "amazon", "--previous"], 4, &["no previous secret"]);
     still_serving(&inst);
 }

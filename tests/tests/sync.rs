@@ -44,7 +44,7 @@ const REFUSED_SERVER: &str = "refused a server that is not the expected member";
 /// `show --json QUERY`, or `None` when nothing matches (yet).
 #[track_caller]
 fn try_show(inst: &Instance, query: &str) -> Option<EntrySummary> {
-    let out = inst.ctl(&["--json", "show", query]);
+    let out = inst.ctl(&["--json", "show", "--deleted", query]);
     match out.code() {
         Some(0) => Some(out.json()),
         Some(4) => None,
@@ -56,7 +56,7 @@ fn try_show(inst: &Instance, query: &str) -> Option<EntrySummary> {
 /// returns it.
 #[track_caller]
 fn follows(from: &Instance, to: &Instance, query: &str, what: &str) -> EntrySummary {
-    let expected = from.show(query);
+    let expected: EntrySummary = from.ctl_json(&["show", "--deleted", query]);
     wait_until(PROPAGATE, what, || try_show(to, query).as_ref() == Some(&expected));
     expected
 }

@@ -52,12 +52,27 @@ pub(crate) struct Code {
 // `authctl list`.
 #[derive(clap::Args)]
 pub(crate) struct List {
+    /// Only the entries this matches (issuer, account or id, as `code`
+    /// matches them).
+    query: Option<String>,
+    /// Only the entries with this tag.
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
     /// Include deleted entries.
     #[arg(long)]
     deleted: bool,
 }
 
-// `authctl show`, `rm`, `restore`, `history`: one entry.
+// `authctl show`, `history`: one entry, deleted ones on request.
+#[derive(clap::Args)]
+pub(crate) struct Look {
+    query: String,
+    /// Look among deleted entries too.
+    #[arg(long)]
+    deleted: bool,
+}
+
+// `authctl rm`, `restore`: one entry.
 #[derive(clap::Args)]
 pub(crate) struct One {
     query: String,
@@ -141,7 +156,8 @@ pub(crate) fn code(paths: &Paths, json: bool, args: Code) -> Result<(), Exit> {
 }
 
 pub(crate) fn list(paths: &Paths, json: bool, args: List) -> Result<(), Exit> {
-    match call(paths, &Request::List { deleted: args.deleted })? {
+    let List { query, tag, deleted } = args;
+    match call(paths, &Request::List { deleted, query, tag })? {
         Reply::Entries(list) if json => output::json(&list),
         Reply::Entries(list) => output::entries(&list),
         other => return Err(unexpected(other)),
@@ -149,8 +165,9 @@ pub(crate) fn list(paths: &Paths, json: bool, args: List) -> Result<(), Exit> {
     Ok(())
 }
 
-pub(crate) fn history(paths: &Paths, json: bool, args: One) -> Result<(), Exit> {
-    match call(paths, &Request::History { query: args.query })? {
+pub(crate) fn history(paths: &Paths, json: bool, args: Look) -> Result<(), Exit> {
+    let Look { query, deleted } = args;
+    match call(paths, &Request::History { query, deleted })? {
         Reply::History(v) if json => output::json(&v),
         Reply::History(v) => output::history(&v),
         other => return Err(unexpected(other)),
@@ -160,7 +177,11 @@ pub(crate) fn history(paths: &Paths, json: bool, args: One) -> Result<(), Exit> 
 
 pub(crate) fn rotate(paths: &Paths, json: bool, args: Rotate) -> Result<(), Exit> {
     let Rotate { query, uri, secret } = args;
-    let current = match call(paths, &Request::Show { query: query.clone() })? {
+    let request = Request::Show {
+        query: query.clone(),
+        deleted: false,
+    };
+    let current = match call(paths, &request)? {
         Reply::Entry(e) => e.spec,
         other => return Err(unexpected(other)),
     };
@@ -176,8 +197,9 @@ pub(crate) fn rotate(paths: &Paths, json: bool, args: Rotate) -> Result<(), Exit
     Ok(())
 }
 
-pub(crate) fn show(paths: &Paths, json: bool, args: One) -> Result<(), Exit> {
-    entry_reply(paths, json, Request::Show { query: args.query }, None)
+pub(crate) fn show(paths: &Paths, json: bool, args: Look) -> Result<(), Exit> {
+    let Look { query, deleted } = args;
+    entry_reply(paths, json, Request::Show { query, deleted }, None)
 }
 
 pub(crate) fn rename(paths: &Paths, json: bool, args: Rename) -> Result<(), Exit> {
