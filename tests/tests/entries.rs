@@ -83,3 +83,23 @@ fn adding_an_entry_twice_adds_nothing() {
     inst.ctl_ok(&["add", sha256]);
     assert_eq!(inst.list().len(), 2);
 }
+
+#[test]
+fn list_takes_a_query_and_a_tag_and_shows_tags() {
+    let inst = Instance::with_household();
+    inst.ctl_ok(&["add", GITHUB, "--tag", "Work"]);
+    inst.ctl_ok(&[
+        "add",
+        "otpauth://totp/Amazon:alice?secret=KRSXG5CTMVRXEZLU&issuer=Amazon",
+        "--tag",
+        "home",
+    ]);
+    let found: Vec<EntrySummary> = inst.ctl_json(&["list", "git"]);
+    assert_eq!(labels(&found), ["GitHub: carol"]);
+    let found: Vec<EntrySummary> = inst.ctl_json(&["list", "--tag", "work"]);
+    assert_eq!(labels(&found), ["GitHub: carol"]);
+    let found: Vec<EntrySummary> = inst.ctl_json(&["list", "--tag", "nope"]);
+    assert!(found.is_empty());
+    let out = inst.ctl_ok(&["list"]);
+    assert!(out.contains("[Work]") && out.contains("[home]"), "{out}");
+}
