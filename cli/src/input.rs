@@ -135,7 +135,6 @@ impl SecretFlags {
         };
         let secret = maybe_stdin(secret)?;
         let parsed = Secret::from_base32(&secret).map_err(|e| bad(e.to_string()))?;
-        warn_short(&parsed);
         Ok(Some(NewSecret {
             secret: WireSecret::new(parsed.to_base32().to_string()),
             spec: self.spec(base)?,
@@ -143,22 +142,23 @@ impl SecretFlags {
     }
 }
 
-fn warn_short(secret: &Secret) {
-    if secret.is_short() {
-        eprintln!(
-            "warning: the secret is only {} bits, below the 128 bits RFC 4226 asks for; it works, but ask the site for a longer one if you can",
+/// The warning for a secret shorter than sites issue, if `otp`'s is. Shown
+/// once, after the daemon took the entry: never before an unrelated error.
+pub fn short_secret_warning(otp: &NewSecret) -> Option<String> {
+    let secret = Secret::from_base32(otp.secret.expose()).ok()?;
+    secret.is_short().then(|| {
+        format!(
+            "warning: the secret is only {} bits, shorter than the 80 or more sites issue; it works, but check it was copied whole",
             secret.len() * 8
-        );
-    }
+        )
+    })
 }
 
 /// Parses an otpauth URI (or `-` for standard input) into a new entry.
 pub fn entry_from_uri(uri: &str) -> Result<NewEntry> {
     let uri = maybe_stdin(uri)?;
+    // Its warnings (a short secret) are shown once the entry is taken.
     let parsed = otpauth::parse(&uri).map_err(|e| bad(format!("invalid otpauth URI: {e}")))?;
-    for warning in &parsed.warnings {
-        eprintln!("warning: {warning}");
-    }
     Ok(NewEntry {
         issuer: parsed.issuer,
         account: parsed.account,
@@ -261,7 +261,6 @@ pub fn entry_from_image(
         )));
     }
     let e = entries.remove(0);
-    warn_short(&e.secret);
     Ok(NewEntry {
         issuer: issuer.or(e.issuer),
         account: account.unwrap_or(e.account),

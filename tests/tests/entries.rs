@@ -103,3 +103,31 @@ fn list_takes_a_query_and_a_tag_and_shows_tags() {
     let out = inst.ctl_ok(&["list"]);
     assert!(out.contains("[Work]") && out.contains("[home]"), "{out}");
 }
+
+/// The short-secret warning: only below 80 bits (what most sites issue),
+/// once, and only once the entry was taken.
+#[test]
+fn the_short_secret_warning_comes_once_after_a_valid_input() {
+    let inst = Instance::with_household();
+    // 72 bits with a bad digits flag: the error alone.
+    let args = ["add", "--secret", "JBSWY3DPEHPK3PX", "--issuer", "S", "--digits", "5"];
+    let out = inst.ctl(&args);
+    out.assert_exit(2);
+    assert!(!out.stderr.contains("bits"), "{out}");
+    // Valid: one warning, after the entry is added.
+    let out = inst.ctl(&["add", "--secret", "JBSWY3DPEHPK3PX", "--issuer", "S"]);
+    out.assert_exit(0);
+    assert_eq!(
+        out.stderr.matches("warning: the secret is only 72 bits").count(),
+        1,
+        "{out}"
+    );
+    // Again: a duplicate, refused, with no warning.
+    let out = inst.ctl(&["add", "--secret", "JBSWY3DPEHPK3PX", "--issuer", "S"]);
+    out.assert_exit(2);
+    assert!(!out.stderr.contains("bits"), "{out}");
+    // 80 bits: nothing to warn about.
+    let out = inst.ctl(&["add", "otpauth://totp/T:a?secret=JBSWY3DPEHPK3PXP&issuer=T"]);
+    out.assert_exit(0);
+    assert!(!out.stderr.contains("warning"), "{out}");
+}

@@ -129,10 +129,14 @@ pub(crate) fn add_entry(
 ) -> Result<(), Exit> {
     entry.tags = tags;
     entry.note = note.unwrap_or_default();
+    let warning = input::short_secret_warning(&entry.otp);
     match call(paths, &Request::Add { entry })? {
         Reply::Code(c) if json => output::json(&c),
         Reply::Code(c) => output::new_code("Added", &c),
         other => return Err(unexpected(other)),
+    }
+    if let Some(warning) = warning {
+        eprintln!("{warning}");
     }
     Ok(())
 }
@@ -186,6 +190,7 @@ pub(crate) fn rotate(paths: &Paths, json: bool, args: Rotate) -> Result<(), Exit
         other => return Err(unexpected(other)),
     };
     let otp = input::rotation(uri.as_deref(), &secret, current)?;
+    let warning = input::short_secret_warning(&otp);
     match call(paths, &Request::Rotate { query, otp })? {
         Reply::Code(c) if json => output::json(&c),
         Reply::Code(c) => {
@@ -193,6 +198,9 @@ pub(crate) fn rotate(paths: &Paths, json: bool, args: Rotate) -> Result<(), Exit
             outln!("the old secret stays available: authctl code --previous");
         }
         other => return Err(unexpected(other)),
+    }
+    if let Some(warning) = warning {
+        eprintln!("{warning}");
     }
     Ok(())
 }

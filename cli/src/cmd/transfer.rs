@@ -22,7 +22,8 @@ pub(crate) struct Import {
     /// bitwarden-json, bitwarden-csv.
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
-    /// Read the password of encrypted files from the first line of FILE.
+    /// Read the passwords of encrypted files from FILE, one per line; each
+    /// is tried on each encrypted file.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
 }
@@ -85,10 +86,7 @@ pub(crate) fn import(paths: &Paths, json: bool, args: Import) -> Result<(), Exit
         .map(|f| f.parse::<authsync_proto::import::Format>())
         .transpose()
         .map_err(|e| Exit::Other(BadInput(e).into()))?;
-    let prepared = import::prepare(&files, format, &import::Passwords { file: password_file })?;
-    for warning in &prepared.warnings {
-        eprintln!("warning: {warning}");
-    }
+    let prepared = import::prepare(&files, format, &import::Passwords::new(password_file)?)?;
     let spinner = import::writing(prepared.entries.len());
     let reply = call(
         paths,
@@ -120,7 +118,20 @@ pub(crate) fn import(paths: &Paths, json: bool, args: Import) -> Result<(), Exit
     } else {
         import::report(&reply, &prepared.refused);
     }
-    Ok(())
+    for warning in &prepared.warnings {
+        eprintln!("warning: {warning}");
+    }
+    // Exit 0 only when every entry was taken: a script must notice a refusal.
+    match prepared.refused.len() {
+        0 => Ok(()),
+        n => Err(Exit::Other(
+            BadInput(format!(
+                "{n} {} refused (named above); the rest was imported",
+                if n == 1 { "entry was" } else { "entries were" }
+            ))
+            .into(),
+        )),
+    }
 }
 
 pub(crate) fn qr(paths: &Paths, args: Qr) -> Result<(), Exit> {
