@@ -62,8 +62,17 @@ fn code(text: &str) -> Result<QrCode> {
         .map_err(|e| anyhow::anyhow!("cannot make a QR code of this entry: {e}"))
 }
 
-/// `text` as a QR code in block characters, two modules per character
-/// cell, dark on light (as phones read it from any terminal theme).
+/// Colours of the terminal QR code, from the 256-colour cube (pure black
+/// and white), which themes leave alone; the 16 basic colours are remapped
+/// by themes (a "white" may be grey, or dark).
+const DARK: u8 = 16;
+const LIGHT: u8 = 231;
+
+/// `text` as a QR code in half-block characters, two modules per character
+/// cell: the upper module is the foreground of `▀`, the lower one its
+/// background. Both colours are set on every cell, and the code has a
+/// quiet zone of 4 light modules, so it is dark on light and scans on any
+/// theme, light or dark. Each line ends by resetting the colours.
 pub fn terminal(text: &str) -> Result<String> {
     let code = code(text)?;
     let width = code.width();
@@ -77,17 +86,19 @@ pub fn terminal(text: &str) -> Result<String> {
             && y < quiet + width
             && colors[(y - quiet) * width + x - quiet] == Color::Dark
     };
+    let colour = |is_dark: bool| if is_dark { DARK } else { LIGHT };
     let mut out = String::new();
     for y in (0..size).step_by(2) {
+        let mut current = None;
         for x in 0..size {
-            out.push(match (dark(x, y), y + 1 < size && dark(x, y + 1)) {
-                (false, false) => '█',
-                (true, false) => '▄',
-                (false, true) => '▀',
-                (true, true) => ' ',
-            });
+            let cell = (colour(dark(x, y)), colour(y + 1 < size && dark(x, y + 1)));
+            if current != Some(cell) {
+                out.push_str(&format!("\x1b[38;5;{};48;5;{}m", cell.0, cell.1));
+                current = Some(cell);
+            }
+            out.push('▀');
         }
-        out.push('\n');
+        out.push_str("\x1b[0m\n");
     }
     Ok(out)
 }
