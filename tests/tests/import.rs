@@ -614,3 +614,50 @@ fn every_real_world_export_imports_in_one_go() {
         assert!(!r["entry"].as_str().unwrap().starts_with("line "), "{r}");
     }
 }
+
+/// The screenshots and photos of Google export QR codes in `realworld/`:
+/// each one zbar reads, authctl reads too, to the very same entries
+/// (importing zbar's text afterwards adds nothing); the one zbar cannot
+/// read (a webcam photo of a phone) authctl refuses with a clear message.
+#[test]
+fn real_world_qr_screenshots_read_as_zbar_reads_them() {
+    let root = vectors::dir().join("realworld");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("manifest.json")).unwrap()).unwrap();
+    let images: Vec<&str> = manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["decoder"] == "image")
+        .map(|m| m["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(images.len(), 5);
+    let mut read = 0;
+    for file in images {
+        let image = root.join("files").join(file);
+        let zbar = Command::new("zbarimg")
+            .args(["--raw", "-q", path_str(&image)])
+            .output()
+            .expect("zbarimg runs (.ci/run installs zbar-tools)");
+        let text = String::from_utf8(zbar.stdout).unwrap();
+        let (inst, _) = household();
+        let out = inst.ctl(&["import", path_str(&image)]);
+        if text.trim().is_empty() {
+            out.assert_error(2, &[file, "no QR code could be read"]);
+            continue;
+        }
+        out.assert_exit(0);
+        read += 1;
+        let imported = inst.list().len();
+        assert!(imported > 0, "{file}: {out}");
+        let uris = inst.write_file("zbar.txt", &text);
+        let again = inst.ctl(&["import", path_str(&uris)]);
+        again.assert_exit(0);
+        assert!(
+            again.stdout.starts_with("imported 0, "),
+            "{file}: zbar read more\n{again}"
+        );
+        assert_eq!(inst.list().len(), imported);
+    }
+    assert_eq!(read, 4, "four of the five images are screenshots zbar reads");
+}
