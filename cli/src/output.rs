@@ -30,6 +30,25 @@ fn kind(entry: &EntrySummary) -> String {
     }
 }
 
+/// `n` and the noun in the singular or the plural: "1 entry", "2 entries".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A clock skew in seconds with one decimal, never "-0.0".
+pub fn skew_secs(ms: i64) -> String {
+    let tenths = (ms as f64 / 100.0).round() as i64;
+    if tenths == 0 {
+        return "0.0 s".to_string();
+    }
+    format!(
+        "{}{}.{} s",
+        if tenths < 0 { "-" } else { "+" },
+        tenths.abs() / 10,
+        tenths.abs() % 10
+    )
+}
+
 pub fn json<T: serde::Serialize>(value: &T) {
     outln!(
         "{}",
@@ -82,10 +101,14 @@ pub fn candidates(list: &[EntrySummary]) {
     }
 }
 
-pub fn code(reply: &CodeReply, verbose: bool) {
+/// A code; with `verbose`, the entry and its timing on stderr. The code of
+/// the next period (`next`) is not valid yet: it starts when the current
+/// one ends.
+pub fn code(reply: &CodeReply, verbose: bool, next: bool) {
     outln!("{}", reply.code);
     if verbose {
         match reply.seconds_left {
+            Some(left) if next => eprintln!("{}: starts in {left} s", reply.entry.label()),
             Some(left) => eprintln!("{}: valid for {left} s more", reply.entry.label()),
             None => eprintln!("{}", reply.entry.label()),
         }
@@ -137,9 +160,9 @@ pub fn exposure(reports: &[Exposure]) {
     for report in reports {
         let open = report.entries.iter().filter(|e| !e.rotated).count();
         outln!(
-            "{} could read {} entries; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
+            "{} could read {}; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
             report.device_name,
-            report.entries.len()
+            count(report.entries.len(), "entry", "entries")
         );
         for e in &report.entries {
             let mark = if e.rotated { "[x]" } else { "[ ]" };
@@ -164,7 +187,7 @@ pub fn devices(list: &[DeviceInfo]) {
         let addr = d.addr.as_deref().unwrap_or("-");
         let skew = d
             .clock_skew_ms
-            .map_or(String::new(), |s| format!("  clock {:+.1} s", s as f64 / 1000.0));
+            .map_or(String::new(), |s| format!("  clock {}", skew_secs(s)));
         outln!("{:<16}  {:<8}  {:<28}  {addr}{skew}", d.name, &d.id[..8], state);
     }
 }
@@ -181,9 +204,9 @@ pub fn status(s: &StatusReply) {
         s.device.as_deref().unwrap_or("?")
     );
     outln!(
-        "household:  {} ({} members)",
+        "household:  {} ({})",
         s.household.as_deref().unwrap_or("?"),
-        s.members
+        count(s.members, "member", "members")
     );
     outln!("vault:      {}", if s.locked { "locked" } else { "unlocked" });
     if let Some(n) = s.entries {
@@ -205,6 +228,12 @@ mod tests {
     #[test]
     fn formats_utc_times() {
         assert_eq!(super::time(0), "1970-01-01 00:00:00Z");
+        assert_eq!(super::count(1, "member", "members"), "1 member");
+        assert_eq!(super::count(2, "member", "members"), "2 members");
+        assert_eq!(super::skew_secs(-40), "0.0 s");
+        assert_eq!(super::skew_secs(49), "0.0 s");
+        assert_eq!(super::skew_secs(-1_260), "-1.3 s");
+        assert_eq!(super::skew_secs(20_000), "+20.0 s");
         assert_eq!(super::time(1_700_000_000_000), "2023-11-14 22:13:20Z");
         assert_eq!(super::time(951_782_400_000), "2000-02-29 00:00:00Z");
     }

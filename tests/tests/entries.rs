@@ -131,3 +131,17 @@ fn the_short_secret_warning_comes_once_after_a_valid_input() {
     out.assert_exit(0);
     assert!(!out.stderr.contains("warning"), "{out}");
 }
+
+/// `code --next -v`: the next code starts when the current one ends.
+#[test]
+fn the_next_code_says_when_it_starts() {
+    let inst = Instance::with_household();
+    inst.ctl_ok(&["add", GITHUB]);
+    let out = inst.ctl(&["code", "github", "--next", "-v"]);
+    out.assert_exit(0);
+    assert!(out.stderr.contains("GitHub: carol: starts in "), "{out}");
+    let out = inst.ctl(&["code", "github", "-v"]);
+    assert!(out.stderr.contains("GitHub: carol: valid for "), "{out}");
+    let status = inst.ctl_ok(&["status"]);
+    assert!(status.contains("(1 member)"), "{status}");
+}

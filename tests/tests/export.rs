@@ -207,6 +207,19 @@ fn google_qr_exports_import_back_and_say_what_they_leave_out() {
     out.assert_exit(0);
     let pngs: Vec<_> = (1..=3).map(|i| many.home().join(format!("batch-{i}.png"))).collect();
     assert!(!many.home().join("batch-4.png").exists());
+    // It names the files it writes, before and after: never a bare `batch`.
+    let names: Vec<String> = pngs.iter().map(|p| path_str(p).to_string()).collect();
+    assert!(
+        out.stderr.contains(&format!("as QR code images {}", names.join(", "))),
+        "{out}"
+    );
+    for name in &names {
+        assert!(out.stderr.contains(&format!("wrote {name} (")), "{out}");
+    }
+    assert!(!out.stderr.contains(&format!("{} ", path_str(&prefix))), "{out}");
+    // A second export to the same names is refused before anything is revealed.
+    let again = many.ctl(&["export", "--format", "google-qr", "-o", path_str(&prefix)]);
+    again.assert_error(2, &["batch-1.png exists"]);
     let paths: Vec<&Path> = pngs.iter().map(|p| p.as_path()).collect();
     assert_eq!(keys(&import_fresh(&paths, None), true), keys(&many.list(), true));
     // Two of three QR codes: the report says one is missing.

@@ -152,7 +152,7 @@ pub(crate) fn code(paths: &Paths, json: bool, args: Code) -> Result<(), Exit> {
         Reply::Code(c) if json => output::json(&c),
         Reply::Code(c) => {
             output::skew_warning(c.clock_skew_ms);
-            output::code(&c, verbose)
+            output::code(&c, verbose, next)
         }
         other => return Err(unexpected(other)),
     }
