@@ -1,7 +1,7 @@
 //! One handler per IPC request kind. Each takes the vault, does its one job
 //! and returns a reply or a typed error whose message says what to do.
 
-use authsync_proto::entries::{EntryHistory, Index, describe_change, same_entry};
+use authsync_proto::entries::{EntryHistory, Index, changes, describe_change, same_entry};
 use authsync_proto::ids::EntryId;
 use authsync_proto::ipc::{
     CodeReply, EntrySummary, ErrorCode, ImportReply, IpcError, LogEvent, MAX_IMPORT_ENTRIES, NewEntry, NewSecret,
@@ -349,42 +349,98 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
         .into_iter()
         .take(limit.unwrap_or(usize::MAX))
         .map(|record| {
-            let what = match &record.body {
-                Body::Genesis { founder } => format!("started the household as {}", founder.name),
-                Body::Member { member } => format!("admitted device {} ({})", member.name, member.device.short()),
-                Body::Revoke { device, .. } if *device == record.id.origin => "left the household".to_string(),
-                Body::Revoke { device, .. } => format!("revoked device {}", name(device)),
-                Body::Epoch { counter: 0, .. } => "created the household key".to_string(),
-                Body::Epoch { counter, envelopes, .. }
-                    if vault
-                        .ledger()
-                        .household()
-                        .and_then(|h| h.epochs.values().find(|e| e.counter == *counter))
-                        .is_some_and(|e| e.created_by == record.id) =>
-                {
-                    format!(
-                        "rotated the household key (#{counter}, sealed to {} devices)",
-                        envelopes.len()
-                    )
-                }
-                Body::Epoch { counter, envelopes, .. } => {
-                    format!("shared household key #{counter} with {} devices", envelopes.len())
-                }
-                Body::Entry(sealed) => index
-                    .and_then(|i| i.get(&sealed.entry))
-                    .and_then(|e| {
-                        let v = e.versions().iter().find(|v| v.record == record.id)?;
-                        Some(describe_change(e.base_of(v), &v.body))
-                    })
-                    .unwrap_or_else(|| "changed an entry (unlock to see which)".to_string()),
-            };
-            LogEvent {
+            let mut event = LogEvent {
                 time_ms: record.hlc.ms,
                 device: record.id.origin.to_string(),
                 device_name: device_name(vault, &record.id.origin),
                 record: record.id.to_string(),
-                what,
-            }
+                what: String::new(),
+                event: String::new(),
+                entry: None,
+                entry_label: None,
+                changes: Vec::new(),
+                subject_device: None,
+                subject_device_name: None,
+                key_number: None,
+                sealed_to: None,
+            };
+            let devices = |n: usize| {
+                if n == 1 {
+                    "1 device".to_string()
+                } else {
+                    format!("{n} devices")
+                }
+            };
+            let (kind, what) = match &record.body {
+                Body::Genesis { founder } => {
+                    event.subject_device = Some(record.id.origin.to_string());
+                    event.subject_device_name = Some(founder.name.clone());
+                    (
+                        "household_started",
+                        format!("started the household as {}", founder.name),
+                    )
+                }
+                Body::Member { member } => {
+                    event.subject_device = Some(member.device.to_string());
+                    event.subject_device_name = Some(member.name.clone());
+                    (
+                        "device_admitted",
+                        format!("admitted device {} ({})", member.name, member.device.short()),
+                    )
+                }
+                Body::Revoke { device, .. } => {
+                    event.subject_device = Some(device.to_string());
+                    event.subject_device_name = device_name(vault, device);
+                    if *device == record.id.origin {
+                        ("device_left", "left the household".to_string())
+                    } else {
+                        ("device_revoked", format!("revoked device {}", name(device)))
+                    }
+                }
+                Body::Epoch { counter, envelopes, .. } => {
+                    event.key_number = Some(*counter);
+                    event.sealed_to = Some(envelopes.len());
+                    let created_here = vault
+                        .ledger()
+                        .household()
+                        .and_then(|h| h.epochs.values().find(|e| e.counter == *counter))
+                        .is_some_and(|e| e.created_by == record.id);
+                    if *counter == 0 {
+                        ("key_created", "created the household key".to_string())
+                    } else if created_here {
+                        (
+                            "key_rotated",
+                            format!(
+                                "rotated the household key (#{counter}, sealed to {})",
+                                devices(envelopes.len())
+                            ),
+                        )
+                    } else {
+                        (
+                            "key_shared",
+                            format!("shared household key #{counter} with {}", devices(envelopes.len())),
+                        )
+                    }
+                }
+                Body::Entry(sealed) => {
+                    let seen = index.and_then(|i| i.get(&sealed.entry)).and_then(|e| {
+                        let v = e.versions().iter().find(|v| v.record == record.id)?;
+                        Some((e.base_of(v), &v.body))
+                    });
+                    match seen {
+                        Some((base, body)) => {
+                            event.entry = Some(sealed.entry.to_string());
+                            event.entry_label = Some(body.label());
+                            event.changes = changes(base, body).into_iter().map(|c| c.name().to_string()).collect();
+                            ("entry_changed", describe_change(base, body))
+                        }
+                        None => ("entry_unreadable", "changed an entry (unlock to see which)".to_string()),
+                    }
+                }
+            };
+            event.event = kind.to_string();
+            event.what = what;
+            event
         })
         .collect();
     Ok(Reply::Log(events))

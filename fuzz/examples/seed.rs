@@ -252,7 +252,7 @@ fn ipc_lines() {
     write("ipc", "hello", &serde_json::to_vec(&hello).expect("a hello serializes"));
     // What people type with socat: the short forms the defaults allow.
     write("ipc", "code-short", br#"{"op":"code","query":"amazon"}"#);
-    write("ipc", "steam", br#"{"op":"add","entry":{"issuer":null,"account":"s","otp":{"secret":"AAAA","spec":{"kind":"Steam","algorithm":"Sha1","digits":5}}}}"#);
+    write("ipc", "steam", br#"{"op":"add","entry":{"issuer":null,"account":"s","otp":{"secret":"AAAA","spec":{"type":"steam","algorithm":"SHA1","digits":5}}}}"#);
 }
 
 /// Every export file of the shared vectors, and every Google migration URI,

@@ -372,6 +372,82 @@ impl Index {
     }
 }
 
+/// One thing a version changed, for `history` and `log`. Its
+/// [`Change::name`] is the stable word `log --json` gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Change {
+    /// The first version.
+    Added,
+    /// Deleted.
+    Deleted,
+    /// Undeleted.
+    Restored,
+    /// A new secret (or kind, algorithm, digits, period).
+    Rotated,
+    /// An HOTP code was used (the counter moved).
+    UsedHotp,
+    /// Issuer or account changed.
+    Renamed,
+    /// Tags changed.
+    Tagged,
+    /// The note changed.
+    Noted,
+    /// Concurrent edits merged, nothing else.
+    Merged,
+}
+
+impl Change {
+    /// `added`, `deleted`, `restored`, `rotated`, `used_hotp`, `renamed`,
+    /// `tagged`, `noted`, `merged`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Deleted => "deleted",
+            Change::Restored => "restored",
+            Change::Rotated => "rotated",
+            Change::UsedHotp => "used_hotp",
+            Change::Renamed => "renamed",
+            Change::Tagged => "tagged",
+            Change::Noted => "noted",
+            Change::Merged => "merged",
+        }
+    }
+}
+
+/// What changed from `base` to `version`.
+pub fn changes(base: Option<&EntryBody>, version: &EntryBody) -> Vec<Change> {
+    let Some(base) = base else {
+        return vec![Change::Added];
+    };
+    let mut changes = Vec::new();
+    if base.deleted != version.deleted {
+        changes.push(if version.deleted {
+            Change::Deleted
+        } else {
+            Change::Restored
+        });
+    }
+    if !same_otp(base, version) {
+        changes.push(Change::Rotated);
+    } else if base.spec != version.spec {
+        changes.push(Change::UsedHotp);
+    }
+    if base.issuer != version.issuer || base.account != version.account {
+        changes.push(Change::Renamed);
+    }
+    if base.tags != version.tags {
+        changes.push(Change::Tagged);
+    }
+    if base.note != version.note {
+        changes.push(Change::Noted);
+    }
+    if changes.is_empty() {
+        changes.push(Change::Merged);
+    }
+    changes
+}
+
 /// What changed from `base` to `version`, in words, for `history` and `log`:
 /// names, never secrets.
 pub fn describe_change(base: Option<&EntryBody>, version: &EntryBody) -> String {
@@ -379,28 +455,20 @@ pub fn describe_change(base: Option<&EntryBody>, version: &EntryBody) -> String 
     let Some(base) = base else {
         return format!("added {label}");
     };
-    let mut changes = Vec::new();
-    if base.deleted != version.deleted {
-        changes.push(if version.deleted { "deleted" } else { "restored" }.to_string());
-    }
-    if !same_otp(base, version) {
-        changes.push("rotated the secret".to_string());
-    } else if base.spec != version.spec {
-        changes.push("used an HOTP code".to_string());
-    }
-    if base.issuer != version.issuer || base.account != version.account {
-        changes.push(format!("renamed from {}", base.label()));
-    }
-    if base.tags != version.tags {
-        changes.push("edited tags".to_string());
-    }
-    if base.note != version.note {
-        changes.push("edited the note".to_string());
-    }
-    if changes.is_empty() {
-        changes.push("merged edits".to_string());
-    }
-    format!("{label}: {}", changes.join(", "))
+    let words: Vec<String> = changes(Some(base), version)
+        .into_iter()
+        .map(|c| match c {
+            Change::Renamed => format!("renamed from {}", base.label()),
+            Change::Deleted => "deleted".into(),
+            Change::Restored => "restored".into(),
+            Change::Rotated => "rotated the secret".into(),
+            Change::UsedHotp => "used an HOTP code".into(),
+            Change::Tagged => "edited tags".into(),
+            Change::Noted => "edited the note".into(),
+            Change::Added | Change::Merged => "merged edits".into(),
+        })
+        .collect();
+    format!("{label}: {}", words.join(", "))
 }
 
 impl EntryHistory {

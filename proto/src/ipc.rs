@@ -436,6 +436,34 @@ pub struct LogEvent {
     pub record: String,
     /// What happened, in words (names, never secrets).
     pub what: String,
+    /// What happened, for scripts: `household_started`, `device_admitted`,
+    /// `device_revoked`, `device_left`, `key_created`, `key_rotated`,
+    /// `key_shared`, `entry_changed`, or `entry_unreadable` (locked, or
+    /// sealed to a key this device lacks).
+    #[serde(default)]
+    pub event: String,
+    /// For `entry_changed`: the entry's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// For `entry_changed`: the entry's label as of this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_label: Option<String>,
+    /// For `entry_changed`: `added`, `deleted`, `restored`, `rotated`,
+    /// `used_hotp`, `renamed`, `tagged`, `noted`, `merged`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    /// For device events: the device admitted, revoked or that left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_device: Option<String>,
+    /// Its name, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_device_name: Option<String>,
+    /// For key events: the key's number and how many devices it is sealed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_number: Option<u64>,
+    /// For key events: how many devices the key is sealed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_to: Option<usize>,
 }
 
 /// What an `import` did.

@@ -63,8 +63,11 @@ pub enum OtpError {
     },
 }
 
-/// The HMAC hash of a code (RFC 6238 §1.2).
+/// The HMAC hash of a code (RFC 6238 §1.2). In JSON: `"SHA1"`, `"SHA256"`,
+/// `"SHA512"`, as otpauth URIs write them (names do not reach postcard,
+/// which numbers variants).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Algorithm {
     /// HMAC-SHA-1, the default and by far the most common.
     Sha1,
@@ -131,7 +134,15 @@ pub enum OtpKind {
 }
 
 /// Everything about a code except its secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+///
+/// Two encodings. In human-readable formats (JSON: the IPC socket and
+/// `authctl --json`) it is plain, one stable shape:
+/// `{"type":"totp","algorithm":"SHA1","digits":6,"period":30}`, with
+/// `"counter":N` instead of `period` for `"hotp"`, and `"steam"` with
+/// `period` 30. In binary formats (postcard: sealed entry bodies, pinned by
+/// `proto/tests/golden/`) it is the derived shape of [`WireSpec`],
+/// unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OtpSpec {
     /// TOTP, HOTP or Steam, with its period or counter.
     pub kind: OtpKind,
@@ -139,6 +150,92 @@ pub struct OtpSpec {
     pub algorithm: Algorithm,
     /// Code length: 6..=8 for TOTP/HOTP, 5 for Steam.
     pub digits: u8,
+}
+
+/// [`OtpSpec`] as postcard has always written it.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename = "OtpSpec")]
+struct WireSpec {
+    kind: OtpKind,
+    algorithm: Algorithm,
+    digits: u8,
+}
+
+/// [`OtpSpec`] in JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainSpec {
+    #[serde(rename = "type")]
+    kind: PlainKind,
+    algorithm: Algorithm,
+    digits: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    period: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    counter: Option<u64>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum PlainKind {
+    Totp,
+    Hotp,
+    Steam,
+}
+
+impl serde::Serialize for OtpSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !serializer.is_human_readable() {
+            return WireSpec {
+                kind: self.kind,
+                algorithm: self.algorithm,
+                digits: self.digits,
+            }
+            .serialize(serializer);
+        }
+        let (kind, period, counter) = match self.kind {
+            OtpKind::Totp { period } => (PlainKind::Totp, Some(period), None),
+            OtpKind::Hotp { counter } => (PlainKind::Hotp, None, Some(counter)),
+            OtpKind::Steam => (PlainKind::Steam, Some(STEAM_PERIOD), None),
+        };
+        PlainSpec {
+            kind,
+            algorithm: self.algorithm,
+            digits: self.digits,
+            period,
+            counter,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OtpSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            let wire = WireSpec::deserialize(deserializer)?;
+            return Ok(OtpSpec {
+                kind: wire.kind,
+                algorithm: wire.algorithm,
+                digits: wire.digits,
+            });
+        }
+        let plain = PlainSpec::deserialize(deserializer)?;
+        let kind = match (plain.kind, plain.period, plain.counter) {
+            (PlainKind::Totp, Some(period), None) => OtpKind::Totp { period },
+            (PlainKind::Hotp, None, Some(counter)) => OtpKind::Hotp { counter },
+            (PlainKind::Steam, Some(STEAM_PERIOD) | None, None) => OtpKind::Steam,
+            (PlainKind::Totp, ..) => return Err(serde::de::Error::custom("a totp spec has a period and no counter")),
+            (PlainKind::Hotp, ..) => return Err(serde::de::Error::custom("an hotp spec has a counter and no period")),
+            (PlainKind::Steam, ..) => {
+                return Err(serde::de::Error::custom("a steam spec has period 30 and no counter"));
+            }
+        };
+        Ok(OtpSpec {
+            kind,
+            algorithm: plain.algorithm,
+            digits: plain.digits,
+        })
+    }
 }
 
 impl OtpSpec {
@@ -455,6 +552,50 @@ mod tests {
         for (input, want) in cases {
             let got = Secret::from_base32(input).map(|s| s.expose().to_vec());
             assert_eq!(got, want.map(<[u8]>::to_vec), "{input:?}");
+        }
+    }
+
+    /// The JSON shape is plain and stable; postcard's is what it always was.
+    #[test]
+    fn specs_are_plain_in_json_and_unchanged_in_postcard() {
+        let cases = [
+            (
+                OtpSpec::totp_default(),
+                r#"{"type":"totp","algorithm":"SHA1","digits":6,"period":30}"#,
+            ),
+            (
+                OtpSpec {
+                    kind: OtpKind::Hotp { counter: 7 },
+                    algorithm: Algorithm::Sha512,
+                    digits: 8,
+                },
+                r#"{"type":"hotp","algorithm":"SHA512","digits":8,"counter":7}"#,
+            ),
+            (
+                OtpSpec::steam(),
+                r#"{"type":"steam","algorithm":"SHA1","digits":5,"period":30}"#,
+            ),
+        ];
+        for (spec, json) in cases {
+            assert_eq!(serde_json::to_string(&spec).unwrap(), json);
+            assert_eq!(serde_json::from_str::<OtpSpec>(json).unwrap(), spec);
+            let wire = WireSpec {
+                kind: spec.kind,
+                algorithm: spec.algorithm,
+                digits: spec.digits,
+            };
+            let bytes = postcard::to_allocvec(&spec).unwrap();
+            assert_eq!(bytes, postcard::to_allocvec(&wire).unwrap());
+            assert_eq!(postcard::from_bytes::<OtpSpec>(&bytes).unwrap(), spec);
+        }
+        assert_eq!(postcard::to_allocvec(&OtpSpec::totp_default()).unwrap(), [0, 30, 0, 6]);
+        for bad in [
+            r#"{"type":"totp","algorithm":"SHA1","digits":6}"#,
+            r#"{"type":"hotp","algorithm":"SHA1","digits":6,"period":30}"#,
+            r#"{"type":"totp","algorithm":"Sha1","digits":6,"period":30}"#,
+            r#"{"kind":{"Totp":{"period":30}},"algorithm":"SHA1","digits":6}"#,
+        ] {
+            assert!(serde_json::from_str::<OtpSpec>(bad).is_err(), "{bad}");
         }
     }
 
