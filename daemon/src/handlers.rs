@@ -80,16 +80,29 @@ fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryH
     }
     match found.as_slice() {
         [one] => Ok(one),
-        [] => Err(IpcError::new(
-            ErrorCode::NotFound,
-            format!("no entry matches '{query}'; `authctl list` shows them all"),
-        )),
+        [] => Err(not_found(index, query, scope != Scope::Live)),
         many => Err(IpcError {
             code: ErrorCode::Ambiguous,
             message: format!("'{query}' matches {} entries; be more specific", many.len()),
             candidates: many.iter().map(|e| summary(e)).collect(),
         }),
     }
+}
+
+/// "No entry matches", with the names a typo away from `query`.
+fn not_found(index: &Index, query: &str, include_deleted: bool) -> IpcError {
+    let labels: Vec<String> = index
+        .suggest(query, include_deleted)
+        .into_iter()
+        .map(|e| e.view().label())
+        .collect();
+    IpcError::new(
+        ErrorCode::NotFound,
+        format!(
+            "no entry matches '{query}'{}; `authctl list` shows them all",
+            authsync_proto::query::did_you_mean(&labels)
+        ),
+    )
 }
 
 fn secret_of(new: &NewSecret) -> Result<Secret> {
@@ -425,10 +438,7 @@ pub fn reveal(vault: &Vault, query: Option<&str>) -> Result<Reply> {
         Some(q) => {
             let found = index.find(q, false);
             if found.is_empty() {
-                return Err(IpcError::new(
-                    ErrorCode::NotFound,
-                    format!("no entry matches '{q}'; `authctl list` shows them all"),
-                ));
+                return Err(not_found(index, q, false));
             }
             found
         }
