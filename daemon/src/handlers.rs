@@ -4,8 +4,8 @@
 use authsync_proto::entries::{EntryHistory, Index, describe_change};
 use authsync_proto::ids::EntryId;
 use authsync_proto::ipc::{
-    CodeReply, EntrySummary, ErrorCode, ImportReply, IpcError, LogEvent, MAX_IMPORT_ENTRIES, NewEntry, NewSecret,
-    Reply, RevealedEntry, StatusReply, VersionInfo, WireSecret,
+    CodeReply, CodesReply, EntrySummary, ErrorCode, ImportReply, IpcError, LiveCode, LogEvent, MAX_IMPORT_ENTRIES,
+    NewEntry, NewSecret, Reply, RevealedEntry, StatusReply, VersionInfo, WireSecret,
 };
 use authsync_proto::otp::{self, OtpKind, Secret};
 use authsync_proto::record::{Body, EntryBody};
@@ -221,6 +221,43 @@ pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Resul
         }
         OtpKind::Steam => code_reply(entry, view, if next { now + 30 } else { now }).map(Reply::Code),
     }
+}
+
+/// Every live entry's current and next code, for the live view. HOTP
+/// entries come without codes: showing one would use it up.
+pub fn codes(vault: &Vault, clock_skew_ms: Option<i64>) -> Result<Reply> {
+    let index = index(vault)?;
+    let at = unix_secs();
+    let mut entries = Vec::new();
+    for entry in index.entries().filter(|e| !e.view().deleted) {
+        let view = entry.view();
+        let step = match view.spec.kind {
+            OtpKind::Totp { period } => Some(period),
+            // Steam Guard codes change every 30 s.
+            OtpKind::Steam => Some(30),
+            OtpKind::Hotp { .. } => None,
+        };
+        let (code, next) = match step {
+            // An entry whose code cannot be made (it was checked when added)
+            // shows without one rather than hiding the others.
+            Some(step) => (
+                otp::code(&view.secret, &view.spec, at).ok(),
+                otp::code(&view.secret, &view.spec, at.saturating_add(step)).ok(),
+            ),
+            None => (None, None),
+        };
+        entries.push(LiveCode {
+            entry: summary(entry),
+            code,
+            next,
+        });
+    }
+    entries.sort_by_key(|c| (c.entry.label().to_lowercase(), c.entry.id.clone()));
+    Ok(Reply::Codes(CodesReply {
+        at,
+        entries,
+        clock_skew_ms,
+    }))
 }
 
 pub fn list(vault: &Vault, deleted: bool) -> Result<Reply> {
