@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use authsync_proto::ipc::{Reply, Request};
+use authsync_proto::ipc::{ErrorCode, Reply, Request};
 use authsync_proto::paths::Paths;
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -20,7 +20,7 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -84,6 +84,13 @@ enum Command {
     Completions(transfer::Completions),
     /// The audit log: who changed what, when (never secrets).
     Log(vault::Log),
+    /// The live view: every code with its countdown; type to filter, Enter
+    /// copies. `authctl` alone opens it on a terminal.
+    View,
+    /// Holds a code on the clipboard until it expires (run by `code --copy`
+    /// and the view, detached; reads the code from standard input).
+    #[command(hide = true)]
+    ClipboardHold,
 }
 
 /// How a command ended badly.
@@ -120,28 +127,72 @@ fn paths() -> Paths {
     Paths::resolve(|k| std::env::var(k).ok(), nix::unistd::geteuid().as_raw())
 }
 
+/// Sends `request`. On a locked vault, when a person is at a terminal, asks
+/// for the passphrase once, unlocks and sends it again (a script gets exit 3).
 pub(crate) fn call(paths: &Paths, request: &Request) -> Result<Reply, Exit> {
-    Ok(Client::connect(paths, true)?.call(request)?)
+    match Client::connect(paths, true)?.call(request) {
+        Err(Failure::Refused(e)) if e.code == ErrorCode::Locked && on_terminal() => {
+            unlock_here(paths)?;
+            Ok(Client::connect(paths, true)?.call(request)?)
+        }
+        result => Ok(result?),
+    }
+}
+
+fn on_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Unlocks the vault, asking for the passphrase on the terminal if it has
+/// one (inline unlock, and the live view).
+pub(crate) fn unlock_here(paths: &Paths) -> Result<(), Exit> {
+    let needs_passphrase = match Client::connect(paths, true)?.call(&Request::Status)? {
+        Reply::Status(s) => s.needs_passphrase,
+        other => return Err(unexpected(other)),
+    };
+    let passphrase = if needs_passphrase {
+        eprintln!("The vault is locked.");
+        Some(crate::input::passphrase(None, false)?)
+    } else {
+        None
+    };
+    Client::connect(paths, true)?.call(&Request::Unlock { passphrase })?;
+    Ok(())
 }
 
 pub(crate) fn unexpected(reply: Reply) -> Exit {
     Exit::Other(anyhow::anyhow!("authd sent an unexpected reply ({reply:?})"))
 }
 
-/// How the commands that move secrets in or out of files and images are
-/// run: in this process (`authctl-transfer`), or by handing the command line
-/// to `authctl-transfer` (`authctl`).
-type Transfer = fn(&Paths, bool, Command) -> Result<(), Exit>;
+/// How the commands of a helper binary are run: in this process (the
+/// helper itself), or by handing the command line to the helper (`authctl`).
+type Helper = fn(&Paths, bool, Command) -> Result<(), Exit>;
 
-fn run(cli: Cli, transfer: Transfer) -> Result<(), Exit> {
+/// Where each helper's commands go: `transfer` for files and images of
+/// secrets (`authctl-transfer`), `view` for the live view and the clipboard
+/// (`authctl-view`).
+#[derive(Clone, Copy)]
+struct Helpers {
+    transfer: Helper,
+    view: Helper,
+}
+
+fn run(cli: Cli, helpers: Helpers) -> Result<(), Exit> {
     let paths = paths();
     let json = cli.json;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return no_command(&paths, json, helpers);
+    };
+    match command {
         command @ (Command::Import(_)
         | Command::Export(_)
         | Command::Qr(_)
         | Command::Completions(_)
-        | Command::Add(entries::Add { qr: Some(_), .. })) => transfer(&paths, json, command),
+        | Command::Add(entries::Add { qr: Some(_), .. })) => (helpers.transfer)(&paths, json, command),
+        command @ (Command::View | Command::ClipboardHold | Command::Code(entries::Code { copy: true, .. })) => {
+            (helpers.view)(&paths, json, command)
+        }
         Command::Init(args) => vault::init(&paths, json, args),
         Command::Unlock(args) => vault::unlock(&paths, args),
         Command::Lock => vault::lock(&paths),
@@ -167,6 +218,16 @@ fn run(cli: Cli, transfer: Transfer) -> Result<(), Exit> {
     }
 }
 
+/// `authctl` alone: the live view on a terminal, else the help and exit 2.
+fn no_command(paths: &Paths, json: bool, helpers: Helpers) -> Result<(), Exit> {
+    use std::io::IsTerminal;
+    if !json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return (helpers.view)(paths, json, Command::View);
+    }
+    let _ = Cli::command().write_long_help(&mut std::io::stderr());
+    Err(BadInput("no command given (`authctl` alone opens the live view only on a terminal)".into()).into())
+}
+
 /// `authctl-transfer`: the commands that read or write files and images of
 /// secrets (importers, QR decoding and drawing, exports, completions).
 fn run_transfer(paths: &Paths, json: bool, command: Command) -> Result<(), Exit> {
@@ -176,23 +237,64 @@ fn run_transfer(paths: &Paths, json: bool, command: Command) -> Result<(), Exit>
         Command::Qr(args) => transfer::qr(paths, args),
         Command::Export(args) => transfer::export(paths, args),
         Command::Completions(args) => transfer::completions(Cli::command(), args),
-        other => run(Cli { json, command: other }, run_transfer),
+        other => run(
+            Cli {
+                json,
+                command: Some(other),
+            },
+            Helpers {
+                transfer: run_transfer,
+                view: exec_view,
+            },
+        ),
     }
 }
 
-/// `authctl`: hands the transfer commands to `authctl-transfer`, found
-/// beside this binary, with the same arguments.
-fn exec_transfer(_: &Paths, _: bool, _: Command) -> Result<(), Exit> {
+/// `authctl-view`: the live view and the clipboard.
+fn run_view(paths: &Paths, json: bool, command: Command) -> Result<(), Exit> {
+    match command {
+        Command::View => crate::view::run(paths),
+        Command::ClipboardHold => crate::clipboard::hold(),
+        Command::Code(args) if args.copy => crate::clipboard::copy_code(paths, json, args),
+        other => run(
+            Cli {
+                json,
+                command: Some(other),
+            },
+            Helpers {
+                transfer: exec_transfer,
+                view: run_view,
+            },
+        ),
+    }
+}
+
+/// Hands the command line, as given, to the helper binary `name` beside this
+/// one.
+fn exec_helper(name: &str) -> Exit {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().map_err(|e| Exit::Other(anyhow::anyhow!("cannot find authctl itself: {e}")))?;
-    let transfer = exe.with_file_name("authctl-transfer");
-    let e = std::process::Command::new(&transfer)
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return Exit::Other(anyhow::anyhow!("cannot find authctl itself: {e}")),
+    };
+    let helper = exe.with_file_name(name);
+    let e = std::process::Command::new(&helper)
         .args(std::env::args_os().skip(1))
         .exec();
-    Err(Exit::Other(anyhow::anyhow!(
-        "cannot run {} ({e}): install it beside authctl (`cargo install --path cli` installs both)",
-        transfer.display()
-    )))
+    Exit::Other(anyhow::anyhow!(
+        "cannot run {} ({e}): install it beside authctl (`cargo install --path cli` installs all three)",
+        helper.display()
+    ))
+}
+
+/// `authctl`: hands the transfer commands to `authctl-transfer`.
+fn exec_transfer(_: &Paths, _: bool, _: Command) -> Result<(), Exit> {
+    Err(exec_helper("authctl-transfer"))
+}
+
+/// `authctl`: hands the view and the clipboard to `authctl-view`.
+fn exec_view(_: &Paths, _: bool, _: Command) -> Result<(), Exit> {
+    Err(exec_helper("authctl-view"))
 }
 
 /// `authctl code QUERY [--next|--previous] [-v] [--json]`, read without
@@ -219,25 +321,43 @@ fn fast_code() -> Option<Command> {
         next,
         previous,
         verbose,
+        copy: false,
     }))
 }
 
 /// `authctl`'s `main`.
 pub fn authctl() -> ExitCode {
-    main_with(exec_transfer)
+    main_with(Helpers {
+        transfer: exec_transfer,
+        view: exec_view,
+    })
 }
 
 /// `authctl-transfer`'s `main`.
 pub fn authctl_transfer() -> ExitCode {
-    main_with(run_transfer)
+    main_with(Helpers {
+        transfer: run_transfer,
+        view: exec_view,
+    })
 }
 
-fn main_with(transfer: Transfer) -> ExitCode {
+/// `authctl-view`'s `main`.
+pub fn authctl_view() -> ExitCode {
+    main_with(Helpers {
+        transfer: exec_transfer,
+        view: run_view,
+    })
+}
+
+fn main_with(helpers: Helpers) -> ExitCode {
     let cli = match fast_code() {
-        Some(command) => Cli { json: false, command },
+        Some(command) => Cli {
+            json: false,
+            command: Some(command),
+        },
         None => Cli::parse(),
     };
-    match run(cli, transfer) {
+    match run(cli, helpers) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Exit::Failure(Failure::Unavailable(e))) => {
             eprintln!("authctl: {e}");

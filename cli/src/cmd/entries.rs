@@ -47,6 +47,10 @@ pub(crate) struct Code {
     /// Also print the entry and the seconds left, on stderr.
     #[arg(short, long)]
     pub(crate) verbose: bool,
+    /// Put the code on the clipboard instead of printing it; it is cleared
+    /// when the code expires, if the clipboard still holds it.
+    #[arg(short, long)]
+    pub(crate) copy: bool,
 }
 
 // `authctl list`.
@@ -128,6 +132,7 @@ pub(crate) fn code(paths: &Paths, json: bool, args: Code) -> Result<(), Exit> {
         next,
         previous,
         verbose,
+        copy: _,
     } = args;
     match call(paths, &Request::Code { query, next, previous })? {
         Reply::Code(c) if json => output::json(&c),
