@@ -14,7 +14,7 @@ use crate::output;
 
 /// authctl: the household authenticator. Codes, entries and the vault.
 #[derive(Parser)]
-#[command(name = "authctl", version, propagate_version = true)]
+#[command(name = "authctl", version, propagate_version = true, after_help = TOP_HELP)]
 struct Cli {
     /// Print replies as JSON.
     #[arg(long, global = true)]
@@ -26,48 +26,85 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start a household on this device.
+    #[command(
+        after_help = "Examples:\n  authctl init --name alice-laptop\n  authctl init --no-passphrase           # a key file instead (see SECURITY.md)"
+    )]
     Init(vault::Init),
     /// Open the vault.
+    #[command(after_help = "Examples:\n  authctl unlock\n  authctl unlock --passphrase-file ~/.config/authsync/pass")]
     Unlock(vault::Unlock),
     /// Close the vault: every key is wiped from memory.
+    #[command(after_help = "Examples:\n  authctl lock")]
     Lock,
     /// Show the daemon's and the vault's state.
+    #[command(after_help = "Examples:\n  authctl status\n  authctl status --json")]
     Status,
     /// Stop the daemon.
+    #[command(after_help = "Examples:\n  authctl shutdown")]
     Shutdown,
     /// Add an entry from an otpauth URI, a QR code image or --secret; prints its first code.
+    #[command(
+        after_help = "Examples:\n  authctl add 'otpauth://totp/Amazon:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Amazon'\n  authctl add --secret - --issuer GitHub --account alice --tag work    # the secret on stdin\n  authctl add --qr screenshot.png"
+    )]
     Add(entries::Add),
     /// Print the code of the entry QUERY names (issuer or account).
+    #[command(
+        after_help = "Examples:\n  authctl code amazon\n  authctl code amzn --copy                # letters in order find Amazon; on the clipboard\n  authctl code github:alice --next -v"
+    )]
     Code(entries::Code),
     /// List entries.
+    #[command(after_help = "Examples:\n  authctl list\n  authctl list --deleted --json")]
     List(entries::List),
     /// Show an entry (never its secret).
+    #[command(after_help = "Examples:\n  authctl show amazon")]
     Show(entries::One),
     /// Change an entry's issuer or account.
+    #[command(after_help = "Examples:\n  authctl rename amazon --account bob@example.com")]
     Rename(entries::Rename),
     /// Change an entry's tags or note.
+    #[command(after_help = "Examples:\n  authctl edit amazon --tag shopping --untag old --note \"shared with Bob\"")]
     Edit(entries::Edit),
     /// Delete an entry (it stays in history; `restore` brings it back).
+    #[command(
+        after_help = "Examples:\n  authctl rm amazon                       # authctl restore amazon brings it back"
+    )]
     Rm(entries::One),
     /// Bring back a deleted entry.
+    #[command(after_help = "Examples:\n  authctl restore amazon")]
     Restore(entries::One),
     /// Every version of an entry.
+    #[command(after_help = "Examples:\n  authctl history amazon")]
     History(entries::One),
     /// Replace an entry's secret (after the site re-issued it); the old one stays as --previous.
+    #[command(
+        after_help = "Examples:\n  authctl rotate amazon 'otpauth://totp/Amazon:alice?secret=NEWSECRET'\n  authctl rotate amazon --secret -        # the new secret on stdin"
+    )]
     Rotate(entries::Rotate),
     /// Let a new device join: prints a one-time code to type on it.
+    #[command(
+        after_help = "Examples:\n  authctl pair                            # then on the new device: authctl join CODE\n  authctl pair --ttl 600"
+    )]
     Pair(devices::Pair),
     /// Join a household with the code `authctl pair` printed on one of its devices.
+    #[command(
+        after_help = "Examples:\n  authctl join 7-orbit-velvet-cactus\n  authctl join 7-orbit-velvet-cactus --peer 192.0.2.7:47811 --name kitchen-tablet"
+    )]
     Join(devices::Join),
     /// The household's devices: online or last seen, address, clock skew.
+    #[command(after_help = "Examples:\n  authctl devices")]
     Devices,
     /// Cut a lost or stolen device out: it can no longer connect or read
     /// anything new. Prints the entries it could read, to re-enroll.
+    #[command(after_help = "Examples:\n  authctl revoke bobs-phone")]
     Revoke(devices::Revoke),
     /// This device leaves the household: the others are told, then its vault
     /// is deleted.
+    #[command(
+        after_help = "Examples:\n  authctl leave\n  authctl leave --yes                     # no question (scripts)"
+    )]
     Leave(devices::Leave),
     /// The entries revoked devices could read, ticked once rotated.
+    #[command(after_help = "Examples:\n  authctl exposed\n  authctl exposed bobs-phone")]
     Exposed(devices::Exposed),
     /// Import entries from other apps' exports or QR code images, all or nothing.
     ///
@@ -75,23 +112,59 @@ enum Command {
     /// (otpauth-migration://), Aegis, 2FAS and andOTP backups (plain or
     /// encrypted), Bitwarden JSON and CSV exports, and PNG or JPEG images of
     /// QR codes. Entries already in the vault are skipped.
+    #[command(
+        after_help = "Examples:\n  authctl import aegis-export.json 2fas-backup.2fas screenshot.png\n  authctl import --format google --password-file pw.txt export.txt"
+    )]
     Import(transfer::Import),
     /// Show an entry's otpauth QR code (reveals its secret), to enroll a phone.
+    #[command(after_help = "Examples:\n  authctl qr amazon\n  authctl qr amazon --png amazon.png")]
     Qr(transfer::Qr),
     /// Write every entry with its secret for another app (reveals all secrets).
+    #[command(
+        after_help = "Examples:\n  authctl export --format aegis --encrypt --output backup.json\n  authctl export --format google-qr --output phone    # phone-1.png, phone-2.png, ..."
+    )]
     Export(transfer::Export),
     /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  authctl completions bash > ~/.local/share/bash-completion/completions/authctl"
+    )]
     Completions(transfer::Completions),
     /// The audit log: who changed what, when (never secrets).
+    #[command(after_help = "Examples:\n  authctl log --limit 20")]
     Log(vault::Log),
+    /// Write the man pages (authctl.1 and one per command) into a directory.
+    #[command(after_help = "Examples:\n  authctl man --dir ~/.local/share/man/man1 && man authctl-code")]
+    Man(transfer::Man),
     /// The live view: every code with its countdown; type to filter, Enter
     /// copies. `authctl` alone opens it on a terminal.
+    #[command(after_help = "Examples:\n  authctl                                 # on a terminal\n  authctl view")]
     View,
     /// Holds a code on the clipboard until it expires (run by `code --copy`
     /// and the view, detached; reads the code from standard input).
     #[command(hide = true)]
     ClipboardHold,
 }
+
+/// The end of `authctl --help`: the view, QUERY, exit codes.
+const TOP_HELP: &str = "\
+`authctl` alone, on a terminal, opens the live view.
+
+QUERY names an entry: its issuer, account, issuer:account or id, any case;
+else a part of one (ama); else its letters in order (amzn). An ambiguous
+QUERY lists the candidates.
+
+Exit codes:
+  0   ok
+  1   failure (for example: no display for --copy)
+  2   bad usage or input
+  3   the vault is locked (and no terminal to ask for the passphrase)
+  4   no entry matches, or several do
+  69  authd unavailable
+
+Examples:
+  authctl code amazon
+  authctl add --qr screenshot.png
+  authctl man --dir ~/.local/share/man/man1    # then: man authctl-code";
 
 /// How a command ended badly.
 pub(crate) enum Exit {
@@ -189,6 +262,7 @@ fn run(cli: Cli, helpers: Helpers) -> Result<(), Exit> {
         | Command::Export(_)
         | Command::Qr(_)
         | Command::Completions(_)
+        | Command::Man(_)
         | Command::Add(entries::Add { qr: Some(_), .. })) => (helpers.transfer)(&paths, json, command),
         command @ (Command::View | Command::ClipboardHold | Command::Code(entries::Code { copy: true, .. })) => {
             (helpers.view)(&paths, json, command)
@@ -237,6 +311,7 @@ fn run_transfer(paths: &Paths, json: bool, command: Command) -> Result<(), Exit>
         Command::Qr(args) => transfer::qr(paths, args),
         Command::Export(args) => transfer::export(paths, args),
         Command::Completions(args) => transfer::completions(Cli::command(), args),
+        Command::Man(args) => transfer::man(Cli::command(), args),
         other => run(
             Cli {
                 json,
@@ -372,6 +447,42 @@ fn main_with(helpers: Helpers) -> ExitCode {
             eprintln!("authctl: {e:#}");
             let code = if e.downcast_ref::<BadInput>().is_some() { 2 } else { 1 };
             ExitCode::from(code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command shows an example in its --help, and every argument
+    /// and flag says what it is.
+    #[test]
+    fn every_verb_has_an_example_and_every_argument_a_description() {
+        let mut cli = Cli::command();
+        cli.build();
+        assert!(
+            cli.get_after_help()
+                .is_some_and(|h| h.to_string().contains("Exit codes:"))
+        );
+        for verb in cli
+            .get_subcommands()
+            .filter(|v| !v.is_hide_set() && v.get_name() != "help")
+        {
+            let name = verb.get_name();
+            let example = verb.get_after_help().map(ToString::to_string).unwrap_or_default();
+            assert!(
+                example.starts_with("Examples:") && example.contains(&format!("authctl {name}"))
+                    || name == "view" && example.contains("authctl"),
+                "`authctl {name} --help` has no example"
+            );
+            for arg in verb.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || ["help", "version", "json"].contains(&id) {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "`authctl {name}`: {id} is not described");
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! Three binaries share this code. `authctl` runs every command but those
 //! that read or write files and images of secrets (`import`, `export`,
-//! `qr`, `add --qr`, and `completions`), for which it execs
+//! `qr`, `add --qr`, `completions` and `man`), for which it execs
 //! `authctl-transfer`, and the live view and the clipboard (`authctl`
 //! alone or `view`, `code --copy`), for which it execs `authctl-view`; each
 //! is found beside it and given the same arguments. The importers, image

@@ -37,6 +37,9 @@ pub(crate) struct Add {
 // `authctl code`.
 #[derive(clap::Args)]
 pub(crate) struct Code {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     pub(crate) query: String,
     /// The code of the next period.
     #[arg(long, conflicts_with = "previous")]
@@ -64,15 +67,23 @@ pub(crate) struct List {
 // `authctl show`, `rm`, `restore`, `history`: one entry.
 #[derive(clap::Args)]
 pub(crate) struct One {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
 }
 
 // `authctl rename`.
 #[derive(clap::Args)]
 pub(crate) struct Rename {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
+    /// The new issuer (the site); empty removes it.
     #[arg(long)]
     issuer: Option<String>,
+    /// The new account (the login).
     #[arg(long)]
     account: Option<String>,
 }
@@ -80,6 +91,9 @@ pub(crate) struct Rename {
 // `authctl edit`.
 #[derive(clap::Args)]
 pub(crate) struct Edit {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
     /// Add a tag (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
@@ -95,6 +109,9 @@ pub(crate) struct Edit {
 // `authctl rotate`.
 #[derive(clap::Args)]
 pub(crate) struct Rotate {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
     /// The new otpauth:// URI (`-` reads it from standard input).
     uri: Option<String>,
