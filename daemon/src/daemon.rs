@@ -50,6 +50,35 @@ pub(crate) struct Shared {
     pub(crate) discovery: Option<Arc<dyn crate::discovery::Discovery>>,
     /// The open pairing offer.
     pub(crate) offer: Mutex<Option<crate::pairing::Offer>>,
+    /// Bumped when the vault locks or unlocks, for `watch` streams.
+    lock_changes: watch::Sender<u64>,
+}
+
+/// The changes a `watch` stream reports; see [`Daemon::watcher`].
+pub struct Watcher {
+    records: broadcast::Receiver<Arc<Record>>,
+    lock: watch::Receiver<u64>,
+    peers: watch::Receiver<u64>,
+}
+
+impl Watcher {
+    /// Waits for the next change, then takes in every other one already
+    /// pending, so that a burst (a sync of many records) is one change.
+    /// `false` once the daemon is going away.
+    pub async fn changed(&mut self) -> bool {
+        let alive = tokio::select! {
+            r = self.records.recv() => !matches!(r, Err(broadcast::error::RecvError::Closed)),
+            r = self.lock.changed() => r.is_ok(),
+            r = self.peers.changed() => r.is_ok(),
+        };
+        while !matches!(
+            self.records.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
+        ) {}
+        self.lock.mark_unchanged();
+        self.peers.mark_unchanged();
+        alive
+    }
 }
 
 /// A handle to the daemon's state.
@@ -85,6 +114,7 @@ impl Daemon {
             net: std::sync::OnceLock::new(),
             discovery,
             offer: Mutex::new(None),
+            lock_changes: watch::channel(0).0,
         }))
     }
 
@@ -205,6 +235,21 @@ impl Daemon {
         Ok(ingested)
     }
 
+    /// Tells `watch` streams that the vault locked or unlocked.
+    fn lock_changed(&self) {
+        self.0.lock_changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// What a `watch` stream waits on: new records (local or synced), lock
+    /// and unlock, peers coming and going.
+    pub fn watcher(&self) -> Watcher {
+        Watcher {
+            records: self.subscribe(),
+            lock: self.0.lock_changes.subscribe(),
+            peers: self.0.peers.changes(),
+        }
+    }
+
     /// Resolves when a shutdown was requested.
     pub async fn stopped(&self) {
         let mut rx = self.0.shutdown.subscribe();
@@ -219,6 +264,7 @@ impl Daemon {
     /// Locks the vault (keys zeroized).
     pub fn lock(&self) {
         self.vault().lock();
+        self.lock_changed();
     }
 
     /// Unlocks a key-file vault at start; passphrase vaults wait for `unlock`.
@@ -247,6 +293,8 @@ impl Daemon {
                 let mut vault = self.vault();
                 if vault.unlocked().is_some() {
                     vault.lock();
+                    drop(vault);
+                    self.lock_changed();
                     tracing::info!("locked after {}s idle", idle.as_secs());
                 }
             }
@@ -284,6 +332,7 @@ impl Daemon {
             Request::Status => Ok(self.status(vault)),
             Request::Lock => {
                 vault.lock();
+                self.lock_changed();
                 Ok(Reply::Done)
             }
             Request::Add { entry } => handlers::add(vault, entry),
@@ -339,6 +388,7 @@ impl Daemon {
             Request::History { query, deleted } => handlers::history(vault, &query, deleted),
             Request::Rotate { query, otp } => handlers::rotate(vault, &query, &otp),
             Request::Log { limit } => handlers::log(vault, limit),
+            Request::Codes => handlers::codes(vault, self.peers().worst_skew_ms()),
             Request::Devices => Ok(self.devices(vault)),
             Request::Exposed { device } => self.exposed(vault, device.as_deref()),
             Request::Import { entries } => handlers::import(vault, entries),
@@ -349,6 +399,7 @@ impl Daemon {
             | Request::Pair { .. }
             | Request::Revoke { .. }
             | Request::Leave
+            | Request::Watch
             | Request::Join { .. } => Err(IpcError::new(
                 ErrorCode::Internal,
                 "request routed to the wrong handler",
@@ -407,6 +458,7 @@ impl Daemon {
         match result {
             Ok(()) => {
                 self.0.failed_unlocks.store(0, Ordering::Relaxed);
+                self.lock_changed();
                 tracing::info!("unlocked");
                 Ok(Reply::Done)
             }

@@ -4,8 +4,8 @@
 use authsync_proto::entries::{EntryHistory, Index, changes, describe_change, same_entry};
 use authsync_proto::ids::EntryId;
 use authsync_proto::ipc::{
-    CodeReply, EntrySummary, ErrorCode, ImportReply, IpcError, LogEvent, MAX_IMPORT_ENTRIES, NewEntry, NewSecret,
-    Reply, RevealedEntry, StatusReply, VersionInfo, WireSecret,
+    CodeReply, CodesReply, EntrySummary, ErrorCode, ImportReply, IpcError, LiveCode, LogEvent, MAX_IMPORT_ENTRIES,
+    NewEntry, NewSecret, Reply, RevealedEntry, StatusReply, VersionInfo, WireSecret,
 };
 use authsync_proto::otp::{self, OtpKind, Secret};
 use authsync_proto::record::{Body, EntryBody};
@@ -87,16 +87,29 @@ fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryH
                 "no entry matches '{query}' but a deleted one: `authctl restore {query}` brings it back, `authctl list --deleted` shows it"
             ),
         )),
-        [] => Err(IpcError::new(
-            ErrorCode::NotFound,
-            format!("no entry matches '{query}'; `authctl list` shows them all"),
-        )),
+        [] => Err(not_found(index, query, scope != Scope::Live)),
         many => Err(IpcError {
             code: ErrorCode::Ambiguous,
             message: format!("'{query}' matches {} entries; be more specific", many.len()),
             candidates: many.iter().map(|e| summary(e)).collect(),
         }),
     }
+}
+
+/// "No entry matches", with the names a typo away from `query`.
+fn not_found(index: &Index, query: &str, include_deleted: bool) -> IpcError {
+    let labels: Vec<String> = index
+        .suggest(query, include_deleted)
+        .into_iter()
+        .map(|e| e.view().label())
+        .collect();
+    IpcError::new(
+        ErrorCode::NotFound,
+        format!(
+            "no entry matches '{query}'{}; `authctl list` shows them all",
+            authsync_proto::query::did_you_mean(&labels)
+        ),
+    )
 }
 
 fn secret_of(new: &NewSecret) -> Result<Secret> {
@@ -225,6 +238,43 @@ pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Resul
         }
         OtpKind::Steam => code_reply(entry, view, if next { now + 30 } else { now }).map(Reply::Code),
     }
+}
+
+/// Every live entry's current and next code, for the live view. HOTP
+/// entries come without codes: showing one would use it up.
+pub fn codes(vault: &Vault, clock_skew_ms: Option<i64>) -> Result<Reply> {
+    let index = index(vault)?;
+    let at = unix_secs();
+    let mut entries = Vec::new();
+    for entry in index.entries().filter(|e| !e.view().deleted) {
+        let view = entry.view();
+        let step = match view.spec.kind {
+            OtpKind::Totp { period } => Some(period),
+            // Steam Guard codes change every 30 s.
+            OtpKind::Steam => Some(30),
+            OtpKind::Hotp { .. } => None,
+        };
+        let (code, next) = match step {
+            // An entry whose code cannot be made (it was checked when added)
+            // shows without one rather than hiding the others.
+            Some(step) => (
+                otp::code(&view.secret, &view.spec, at).ok(),
+                otp::code(&view.secret, &view.spec, at.saturating_add(step)).ok(),
+            ),
+            None => (None, None),
+        };
+        entries.push(LiveCode {
+            entry: summary(entry),
+            code,
+            next,
+        });
+    }
+    entries.sort_by_key(|c| (c.entry.label().to_lowercase(), c.entry.id.clone()));
+    Ok(Reply::Codes(CodesReply {
+        at,
+        entries,
+        clock_skew_ms,
+    }))
 }
 
 /// Every entry (live ones, or deleted ones too), or those `query` matches,
@@ -526,10 +576,7 @@ pub fn reveal(vault: &Vault, query: Option<&str>) -> Result<Reply> {
         Some(q) => {
             let found = index.find(q, false);
             if found.is_empty() {
-                return Err(IpcError::new(
-                    ErrorCode::NotFound,
-                    format!("no entry matches '{q}'; `authctl list` shows them all"),
-                ));
+                return Err(not_found(index, q, false));
             }
             found
         }

@@ -16,6 +16,7 @@ use crate::household::Household;
 use crate::ids::{DeviceId, EntryId, EpochId, RecordId};
 use crate::ledger::Ledger;
 use crate::otp::{OtpKind, OtpSpec};
+use crate::query::{Fuzzy, Match};
 use crate::record::{Body, EntryBody, Record};
 
 /// One decrypted version of an entry.
@@ -71,19 +72,7 @@ impl SearchKey {
 
     /// `Some(true)` for an exact match, `Some(false)` for a partial one.
     fn matches(&self, q: &str) -> Option<bool> {
-        let full = q
-            .split_once(':')
-            .map(|(i, a)| (i.trim(), a.trim()))
-            .filter(|(i, a)| !i.is_empty() && !a.is_empty());
-        let exact = q == self.issuer
-            || q == self.account
-            || q == self.id
-            || full.is_some_and(|(i, a)| i == self.issuer && a == self.account);
-        let partial = self.issuer.contains(q)
-            || self.account.contains(q)
-            || self.id.starts_with(q)
-            || full.is_some_and(|(i, a)| self.issuer.ends_with(i) && self.account.starts_with(a));
-        (exact || partial).then_some(exact)
+        crate::query::exact_or_partial(q, &self.issuer, &self.account, &self.id).map(|m| m == Match::Exact)
     }
 }
 
@@ -341,9 +330,9 @@ impl Index {
         self.unreadable
     }
 
-    /// The entries a query names. Matching is case-insensitive on issuer,
-    /// account, `issuer:account` and the entry id; when some entries match
-    /// exactly, only those count.
+    /// The entries a query names, by the tiers of [`crate::query`]: exact
+    /// (case-insensitive issuer, account, `issuer:account` or entry id),
+    /// else partial, else fuzzy (the best score; several on a tie).
     pub fn find(&self, query: &str, include_deleted: bool) -> Vec<&EntryHistory> {
         let q = query.trim().to_lowercase();
         let usable = |e: &&EntryHistory| include_deleted || !e.view().deleted;
@@ -363,12 +352,33 @@ impl Index {
             .filter(usable)
             .filter_map(|e| e.search.matches(&q).map(|exact| (e, exact)))
             .collect();
+        if candidates.is_empty() {
+            let mut fuzzy = Fuzzy::new(&q);
+            return fuzzy.best(
+                self.entries
+                    .values()
+                    .filter(usable)
+                    .map(|e| (e, e.search.issuer.as_str(), e.search.account.as_str())),
+            );
+        }
         let any_exact = candidates.iter().any(|(_, exact)| *exact);
         candidates
             .into_iter()
             .filter(|(_, exact)| *exact || !any_exact)
             .map(|(e, _)| e)
             .collect()
+    }
+
+    /// The entries to suggest when `find` found none: see
+    /// [`query::suggest`](crate::query::suggest).
+    pub fn suggest(&self, query: &str, include_deleted: bool) -> Vec<&EntryHistory> {
+        crate::query::suggest(
+            query,
+            self.entries
+                .values()
+                .filter(|e| include_deleted || !e.view().deleted)
+                .map(|e| (e, e.search.issuer.as_str(), e.search.account.as_str())),
+        )
     }
 }
 

@@ -258,6 +258,15 @@ pub enum Request {
         /// At most this many events.
         limit: Option<usize>,
     },
+    /// Every live entry's current and next code (TOTP and Steam; HOTP
+    /// entries come without, as showing one would use it up): the live
+    /// view. Never a secret.
+    Codes,
+    /// Turns the connection into a stream: [`Reply::Done`] at once, then
+    /// [`Reply::Changed`] each time an entry, the lock state or the set of
+    /// peers online changes (bursts coalesced), until the client hangs up
+    /// or the daemon stops. No idle timeout applies to it.
+    Watch,
 }
 
 impl Request {
@@ -288,6 +297,8 @@ impl Request {
             Request::Exposed { .. } => "exposed",
             Request::Import { .. } => "import",
             Request::Reveal { .. } => "reveal",
+            Request::Codes => "codes",
+            Request::Watch => "watch",
         }
     }
 }
@@ -548,6 +559,32 @@ pub enum Reply {
     Imported(ImportReply),
     /// For `reveal`: entries with their secrets.
     Revealed(Vec<RevealedEntry>),
+    /// For `codes`.
+    Codes(CodesReply),
+    /// On a `watch` stream: something changed; ask again.
+    Changed,
+}
+
+/// Every live entry's codes at one moment, for the live view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodesReply {
+    /// The moment the codes are for, Unix seconds (the daemon's clock).
+    pub at: u64,
+    /// Live entries, by label.
+    pub entries: Vec<LiveCode>,
+    /// The worst clock skew to a peer online (peer minus us), ms.
+    pub clock_skew_ms: Option<i64>,
+}
+
+/// One entry's codes in a [`CodesReply`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveCode {
+    /// The entry.
+    pub entry: EntrySummary,
+    /// The code of the period holding `at` (`None` for HOTP).
+    pub code: Option<String>,
+    /// The code of the next period (`None` for HOTP).
+    pub next: Option<String>,
 }
 
 /// What went wrong, as a type the client can act on.

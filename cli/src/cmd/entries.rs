@@ -37,6 +37,9 @@ pub(crate) struct Add {
 // `authctl code`.
 #[derive(clap::Args)]
 pub(crate) struct Code {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     pub(crate) query: String,
     /// The code of the next period.
     #[arg(long, conflicts_with = "previous")]
@@ -47,6 +50,10 @@ pub(crate) struct Code {
     /// Also print the entry and the seconds left, on stderr.
     #[arg(short, long)]
     pub(crate) verbose: bool,
+    /// Put the code on the clipboard instead of printing it; it is cleared
+    /// when the code expires, if the clipboard still holds it.
+    #[arg(short, long)]
+    pub(crate) copy: bool,
 }
 
 // `authctl list`.
@@ -75,15 +82,23 @@ pub(crate) struct Look {
 // `authctl rm`, `restore`: one entry.
 #[derive(clap::Args)]
 pub(crate) struct One {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
 }
 
 // `authctl rename`.
 #[derive(clap::Args)]
 pub(crate) struct Rename {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
+    /// The new issuer (the site); empty removes it.
     #[arg(long)]
     issuer: Option<String>,
+    /// The new account (the login).
     #[arg(long)]
     account: Option<String>,
 }
@@ -91,6 +106,9 @@ pub(crate) struct Rename {
 // `authctl edit`.
 #[derive(clap::Args)]
 pub(crate) struct Edit {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
     /// Add a tag (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
@@ -106,6 +124,9 @@ pub(crate) struct Edit {
 // `authctl rotate`.
 #[derive(clap::Args)]
 pub(crate) struct Rotate {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
     /// The new otpauth:// URI (`-` reads it from standard input).
     uri: Option<String>,
@@ -147,6 +168,7 @@ pub(crate) fn code(paths: &Paths, json: bool, args: Code) -> Result<(), Exit> {
         next,
         previous,
         verbose,
+        copy: _,
     } = args;
     match call(paths, &Request::Code { query, next, previous })? {
         Reply::Code(c) if json => output::json(&c),

@@ -4,8 +4,11 @@
 //! - `vault`: init, unlock, lock, status, shutdown, log.
 //! - `entries`: add, code, list, show, rename, edit, rm, restore, history, rotate.
 //! - `devices`: pair, join, devices, revoke, leave, exposed.
-//! - `transfer`: import, export, qr, add --qr, completions (only linked
+//! - `transfer`: import, export, qr, add --qr, completions, man (only linked
 //!   into `authctl-transfer`'s work; see the crate docs).
+//!
+//! The live view and the clipboard (`view`, `code --copy`) are
+//! `authctl-view`'s: `../view.rs` and `../clipboard.rs`.
 
 pub(crate) mod devices;
 pub(crate) mod entries;

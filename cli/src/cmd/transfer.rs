@@ -1,5 +1,6 @@
 //! The commands that read or write files and images of secrets: `import`,
-//! `export`, `qr`, `add --qr`, and `completions`. They run only in
+//! `export`, `qr`, `add --qr`; and `completions` and `man`, which build
+//! clap's whole tree. They run only in
 //! `authctl-transfer`; `authctl` execs it for them (see the crate docs).
 
 use std::path::PathBuf;
@@ -31,6 +32,9 @@ pub(crate) struct Import {
 // `authctl qr`.
 #[derive(clap::Args)]
 pub(crate) struct Qr {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
     /// Write a PNG file instead of drawing on the terminal.
     #[arg(long, value_name = "FILE")]
@@ -63,8 +67,48 @@ pub(crate) struct Export {
 // `authctl completions`.
 #[derive(clap::Args)]
 pub(crate) struct Completions {
+    /// The shell: bash, zsh, fish, elvish or powershell.
     #[arg(value_enum)]
     shell: clap_complete::Shell,
+}
+
+// `authctl man`.
+#[derive(clap::Args)]
+pub(crate) struct Man {
+    /// The directory to write into (made if missing), such as
+    /// ~/.local/share/man/man1.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+}
+
+/// Writes `authctl.1` and `authctl-VERB.1` for each command into the
+/// directory, from the CLI definition itself (so they cannot drift).
+pub(crate) fn man(command: clap::Command, args: Man) -> Result<(), Exit> {
+    let failed = |path: &std::path::Path, e: std::io::Error| {
+        Exit::Other(anyhow::anyhow!("failed to write {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(&args.dir).map_err(|e| failed(&args.dir, e))?;
+    let mut command = command;
+    command.build();
+    // Once built, each command's display name is `authctl-VERB`: the
+    // page's title and NAME, and its synopsis says `authctl VERB`.
+    let mut pages = vec![("authctl".to_string(), command.clone())];
+    for verb in command
+        .get_subcommands()
+        .filter(|v| !v.is_hide_set() && v.get_name() != "help")
+    {
+        pages.push((format!("authctl-{}", verb.get_name()), verb.clone()));
+    }
+    for (name, page) in &pages {
+        let mut text = Vec::new();
+        let path = args.dir.join(format!("{name}.1"));
+        clap_mangen::Man::new(page.clone())
+            .render(&mut text)
+            .map_err(|e| failed(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| failed(&path, e))?;
+    }
+    eprintln!("wrote {} man pages into {}", pages.len(), args.dir.display());
+    Ok(())
 }
 
 /// `add --qr IMAGE`.
