@@ -174,6 +174,13 @@ Examples:
 pub(crate) enum Exit {
     Failure(Failure),
     Other(anyhow::Error),
+    /// The command did its work and reported it, but not all of it went
+    /// through (an import with refused entries): this exit code, and one
+    /// line on stderr, never a JSON error (the report is the output).
+    Partial {
+        code: u8,
+        message: String,
+    },
 }
 
 impl From<Failure> for Exit {
@@ -436,23 +443,35 @@ fn main_with(helpers: Helpers) -> ExitCode {
         },
         None => Cli::parse(),
     };
-    match run(cli, helpers) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Exit::Failure(Failure::Unavailable(e))) => {
-            eprintln!("authctl: {e}");
-            ExitCode::from(69)
+    let json = cli.json;
+    let (exit, message, code, candidates) = match run(cli, helpers) {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(Exit::Partial { code, message }) => {
+            eprintln!("authctl: {message}");
+            return ExitCode::from(code);
         }
+        Err(Exit::Failure(Failure::Unavailable(e))) => (69, e.to_string(), "unavailable".to_string(), Vec::new()),
         Err(Exit::Failure(Failure::Refused(e))) => {
-            eprintln!("authctl: {}", e.message);
-            output::candidates(&e.candidates);
-            ExitCode::from(u8::try_from(e.code.exit_code()).unwrap_or(1))
+            let name = serde_json::to_value(e.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "failed".into());
+            let exit = u8::try_from(e.code.exit_code()).unwrap_or(1);
+            (exit, e.message, name, e.candidates)
         }
         Err(Exit::Other(e)) => {
-            eprintln!("authctl: {e:#}");
-            let code = if e.downcast_ref::<BadInput>().is_some() { 2 } else { 1 };
-            ExitCode::from(code)
+            let bad = e.downcast_ref::<BadInput>().is_some();
+            let (exit, name) = if bad { (2, "bad_input") } else { (1, "failed") };
+            (exit, format!("{e:#}"), name.to_string(), Vec::new())
         }
+    };
+    if json {
+        output::json_error(&message, &code, exit, &candidates);
+    } else {
+        eprintln!("authctl: {message}");
+        output::candidates(&candidates);
     }
+    ExitCode::from(exit)
 }
 
 #[cfg(test)]

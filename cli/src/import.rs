@@ -85,10 +85,21 @@ impl Passwords {
     fn open(&self, path: &Path, bytes: &[u8], format: Format) -> Result<Parsed> {
         let name = path.display();
         let wrong = |e: &ImportError| matches!(e, ImportError::DecryptionFailed(_));
-        for password in self.known.borrow().iter() {
-            match import::parse(bytes, format, Some(password.as_bytes())) {
+        // The password that opened the last file first: files from one app
+        // share one, and each wrong try costs a key derivation.
+        let tried = self.known.borrow().len();
+        for i in 0..tried {
+            let result = {
+                let known = self.known.borrow();
+                import::parse(bytes, format, Some(known[i].as_bytes()))
+            };
+            match result {
                 Err(e) if wrong(&e) => continue,
-                other => return other.map_err(|e| bad(format!("{name}: {e}"))),
+                other => {
+                    let password = self.known.borrow_mut().remove(i);
+                    self.known.borrow_mut().insert(0, password);
+                    return other.map_err(|e| bad(format!("{name}: {e}")));
+                }
             }
         }
         if let Some(file) = &self.file {
@@ -121,7 +132,7 @@ impl Passwords {
             match import::parse(bytes, format, Some(password.as_bytes())) {
                 Err(e) if wrong(&e) => continue,
                 other => {
-                    self.known.borrow_mut().push(password);
+                    self.known.borrow_mut().insert(0, password);
                     return other.map_err(|e| bad(format!("{name}: {e}")));
                 }
             }

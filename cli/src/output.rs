@@ -49,6 +49,18 @@ pub fn skew_secs(ms: i64) -> String {
     )
 }
 
+/// A failure under `--json`, on stdout: `{"error": message, "code": name,
+/// "exit": N}`, with `"candidates"` (entries) for an ambiguous query. The
+/// codes are the IPC error codes (`not_found`, `ambiguous`, `locked`, ...)
+/// and `unavailable` (no daemon), `bad_input`, `failed`.
+pub fn json_error(message: &str, code: &str, exit: u8, candidates: &[EntrySummary]) {
+    let mut value = serde_json::json!({ "error": message, "code": code, "exit": exit });
+    if !candidates.is_empty() {
+        value["candidates"] = serde_json::to_value(candidates).unwrap_or_default();
+    }
+    json(&value);
+}
+
 pub fn json<T: serde::Serialize>(value: &T) {
     outln!(
         "{}",

@@ -392,6 +392,7 @@ impl App {
                 Exit::Other(e) => format!("{e:#}"),
                 Exit::Failure(Failure::Refused(e)) => e.message,
                 Exit::Failure(Failure::Unavailable(e)) => e.0,
+                Exit::Partial { message, .. } => message,
             }),
         }
     }

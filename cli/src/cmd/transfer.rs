@@ -168,13 +168,13 @@ pub(crate) fn import(paths: &Paths, json: bool, args: Import) -> Result<(), Exit
     // Exit 0 only when every entry was taken: a script must notice a refusal.
     match prepared.refused.len() {
         0 => Ok(()),
-        n => Err(Exit::Other(
-            BadInput(format!(
-                "{n} {} refused (named above); the rest was imported",
+        n => Err(Exit::Partial {
+            code: 2,
+            message: format!(
+                "{n} {} refused (named in the report); the rest was imported",
                 if n == 1 { "entry was" } else { "entries were" }
-            ))
-            .into(),
-        )),
+            ),
+        }),
     }
 }
 
