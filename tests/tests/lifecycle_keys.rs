@@ -189,7 +189,7 @@ fn a_revoked_device_is_listed_for_re_enrolment_and_shut_out() {
     out.assert_exit(0);
     assert!(out.stdout.contains("Revoked c ("), "{out}");
     assert!(
-        out.stdout.contains("c could read 1 entries; 1 still to re-enroll"),
+        out.stdout.contains("c could read 1 entry; 1 still to re-enroll"),
         "{out}"
     );
     assert!(out.stdout.contains("[ ] Amazon: alice"), "{out}");
@@ -374,7 +374,7 @@ fn revoke_refuses_strangers_itself_and_twice_but_may_cut_the_last_other_member()
     out.assert_exit(0);
     assert!(out.stdout.contains("Revoked b ("), "{out}");
     assert!(
-        out.stdout.contains("b could read 1 entries; 1 still to re-enroll"),
+        out.stdout.contains("b could read 1 entry; 1 still to re-enroll"),
         "{out}"
     );
     assert!(out.stdout.contains("[ ] Amazon: alice"), "{out}");

@@ -67,10 +67,10 @@ fn everything(inst: &Instance) -> Vec<EntrySummary> {
     inst.ctl_json(&["list", "--deleted"])
 }
 
-/// `history --json QUERY`.
+/// `history --json --deleted QUERY` (the entry may be deleted on one side).
 #[track_caller]
 fn history(inst: &Instance, query: &str) -> Vec<VersionInfo> {
-    inst.ctl_json(&["history", query])
+    inst.ctl_json(&["history", "--deleted", query])
 }
 
 /// The records of every version of `query`.
