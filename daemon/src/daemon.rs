@@ -46,8 +46,9 @@ pub(crate) struct Shared {
     pub(crate) established: watch::Sender<bool>,
     /// The network, once started.
     pub(crate) net: std::sync::OnceLock<Arc<crate::network::Net>>,
-    /// Discovery, when enabled (also used by `join` before the network runs).
-    pub(crate) discovery: Option<Arc<dyn crate::discovery::Discovery>>,
+    /// Discovery, when enabled, started on first use: by the network (once
+    /// there is a household) or by `join` looking for an offer.
+    pub(crate) discovery: crate::discovery::Lazy,
     /// The open pairing offer.
     pub(crate) offer: Mutex<Option<crate::pairing::Offer>>,
     /// Bumped when the vault locks or unlocks, for `watch` streams.
@@ -93,11 +94,7 @@ pub(crate) fn bad(message: &str) -> IpcError {
 
 impl Daemon {
     /// Wraps an opened vault.
-    pub fn new(
-        vault: Vault,
-        auto_lock: Option<Duration>,
-        discovery: Option<Arc<dyn crate::discovery::Discovery>>,
-    ) -> Daemon {
+    pub fn new(vault: Vault, auto_lock: Option<Duration>, discovery: crate::discovery::Lazy) -> Daemon {
         let (shutdown, _) = watch::channel(false);
         let established = watch::channel(vault.is_initialized()).0;
         Daemon(Arc::new(Shared {
@@ -131,6 +128,11 @@ impl Daemon {
             ok = rx.wait_for(|e| *e) => ok.is_ok(),
             _ = self.stopped() => false,
         }
+    }
+
+    /// Discovery, started now if it was not (`None` when off).
+    pub fn discovery(&self) -> anyhow::Result<Option<Arc<dyn crate::discovery::Discovery>>> {
+        self.0.discovery.get()
     }
 
     /// Peers learned when joining (the sponsor), kept in the vault.

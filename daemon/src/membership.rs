@@ -358,7 +358,7 @@ impl Daemon {
 
     /// Looks for the offer numbered `nameplate` with discovery.
     async fn find_offer(&self, nameplate: u16) -> Result<std::net::SocketAddr> {
-        let discovery = self.0.discovery.clone().ok_or_else(|| {
+        let discovery = self.0.discovery.get().map_err(internal)?.ok_or_else(|| {
             bad("discovery is off (--no-mdns); give the other device's address with --peer HOST:PORT")
         })?;
         let mut found = discovery.subscribe();
