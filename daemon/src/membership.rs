@@ -221,6 +221,7 @@ impl Daemon {
             code: code.to_string(),
             expires_in_secs: ttl.as_secs(),
             listen: net.local_addr().map(|a| a.to_string()),
+            addresses: net.local_addr().map(reachable_addrs).unwrap_or_default(),
         };
         let nameplate = code.nameplate;
         let expires = Instant::now() + ttl;
@@ -409,4 +410,24 @@ fn resolve_device(vault: &Vault, query: &str) -> Result<DeviceId> {
             format!("'{query}' names several devices; give its id from `authctl devices`"),
         )),
     }
+}
+
+/// The addresses another device can dial to reach `local`: itself when it
+/// is one address; this machine's non-loopback addresses (of its family,
+/// IPv4 for `0.0.0.0`) with its port when it is unspecified.
+fn reachable_addrs(local: std::net::SocketAddr) -> Vec<String> {
+    if !local.ip().is_unspecified() {
+        return vec![local.to_string()];
+    }
+    let mut out: Vec<String> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| !ip.is_loopback() && (local.is_ipv6() || ip.is_ipv4()))
+        .filter(|ip| !matches!(ip, std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
+        .map(|ip| std::net::SocketAddr::new(ip, local.port()).to_string())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }

@@ -361,6 +361,10 @@ pub struct PairingReply {
     pub expires_in_secs: u64,
     /// Where this daemon listens (for `join --peer`).
     pub listen: Option<String>,
+    /// The `host:port` addresses the new device can give `join --peer`:
+    /// this machine's non-loopback addresses when listening on all of them.
+    #[serde(default)]
+    pub addresses: Vec<String>,
 }
 
 /// What a revoked device could read.

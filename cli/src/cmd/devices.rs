@@ -71,13 +71,15 @@ pub(crate) fn pair(paths: &Paths, json: bool, args: Pair) -> Result<(), Exit> {
         Reply::Pairing(p) if json => output::json(&p),
         Reply::Pairing(p) => {
             outln!("{}", p.code);
-            eprintln!(
-                "On the new device run: authctl join {}{}",
-                p.code,
-                p.listen
-                    .map(|l| format!("   (or add --peer THIS-HOST:{})", l.rsplit(':').next().unwrap_or("")))
-                    .unwrap_or_default()
-            );
+            eprintln!("On the new device run: authctl join {}", p.code);
+            match p.addresses.as_slice() {
+                [] => {}
+                [one] => eprintln!("If it does not find this device, add: --peer {one}"),
+                many => eprintln!(
+                    "If it does not find this device, add --peer with one of: {}",
+                    many.join(", ")
+                ),
+            }
             eprintln!("The code works once, for {} s.", p.expires_in_secs);
         }
         other => return Err(unexpected(other)),
