@@ -172,8 +172,13 @@ pub fn exposure(reports: &[Exposure]) {
     for report in reports {
         let open = report.entries.iter().filter(|e| !e.rotated).count();
         outln!(
-            "{} could read {}; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
+            "{} {} could read {}; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
             report.device_name,
+            if report.left {
+                "(left the household)"
+            } else {
+                "(revoked)"
+            },
             count(report.entries.len(), "entry", "entries")
         );
         for e in &report.entries {
@@ -188,6 +193,8 @@ pub fn devices(list: &[DeviceInfo]) {
     for d in list {
         let state = if d.this_device {
             "this device".to_string()
+        } else if d.left {
+            "left".to_string()
         } else if d.revoked {
             "revoked".to_string()
         } else if d.online {

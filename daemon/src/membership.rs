@@ -58,6 +58,7 @@ impl Daemon {
                             name: m.info.name.clone(),
                             this_device: Some(m.info.device) == me,
                             revoked: m.revoked_after.is_some(),
+                            left: left(vault, &m.info.device),
                             online: peer.is_some_and(|p| p.connected),
                             last_seen_ms: peer.map(|p| p.last_seen_ms),
                             addr: peer.map(|p| p.addr.to_string()),
@@ -171,6 +172,10 @@ impl Daemon {
             .into_iter()
             .filter_map(|device| household.members.get(&device))
             .map(|member| {
+                // A device that left took only what it could still read:
+                // live entries whose current secret it held. A revoked one
+                // may be in a thief's hands: everything it ever read counts.
+                let left = left(vault, &member.info.device);
                 let mut entries: Vec<ExposedEntry> = index
                     .exposed_to(household, &member.info.device)
                     .into_iter()
@@ -180,11 +185,13 @@ impl Daemon {
                             rotated: exposed.rotated,
                         })
                     })
+                    .filter(|e| !left || (!e.rotated && !e.entry.deleted))
                     .collect();
                 entries.sort_by_key(|e| e.entry.label().to_lowercase());
                 Exposure {
                     device: member.info.device.to_string(),
                     device_name: member.info.name.clone(),
+                    left,
                     entries,
                 }
             })
@@ -430,4 +437,13 @@ fn reachable_addrs(local: std::net::SocketAddr) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Whether `device` left the household itself: a `Revoke` of itself that
+/// it signed (`authctl leave`).
+fn left(vault: &Vault, device: &authsync_proto::ids::DeviceId) -> bool {
+    vault.ledger().records().any(|r| {
+        r.id.origin == *device
+            && matches!(&r.body, authsync_proto::record::Body::Revoke { device: d, .. } if d == device)
+    })
 }

@@ -374,6 +374,10 @@ pub struct Exposure {
     pub device: String,
     /// Its name.
     pub device_name: String,
+    /// It left itself (`authctl leave`): only what it could still read
+    /// (live entries not rotated since) is listed.
+    #[serde(default)]
+    pub left: bool,
     /// The entries it could read, with whether each was rotated since.
     pub entries: Vec<ExposedEntry>,
 }
@@ -396,8 +400,11 @@ pub struct DeviceInfo {
     pub name: String,
     /// Whether it is this device.
     pub this_device: bool,
-    /// Whether it was revoked.
+    /// Whether it was revoked (by another device, or itself: see `left`).
     pub revoked: bool,
+    /// Whether it left the household itself (`authctl leave`).
+    #[serde(default)]
+    pub left: bool,
     /// Whether a sync session with it is up.
     pub online: bool,
     /// When it was last heard from, Unix ms.

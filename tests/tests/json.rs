@@ -142,6 +142,7 @@ fn every_listing_verb_has_its_documented_shape() {
             "name",
             "this_device",
             "revoked",
+            "left",
             "online",
             "last_seen_ms",
             "addr",
