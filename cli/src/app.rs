@@ -53,7 +53,9 @@ enum Command {
     )]
     Code(entries::Code),
     /// List entries.
-    #[command(after_help = "Examples:\n  authctl list\n  authctl list --deleted --json")]
+    #[command(
+        after_help = "Examples:\n  authctl list\n  authctl list git                        # every entry 'git' matches\n  authctl list --tag work\n  authctl list --deleted --json"
+    )]
     List(entries::List),
     /// Show an entry (never its secret).
     #[command(

@@ -60,7 +60,8 @@ pub(crate) struct Code {
 #[derive(clap::Args)]
 pub(crate) struct List {
     /// Only the entries this matches (issuer, account or id, as `code`
-    /// matches them).
+    /// matches them: every match is listed).
+    #[arg(value_name = "QUERY")]
     query: Option<String>,
     /// Only the entries with this tag.
     #[arg(long, value_name = "TAG")]
@@ -73,6 +74,9 @@ pub(crate) struct List {
 // `authctl show`, `history`: one entry, deleted ones on request.
 #[derive(clap::Args)]
 pub(crate) struct Look {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
     query: String,
     /// Look among deleted entries too.
     #[arg(long)]
