@@ -115,6 +115,25 @@ impl Client {
             .and_then(|r| Result::from(r).map_err(Failure::Refused))
     }
 
+    /// Opens a `watch` stream (see `Request::Watch`): [`Watch::changed`]
+    /// then blocks until the daemon reports a change, with no timeout.
+    pub fn watch(mut self) -> Result<Watch, Failure> {
+        let broken = |e: std::io::Error| Unavailable(format!("lost the connection to authd: {e}"));
+        let mut out = hello_line();
+        serde_json::to_writer(&mut out, &Request::Watch).expect("a request always serializes");
+        out.push(b'\n');
+        self.writer.write_all(&out).map_err(broken)?;
+        let hello: Result<Hello, Failure> = self.read();
+        hello?;
+        match self.read::<Response>()? {
+            Response::Ok(Reply::Done) => {}
+            Response::Ok(_) => return Err(Failure::Refused(not_understood())),
+            Response::Error(e) => return Err(Failure::Refused(e)),
+        }
+        self.reader.get_ref().set_read_timeout(None).map_err(broken)?;
+        Ok(Watch(self))
+    }
+
     fn read<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, Failure> {
         let mut line = Vec::new();
         let n = (&mut self.reader)
@@ -130,10 +149,29 @@ impl Client {
         // The daemon answers a bad hello with an error line instead.
         match serde_json::from_slice::<Response>(&line) {
             Ok(Response::Error(e)) => Err(Failure::Refused(e)),
-            _ => Err(Failure::Refused(IpcError::new(
-                ErrorCode::Protocol,
-                "authd sent a reply this authctl does not understand; are both the same version?",
-            ))),
+            _ => Err(Failure::Refused(not_understood())),
+        }
+    }
+}
+
+fn not_understood() -> IpcError {
+    IpcError::new(
+        ErrorCode::Protocol,
+        "authd sent a reply this authctl does not understand; are both the same version?",
+    )
+}
+
+/// A `watch` stream; see [`Client::watch`].
+pub struct Watch(Client);
+
+impl Watch {
+    /// Blocks until the daemon reports a change. An error once the daemon
+    /// went away.
+    pub fn changed(&mut self) -> Result<(), Failure> {
+        match self.0.read::<Response>()? {
+            Response::Ok(Reply::Changed) => Ok(()),
+            Response::Ok(_) => Err(Failure::Refused(not_understood())),
+            Response::Error(e) => Err(Failure::Refused(e)),
         }
     }
 }

@@ -66,7 +66,11 @@ fn uri_of(e: &RevealedEntry) -> Result<Zeroizing<String>, Exit> {
 
 /// `authctl qr QUERY [--png FILE]`.
 pub fn qr(paths: &Paths, query: String, png: Option<PathBuf>, passphrase_file: Option<&Path>) -> Result<(), Exit> {
-    let entry = match call(paths, &Request::Show { query: query.clone() })? {
+    let request = Request::Show {
+        query: query.clone(),
+        deleted: false,
+    };
+    let entry = match call(paths, &request)? {
         Reply::Entry(e) => e,
         other => return Err(unexpected(other)),
     };
@@ -156,7 +160,14 @@ pub fn export(paths: &Paths, args: ExportArgs) -> Result<(), Exit> {
             ));
         }
     }
-    let count = match call(paths, &Request::List { deleted: false })? {
+    let count = match call(
+        paths,
+        &Request::List {
+            deleted: false,
+            query: None,
+            tag: None,
+        },
+    )? {
         Reply::Entries(list) => list.len(),
         other => return Err(unexpected(other)),
     };
@@ -171,12 +182,27 @@ pub fn export(paths: &Paths, args: ExportArgs) -> Result<(), Exit> {
         "NOT encrypted"
     };
     let place = match &args.output {
+        Some(p) if matches!(args.format, ExportFormat::GoogleQr) => {
+            let files = google_files(p, count.div_ceil(GOOGLE_BATCH).max(1));
+            if let Some(taken) = files.iter().find(|f| f.exists()) {
+                return Err(Exit::Other(
+                    BadInput(format!("{} exists; choose a new name", taken.display())).into(),
+                ));
+            }
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            format!("as QR code images {}", names.join(", "))
+        }
         Some(p) => format!("to {}", p.display()),
         None if matches!(args.format, ExportFormat::GoogleQr) => "as QR codes on the screen".to_string(),
         None => "to standard output".to_string(),
     };
     let what = format!(
-        "This exports the secrets of all {count} entries {place}, {protection}: anyone who reads it can make their codes."
+        "This exports the secrets of {} {place}, {protection}: anyone who reads it can make their codes.",
+        if count == 1 {
+            "the one entry".to_string()
+        } else {
+            format!("all {count} entries")
+        }
     );
     let list = reveal(paths, None, args.passphrase_file.as_deref(), &what)?;
     let mut secrets = Vec::with_capacity(list.len());
@@ -221,7 +247,11 @@ pub fn export(paths: &Paths, args: ExportArgs) -> Result<(), Exit> {
     match &args.output {
         Some(path) => {
             qr::write_private(path, text.as_bytes())?;
-            eprintln!("wrote {} entries to {}", list.len(), path.display());
+            eprintln!(
+                "wrote {} to {}",
+                crate::output::count(list.len(), "entry", "entries"),
+                path.display()
+            );
         }
         None => {
             let mut stdout = std::io::stdout().lock();
@@ -232,6 +262,16 @@ pub fn export(paths: &Paths, args: ExportArgs) -> Result<(), Exit> {
         }
     }
     Ok(())
+}
+
+/// The `n`th PNG file of a Google export to `prefix`: `PREFIX-n.png`.
+fn google_file(prefix: &Path, n: usize) -> PathBuf {
+    PathBuf::from(format!("{}-{n}.png", prefix.display()))
+}
+
+/// The PNG files of a Google export of `files` QR codes.
+fn google_files(prefix: &Path, files: usize) -> Vec<PathBuf> {
+    (1..=files).map(|n| google_file(prefix, n)).collect()
 }
 
 /// Google migration QR codes, 10 entries each: PNG files `OUTPUT-1.png`, …
@@ -269,9 +309,13 @@ fn google_qr(list: &[RevealedEntry], secrets: &[Secret], output: Option<&Path>) 
         );
         match output {
             Some(prefix) => {
-                let path = PathBuf::from(format!("{}-{}.png", prefix.display(), i + 1));
+                let path = google_file(prefix, i + 1);
                 qr::write_png(&uri, &path)?;
-                eprintln!("wrote {} ({} entries)", path.display(), chunk.len());
+                eprintln!(
+                    "wrote {} ({})",
+                    path.display(),
+                    crate::output::count(chunk.len(), "entry", "entries")
+                );
             }
             None => {
                 outln!("QR code {} of {}:", i + 1, chunks.len());

@@ -47,35 +47,100 @@ pub fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
     Ok(bytes)
 }
 
-/// How encrypted files get their password.
+/// How encrypted files get their password: one password for all the files
+/// that share it. Every password given so far is tried on each encrypted
+/// file; a new one is asked (on the terminal) only when none opens it.
+/// `--password-file` gives one password per line, all tried.
 pub struct Passwords {
-    pub file: Option<PathBuf>,
+    file: Option<PathBuf>,
+    known: std::cell::RefCell<Vec<Zeroizing<String>>>,
 }
 
+/// How many passwords the terminal is asked for one file before giving up.
+const PROMPTS_PER_FILE: usize = 3;
+
 impl Passwords {
-    fn get(&self, path: &Path, title: &str) -> Result<Zeroizing<String>> {
-        if let Some(file) = &self.file {
+    pub fn new(file: Option<PathBuf>) -> Result<Passwords> {
+        let mut known = Vec::new();
+        if let Some(file) = &file {
             let text = Zeroizing::new(
                 std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?,
             );
-            let line = text.lines().next().unwrap_or("");
-            if line.is_empty() {
+            known.extend(
+                text.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| Zeroizing::new(l.to_string())),
+            );
+            if known.is_empty() {
                 return Err(bad(format!("{} holds no password", file.display())));
             }
-            return Ok(Zeroizing::new(line.to_string()));
+        }
+        Ok(Passwords {
+            file,
+            known: std::cell::RefCell::new(known),
+        })
+    }
+
+    /// Parses an encrypted file with the first password that opens it.
+    fn open(&self, path: &Path, bytes: &[u8], format: Format) -> Result<Parsed> {
+        let name = path.display();
+        let wrong = |e: &ImportError| matches!(e, ImportError::DecryptionFailed(_));
+        // The password that opened the last file first: files from one app
+        // share one, and each wrong try costs a key derivation.
+        let tried = self.known.borrow().len();
+        for i in 0..tried {
+            let result = {
+                let known = self.known.borrow();
+                import::parse(bytes, format, Some(known[i].as_bytes()))
+            };
+            match result {
+                Err(e) if wrong(&e) => continue,
+                other => {
+                    let password = self.known.borrow_mut().remove(i);
+                    self.known.borrow_mut().insert(0, password);
+                    return other.map_err(|e| bad(format!("{name}: {e}")));
+                }
+            }
+        }
+        if let Some(file) = &self.file {
+            let n = self.known.borrow().len();
+            return Err(bad(format!(
+                "{name}: none of the {n} password(s) in {} opens this {} (wrong password, or the file is damaged)",
+                file.display(),
+                format.title()
+            )));
         }
         if !std::io::stderr().is_terminal() && !std::io::stdin().is_terminal() {
             return Err(bad(format!(
-                "{} is an encrypted {title}; give its password with --password-file",
-                path.display()
+                "{name} is an encrypted {}; give its password with --password-file",
+                format.title()
             )));
         }
-        let prompt = format!("Password of {} ({title}): ", path.display());
-        rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|e| {
-            bad(format!(
-                "cannot read the password from the terminal ({e}); use --password-file"
-            ))
-        })
+        for attempt in 0..PROMPTS_PER_FILE {
+            let prompt = if attempt == 0 && self.known.borrow().is_empty() {
+                format!("Password of {name} ({}): ", format.title())
+            } else if attempt == 0 {
+                format!("That password does not open {name}; its password: ")
+            } else {
+                format!("Wrong password for {name}; try again: ")
+            };
+            let password = rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|e| {
+                bad(format!(
+                    "cannot read the password from the terminal ({e}); use --password-file"
+                ))
+            })?;
+            match import::parse(bytes, format, Some(password.as_bytes())) {
+                Err(e) if wrong(&e) => continue,
+                other => {
+                    self.known.borrow_mut().insert(0, password);
+                    return other.map_err(|e| bad(format!("{name}: {e}")));
+                }
+            }
+        }
+        Err(bad(format!(
+            "{name}: {} (after {PROMPTS_PER_FILE} tries)",
+            ImportError::DecryptionFailed(format.title())
+        )))
     }
 }
 
@@ -89,12 +154,10 @@ pub fn read_file(path: &Path, format: Option<Format>, passwords: &Passwords) -> 
     let format = format
         .or_else(|| import::detect(&bytes))
         .ok_or_else(|| bad(format!("{name}: {}", ImportError::UnknownFormat)))?;
-    let password = if import::is_encrypted(&bytes, format) {
-        Some(passwords.get(path, format.title())?)
-    } else {
-        None
-    };
-    import::parse(&bytes, format, password.as_ref().map(|p| p.as_bytes())).map_err(|e| bad(format!("{name}: {e}")))
+    if import::is_encrypted(&bytes, format) {
+        return passwords.open(path, &bytes, format);
+    }
+    import::parse(&bytes, format, None).map_err(|e| bad(format!("{name}: {e}")))
 }
 
 /// The entries of every QR code in an image.
@@ -160,7 +223,7 @@ pub fn prepare(files: &[PathBuf], format: Option<Format>, passwords: &Passwords)
         for e in p.entries {
             if e.secret.is_short() {
                 out.warnings.push(format!(
-                    "{name}: {}: the secret is only {} bits; RFC 4226 asks for at least 128",
+                    "{name}: {}: the secret is only {} bits, shorter than the 80 or more sites issue",
                     e.label(),
                     e.secret.len() * 8
                 ));

@@ -140,7 +140,6 @@ impl SecretFlags {
     /// A new secret from base32 `text` and the parameter flags.
     fn with_secret(&self, text: &str, base: OtpSpec) -> Result<NewSecret> {
         let parsed = Secret::from_base32(text).map_err(|e| bad(e.to_string()))?;
-        warn_short(&parsed);
         Ok(NewSecret {
             secret: WireSecret::new(parsed.to_base32().to_string()),
             spec: self.spec(base)?,
@@ -193,13 +192,16 @@ fn ask_line(prompt: &str) -> Result<String> {
     Ok(line.trim().to_string())
 }
 
-fn warn_short(secret: &Secret) {
-    if secret.is_short() {
-        eprintln!(
-            "warning: the secret is only {} bits, below the 128 bits RFC 4226 asks for; it works, but ask the site for a longer one if you can",
+/// The warning for a secret shorter than sites issue, if `otp`'s is. Shown
+/// once, after the daemon took the entry: never before an unrelated error.
+pub fn short_secret_warning(otp: &NewSecret) -> Option<String> {
+    let secret = Secret::from_base32(otp.secret.expose()).ok()?;
+    secret.is_short().then(|| {
+        format!(
+            "warning: the secret is only {} bits, shorter than the 80 or more sites issue; it works, but check it was copied whole",
             secret.len() * 8
-        );
-    }
+        )
+    })
 }
 
 /// Parses an otpauth URI (or `-` for standard input) into a new entry.
@@ -208,10 +210,8 @@ pub fn entry_from_uri(uri: &str) -> Result<NewEntry> {
 }
 
 fn parse_uri(uri: &str) -> Result<NewEntry> {
+    // Its warnings (a short secret) are shown once the entry is taken.
     let parsed = otpauth::parse(uri).map_err(|e| bad(format!("invalid otpauth URI: {e}")))?;
-    for warning in &parsed.warnings {
-        eprintln!("warning: {warning}");
-    }
     Ok(NewEntry {
         issuer: parsed.issuer,
         account: parsed.account,
@@ -357,7 +357,6 @@ pub fn entry_from_image(
         )));
     }
     let e = entries.remove(0);
-    warn_short(&e.secret);
     Ok(NewEntry {
         issuer: issuer.or(e.issuer),
         account: account.unwrap_or(e.account),

@@ -30,6 +30,37 @@ fn kind(entry: &EntrySummary) -> String {
     }
 }
 
+/// `n` and the noun in the singular or the plural: "1 entry", "2 entries".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A clock skew in seconds with one decimal, never "-0.0".
+pub fn skew_secs(ms: i64) -> String {
+    let tenths = (ms as f64 / 100.0).round() as i64;
+    if tenths == 0 {
+        return "0.0 s".to_string();
+    }
+    format!(
+        "{}{}.{} s",
+        if tenths < 0 { "-" } else { "+" },
+        tenths.abs() / 10,
+        tenths.abs() % 10
+    )
+}
+
+/// A failure under `--json`, on stdout: `{"error": message, "code": name,
+/// "exit": N}`, with `"candidates"` (entries) for an ambiguous query. The
+/// codes are the IPC error codes (`not_found`, `ambiguous`, `locked`, ...)
+/// and `unavailable` (no daemon), `bad_input`, `failed`.
+pub fn json_error(message: &str, code: &str, exit: u8, candidates: &[EntrySummary]) {
+    let mut value = serde_json::json!({ "error": message, "code": code, "exit": exit });
+    if !candidates.is_empty() {
+        value["candidates"] = serde_json::to_value(candidates).unwrap_or_default();
+    }
+    json(&value);
+}
+
 pub fn json<T: serde::Serialize>(value: &T) {
     outln!(
         "{}",
@@ -44,7 +75,17 @@ pub fn entries(list: &[EntrySummary]) {
     for e in list {
         let deleted = if e.deleted { "  (deleted)" } else { "" };
         let merging = if e.heads > 1 { "  (merging edits)" } else { "" };
-        outln!("{:<8}  {:<40}  {}{deleted}{merging}", &e.id[..8], e.label(), kind(e));
+        let tags = if e.tags.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", e.tags.join(", "))
+        };
+        outln!(
+            "{:<8}  {:<40}  {}{tags}{deleted}{merging}",
+            &e.id[..8],
+            e.label(),
+            kind(e)
+        );
     }
 }
 
@@ -67,14 +108,19 @@ pub fn entry(e: &EntrySummary) {
 
 pub fn candidates(list: &[EntrySummary]) {
     for e in list {
-        eprintln!("  {:<8}  {}", &e.id[..8], e.label());
+        let deleted = if e.deleted { "  (deleted)" } else { "" };
+        eprintln!("  {:<8}  {}{deleted}", &e.id[..8], e.label());
     }
 }
 
-pub fn code(reply: &CodeReply, verbose: bool) {
+/// A code; with `verbose`, the entry and its timing on stderr. The code of
+/// the next period (`next`) is not valid yet: it starts when the current
+/// one ends.
+pub fn code(reply: &CodeReply, verbose: bool, next: bool) {
     outln!("{}", reply.code);
     if verbose {
         match reply.seconds_left {
+            Some(left) if next => eprintln!("{}: starts in {left} s", reply.entry.label()),
             Some(left) => eprintln!("{}: valid for {left} s more", reply.entry.label()),
             None => eprintln!("{}", reply.entry.label()),
         }
@@ -132,9 +178,14 @@ pub fn exposure(reports: &[Exposure]) {
         }
         let open = report.entries.iter().filter(|e| !e.rotated).count();
         outln!(
-            "{} could read {} entries; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
+            "{} {} could read {}; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
             report.device_name,
-            report.entries.len()
+            if report.left {
+                "(left the household)"
+            } else {
+                "(revoked)"
+            },
+            count(report.entries.len(), "entry", "entries")
         );
         for e in &report.entries {
             let mark = if e.rotated { "[x]" } else { "[ ]" };
@@ -150,6 +201,8 @@ pub fn devices(list: &[DeviceInfo]) {
             "this device".to_string()
         } else if d.forked {
             "FORKED: its key is in two hands; revoke it".to_string()
+        } else if d.left {
+            "left".to_string()
         } else if d.revoked {
             "revoked".to_string()
         } else if d.online {
@@ -167,7 +220,7 @@ pub fn devices(list: &[DeviceInfo]) {
         let reached = d.reached.as_deref().map_or(String::new(), |r| format!("  via {r}"));
         let skew = d
             .clock_skew_ms
-            .map_or(String::new(), |s| format!("  clock {:+.1} s", s as f64 / 1000.0));
+            .map_or(String::new(), |s| format!("  clock {}", skew_secs(s)));
         outln!(
             "{:<16}  {:<8}  {:<28}  {addr}{reached}{skew}{role}",
             d.name,
@@ -216,9 +269,9 @@ pub fn status(s: &StatusReply) {
         s.device.as_deref().unwrap_or("?")
     );
     outln!(
-        "household:  {} ({} members)",
+        "household:  {} ({})",
         s.household.as_deref().unwrap_or("?"),
-        s.members
+        count(s.members, "member", "members")
     );
     outln!("vault:      {}", if s.locked { "locked" } else { "unlocked" });
     if let Some(n) = s.entries {
@@ -246,6 +299,12 @@ mod tests {
     #[test]
     fn formats_utc_times() {
         assert_eq!(super::time(0), "1970-01-01 00:00:00Z");
+        assert_eq!(super::count(1, "member", "members"), "1 member");
+        assert_eq!(super::count(2, "member", "members"), "2 members");
+        assert_eq!(super::skew_secs(-40), "0.0 s");
+        assert_eq!(super::skew_secs(49), "0.0 s");
+        assert_eq!(super::skew_secs(-1_260), "-1.3 s");
+        assert_eq!(super::skew_secs(20_000), "+20.0 s");
         assert_eq!(super::time(1_700_000_000_000), "2023-11-14 22:13:20Z");
         assert_eq!(super::time(951_782_400_000), "2000-02-29 00:00:00Z");
     }

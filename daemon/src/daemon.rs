@@ -48,12 +48,15 @@ pub(crate) struct Shared {
     pub(crate) net: std::sync::OnceLock<Arc<crate::network::Net>>,
     /// Whether the network is starting, up, or could not start.
     net_state: watch::Sender<NetState>,
-    /// Discovery, when enabled (also used by `join` before the network runs).
-    pub(crate) discovery: Option<Arc<dyn crate::discovery::Discovery>>,
+    /// Discovery, when enabled, started on first use: by the network (once
+    /// there is a household) or by `join` looking for an offer.
+    pub(crate) discovery: crate::discovery::Lazy,
     /// The open pairing offer.
     pub(crate) offer: Mutex<Option<crate::pairing::Offer>>,
     /// Started as a relay (`--relay`): joins only as one, founds nothing.
     pub(crate) relay: std::sync::atomic::AtomicBool,
+    /// Bumped when the vault locks or unlocks, for `watch` streams.
+    lock_changes: watch::Sender<u64>,
 }
 
 /// Where the network is: it starts once there is a household.
@@ -62,6 +65,33 @@ enum NetState {
     Starting,
     Up,
     Failed,
+}
+
+/// The changes a `watch` stream reports; see [`Daemon::watcher`].
+pub struct Watcher {
+    records: broadcast::Receiver<Arc<Record>>,
+    lock: watch::Receiver<u64>,
+    peers: watch::Receiver<u64>,
+}
+
+impl Watcher {
+    /// Waits for the next change, then takes in every other one already
+    /// pending, so that a burst (a sync of many records) is one change.
+    /// `false` once the daemon is going away.
+    pub async fn changed(&mut self) -> bool {
+        let alive = tokio::select! {
+            r = self.records.recv() => !matches!(r, Err(broadcast::error::RecvError::Closed)),
+            r = self.lock.changed() => r.is_ok(),
+            r = self.peers.changed() => r.is_ok(),
+        };
+        while !matches!(
+            self.records.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
+        ) {}
+        self.lock.mark_unchanged();
+        self.peers.mark_unchanged();
+        alive
+    }
 }
 
 /// A handle to the daemon's state.
@@ -76,11 +106,7 @@ pub(crate) fn bad(message: &str) -> IpcError {
 
 impl Daemon {
     /// Wraps an opened vault.
-    pub fn new(
-        vault: Vault,
-        auto_lock: Option<Duration>,
-        discovery: Option<Arc<dyn crate::discovery::Discovery>>,
-    ) -> Daemon {
+    pub fn new(vault: Vault, auto_lock: Option<Duration>, discovery: crate::discovery::Lazy) -> Daemon {
         let (shutdown, _) = watch::channel(false);
         let established = watch::channel(vault.is_initialized()).0;
         Daemon(Arc::new(Shared {
@@ -99,6 +125,7 @@ impl Daemon {
             discovery,
             offer: Mutex::new(None),
             relay: std::sync::atomic::AtomicBool::new(false),
+            lock_changes: watch::channel(0).0,
         }))
     }
 
@@ -126,6 +153,11 @@ impl Daemon {
             ok = rx.wait_for(|e| *e) => ok.is_ok(),
             _ = self.stopped() => false,
         }
+    }
+
+    /// Discovery, started now if it was not (`None` when off).
+    pub fn discovery(&self) -> anyhow::Result<Option<Arc<dyn crate::discovery::Discovery>>> {
+        self.0.discovery.get()
     }
 
     /// Peers learned when joining (the sponsor), kept in the vault.
@@ -295,6 +327,21 @@ impl Daemon {
         Ok(proven)
     }
 
+    /// Tells `watch` streams that the vault locked or unlocked.
+    fn lock_changed(&self) {
+        self.0.lock_changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// What a `watch` stream waits on: new records (local or synced), lock
+    /// and unlock, peers coming and going.
+    pub fn watcher(&self) -> Watcher {
+        Watcher {
+            records: self.subscribe(),
+            lock: self.0.lock_changes.subscribe(),
+            peers: self.0.peers.changes(),
+        }
+    }
+
     /// Resolves when a shutdown was requested.
     pub async fn stopped(&self) {
         let mut rx = self.0.shutdown.subscribe();
@@ -309,6 +356,7 @@ impl Daemon {
     /// Locks the vault (keys zeroized).
     pub fn lock(&self) {
         self.vault().lock();
+        self.lock_changed();
     }
 
     /// Unlocks a key-file vault at start; passphrase vaults wait for `unlock`.
@@ -337,6 +385,8 @@ impl Daemon {
                 let mut vault = self.vault();
                 if vault.unlocked().is_some() {
                     vault.lock();
+                    drop(vault);
+                    self.lock_changed();
                     tracing::info!("locked after {}s idle", idle.as_secs());
                 }
             }
@@ -379,6 +429,7 @@ impl Daemon {
             Request::Status => Ok(self.status(vault)),
             Request::Lock => {
                 vault.lock();
+                self.lock_changed();
                 Ok(Reply::Done)
             }
             Request::Add { entry } => handlers::add(vault, entry),
@@ -392,8 +443,8 @@ impl Daemon {
                 }
                 Ok(reply)
             }
-            Request::List { deleted } => handlers::list(vault, deleted),
-            Request::Show { query } => handlers::show(vault, &query),
+            Request::List { deleted, query, tag } => handlers::list(vault, deleted, query.as_deref(), tag.as_deref()),
+            Request::Show { query, deleted } => handlers::show(vault, &query, deleted),
             Request::Rename { query, issuer, account } => handlers::edit(vault, &query, Scope::Live, |body| {
                 if issuer.is_none() && account.is_none() {
                     return Err(bad("give a new --issuer or --account"));
@@ -431,9 +482,10 @@ impl Daemon {
                 Ok(())
             }),
             Request::Restore { query } => handlers::restore(vault, &query),
-            Request::History { query } => handlers::history(vault, &query),
+            Request::History { query, deleted } => handlers::history(vault, &query, deleted),
             Request::Rotate { query, otp } => handlers::rotate(vault, &query, &otp),
             Request::Log { limit } => handlers::log(vault, limit),
+            Request::Codes => handlers::codes(vault, self.peers().worst_skew_ms()),
             Request::Devices => Ok(self.devices(vault)),
             Request::Exposed { device } => self.exposed(vault, device.as_deref()),
             Request::Import { entries } => handlers::import(vault, entries),
@@ -444,6 +496,7 @@ impl Daemon {
             | Request::Pair { .. }
             | Request::Revoke { .. }
             | Request::Leave
+            | Request::Watch
             | Request::Join { .. } => Err(IpcError::new(
                 ErrorCode::Internal,
                 "request routed to the wrong handler",
@@ -507,6 +560,7 @@ impl Daemon {
         match result {
             Ok(()) => {
                 self.0.failed_unlocks.store(0, Ordering::Relaxed);
+                self.lock_changed();
                 tracing::info!("unlocked");
                 Ok(Reply::Done)
             }
@@ -604,7 +658,11 @@ mod tests {
     #[tokio::test]
     async fn the_network_is_waited_for_within_a_limit() {
         let tmp = tempfile::tempdir().unwrap();
-        let daemon = Daemon::new(Vault::open(&tmp.path().join("data")).unwrap(), None, None);
+        let daemon = Daemon::new(
+            Vault::open(&tmp.path().join("data")).unwrap(),
+            None,
+            crate::discovery::Lazy::off(),
+        );
         let err = daemon.started_net(Duration::from_millis(50)).await.err().unwrap();
         assert!(err.contains("did not start within"), "{err}");
 

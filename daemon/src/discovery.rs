@@ -25,6 +25,57 @@ use tokio::sync::mpsc;
 pub use mdns::Mdns;
 pub use memory::{MemoryDiscovery, MemoryNetwork};
 
+/// Makes a [`Discovery`] when first needed.
+type MakeDiscovery = Box<dyn Fn() -> anyhow::Result<std::sync::Arc<dyn Discovery>> + Send + Sync>;
+
+/// Discovery started on first use, so that a device without a household
+/// runs no mDNS responder: it starts when the network does (the device has
+/// a household) or when `join` looks for an offer, whichever comes first.
+pub struct Lazy {
+    make: Option<MakeDiscovery>,
+    made: std::sync::Mutex<Option<std::sync::Arc<dyn Discovery>>>,
+}
+
+impl Lazy {
+    /// Discovery that `make` starts on first use.
+    pub fn new(make: impl Fn() -> anyhow::Result<std::sync::Arc<dyn Discovery>> + Send + Sync + 'static) -> Lazy {
+        Lazy {
+            make: Some(Box::new(make)),
+            made: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// No discovery (`--no-mdns`).
+    pub fn off() -> Lazy {
+        Lazy {
+            make: None,
+            made: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether it was started.
+    pub fn started(&self) -> bool {
+        self.made.lock().map(|m| m.is_some()).unwrap_or(false)
+    }
+
+    /// The discovery, started now if it was not; `None` when off.
+    pub fn get(&self) -> anyhow::Result<Option<std::sync::Arc<dyn Discovery>>> {
+        let Some(make) = &self.make else {
+            return Ok(None);
+        };
+        let mut made = self
+            .made
+            .lock()
+            .map_err(|_| anyhow::anyhow!("discovery state poisoned"))?;
+        if let Some(d) = made.as_ref() {
+            return Ok(Some(d.clone()));
+        }
+        let d = make()?;
+        *made = Some(d.clone());
+        Ok(Some(d))
+    }
+}
+
 /// How many [`Found`] a subscriber may have unread before new ones are
 /// dropped for it (with a warning). Discovery must never block on a slow
 /// reader: mdns-sd closes a browse whose channel fills up.

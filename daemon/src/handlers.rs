@@ -1,11 +1,11 @@
 //! One handler per IPC request kind. Each takes the vault, does its one job
 //! and returns a reply or a typed error whose message says what to do.
 
-use authsync_proto::entries::{EntryHistory, Index, describe_change, edits_from};
+use authsync_proto::entries::{EntryHistory, Index, changes, describe_change, edits_from, same_entry};
 use authsync_proto::ids::EntryId;
 use authsync_proto::ipc::{
-    CodeReply, EntrySummary, ErrorCode, ImportReply, IpcError, LogEvent, MAX_IMPORT_ENTRIES, NewEntry, NewSecret,
-    Reply, RevealedEntry, StatusReply, VersionInfo, WireSecret,
+    CodeReply, CodesReply, EntrySummary, ErrorCode, ImportReply, IpcError, LiveCode, LogEvent, MAX_IMPORT_ENTRIES,
+    NewEntry, NewSecret, Reply, RevealedEntry, StatusReply, VersionInfo, WireSecret,
 };
 use authsync_proto::otp::{self, OtpKind, Secret};
 use authsync_proto::record::{Body, Edits, EntryBody};
@@ -69,6 +69,7 @@ pub fn summary(entry: &EntryHistory) -> EntrySummary {
 pub enum Scope {
     Live,
     Deleted,
+    /// Live and deleted (`show --deleted`, `history --deleted`).
     All,
 }
 
@@ -80,16 +81,35 @@ fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryH
     }
     match found.as_slice() {
         [one] => Ok(one),
-        [] => Err(IpcError::new(
+        [] if scope == Scope::Live && !index.find(query, true).is_empty() => Err(IpcError::new(
             ErrorCode::NotFound,
-            format!("no entry matches '{query}'; `authctl list` shows them all"),
+            format!(
+                "no entry matches '{query}' but a deleted one: `authctl restore {query}` brings it back, `authctl list --deleted` shows it"
+            ),
         )),
+        [] => Err(not_found(index, query, scope != Scope::Live)),
         many => Err(IpcError {
             code: ErrorCode::Ambiguous,
             message: format!("'{query}' matches {} entries; be more specific", many.len()),
             candidates: many.iter().map(|e| summary(e)).collect(),
         }),
     }
+}
+
+/// "No entry matches", with the names a typo away from `query`.
+fn not_found(index: &Index, query: &str, include_deleted: bool) -> IpcError {
+    let labels: Vec<String> = index
+        .suggest(query, include_deleted)
+        .into_iter()
+        .map(|e| e.view().label())
+        .collect();
+    IpcError::new(
+        ErrorCode::NotFound,
+        format!(
+            "no entry matches '{query}'{}; `authctl list` shows them all",
+            authsync_proto::query::did_you_mean(&labels)
+        ),
+    )
 }
 
 fn secret_of(new: &NewSecret) -> Result<Secret> {
@@ -150,6 +170,16 @@ pub fn add(vault: &mut Vault, entry: NewEntry) -> Result<Reply> {
         deleted: false,
         edits: Edits::ALL,
     };
+    if let Some(existing) = index(vault)?.already_holds(&body) {
+        return Err(IpcError::new(
+            ErrorCode::AlreadyExists,
+            format!(
+                "{} is already in the vault with that secret (entry {}); nothing was added",
+                existing.view().label(),
+                &existing.id().to_string()[..8]
+            ),
+        ));
+    }
     let shown = show_code(&mut body)?;
     let mut id = [0u8; 16];
     OsRng.fill_bytes(&mut id);
@@ -213,19 +243,69 @@ pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Resul
     }
 }
 
-pub fn list(vault: &Vault, deleted: bool) -> Result<Reply> {
+/// Every live entry's current and next code, for the live view. HOTP
+/// entries come without codes: showing one would use it up.
+pub fn codes(vault: &Vault, clock_skew_ms: Option<i64>) -> Result<Reply> {
     let index = index(vault)?;
-    let mut entries: Vec<EntrySummary> = index
-        .entries()
-        .filter(|e| deleted || !e.view().deleted)
+    let at = unix_secs();
+    let mut entries = Vec::new();
+    for entry in index.entries().filter(|e| !e.view().deleted) {
+        let view = entry.view();
+        let step = match view.spec.kind {
+            OtpKind::Totp { period } => Some(period),
+            // Steam Guard codes change every 30 s.
+            OtpKind::Steam => Some(30),
+            OtpKind::Hotp { .. } => None,
+        };
+        let (code, next) = match step {
+            // An entry whose code cannot be made (it was checked when added)
+            // shows without one rather than hiding the others.
+            Some(step) => (
+                otp::code(&view.secret, &view.spec, at).ok(),
+                otp::code(&view.secret, &view.spec, at.saturating_add(step)).ok(),
+            ),
+            None => (None, None),
+        };
+        entries.push(LiveCode {
+            entry: summary(entry),
+            code,
+            next,
+        });
+    }
+    entries.sort_by_key(|c| (c.entry.label().to_lowercase(), c.entry.id.clone()));
+    Ok(Reply::Codes(CodesReply {
+        at,
+        entries,
+        clock_skew_ms,
+    }))
+}
+
+/// Every entry (live ones, or deleted ones too), or those `query` matches,
+/// or those tagged `tag`. A query that matches nothing is not an error: the
+/// list is empty.
+pub fn list(vault: &Vault, deleted: bool, query: Option<&str>, tag: Option<&str>) -> Result<Reply> {
+    let index = index(vault)?;
+    let picked: Vec<&EntryHistory> = match query {
+        Some(q) => index.find(q, deleted),
+        None => index.entries().filter(|e| deleted || !e.view().deleted).collect(),
+    };
+    let tag = tag.map(|t| t.trim().to_lowercase());
+    let mut entries: Vec<EntrySummary> = picked
+        .into_iter()
+        .filter(|e| {
+            tag.as_deref()
+                .is_none_or(|t| e.view().tags.iter().any(|have| have.to_lowercase() == t))
+        })
         .map(summary)
         .collect();
     entries.sort_by_key(|e| (e.label().to_lowercase(), e.id.clone()));
     Ok(Reply::Entries(entries))
 }
 
-pub fn show(vault: &Vault, query: &str) -> Result<Reply> {
-    Ok(Reply::Entry(summary(resolve(index(vault)?, query, Scope::All)?)))
+/// The live entry `query` names; with `deleted`, deleted ones count too.
+pub fn show(vault: &Vault, query: &str, deleted: bool) -> Result<Reply> {
+    let scope = if deleted { Scope::All } else { Scope::Live };
+    Ok(Reply::Entry(summary(resolve(index(vault)?, query, scope)?)))
 }
 
 /// Writes a new version of the entry `query` names, changed by `change`,
@@ -290,8 +370,11 @@ fn device_name(vault: &Vault, device: &authsync_proto::ids::DeviceId) -> Option<
         .map(|m| m.info.name.clone())
 }
 
-pub fn history(vault: &Vault, query: &str) -> Result<Reply> {
-    let entry = resolve(index(vault)?, query, Scope::All)?;
+/// The versions of the live entry `query` names; with `deleted`, deleted
+/// ones count too.
+pub fn history(vault: &Vault, query: &str, deleted: bool) -> Result<Reply> {
+    let scope = if deleted { Scope::All } else { Scope::Live };
+    let entry = resolve(index(vault)?, query, scope)?;
     let versions = entry
         .versions()
         .iter()
@@ -323,54 +406,137 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
         .into_iter()
         .take(limit.unwrap_or(usize::MAX))
         .map(|record| {
-            let what = match &record.body {
-                Body::Genesis { founder } => format!("started the household as {}", founder.name),
-                Body::Member { member, .. } => format!("admitted device {} ({})", member.name, member.device.short()),
-                Body::Revoke { device, .. } if *device == record.id.origin => "left the household".to_string(),
-                Body::Revoke { device, .. } => format!("revoked device {}", name(device)),
-                Body::Epoch { counter: 0, .. } => "created the household key".to_string(),
-                Body::Epoch { counter, envelopes, .. }
-                    if vault
-                        .ledger()
-                        .household()
-                        .and_then(|h| h.epochs.values().find(|e| e.counter == *counter))
-                        .is_some_and(|e| e.created_by == record.id) =>
-                {
-                    format!(
-                        "rotated the household key (#{counter}, sealed to {} devices)",
-                        envelopes.len()
+            let mut event = LogEvent {
+                time_ms: record.hlc.ms,
+                device: record.id.origin.to_string(),
+                device_name: device_name(vault, &record.id.origin),
+                record: record.id.to_string(),
+                what: String::new(),
+                event: String::new(),
+                entry: None,
+                entry_label: None,
+                changes: Vec::new(),
+                subject_device: None,
+                subject_device_name: None,
+                key_number: None,
+                sealed_to: None,
+            };
+            let devices = |n: usize| {
+                if n == 1 {
+                    "1 device".to_string()
+                } else {
+                    format!("{n} devices")
+                }
+            };
+            let (kind, what) = match &record.body {
+                Body::Genesis { founder } => {
+                    event.subject_device = Some(record.id.origin.to_string());
+                    event.subject_device_name = Some(founder.name.clone());
+                    (
+                        "household_started",
+                        format!("started the household as {}", founder.name),
                     )
                 }
-                Body::Epoch { counter, .. } => format!("made household key #{counter}, not in line"),
+                Body::Member { member, .. } => {
+                    event.subject_device = Some(member.device.to_string());
+                    event.subject_device_name = Some(member.name.clone());
+                    (
+                        "device_admitted",
+                        format!("admitted device {} ({})", member.name, member.device.short()),
+                    )
+                }
+                Body::Revoke { device, .. } => {
+                    event.subject_device = Some(device.to_string());
+                    event.subject_device_name = device_name(vault, device);
+                    if *device == record.id.origin {
+                        ("device_left", "left the household".to_string())
+                    } else {
+                        ("device_revoked", format!("revoked device {}", name(device)))
+                    }
+                }
+                Body::Epoch {
+                    epoch,
+                    counter,
+                    envelopes,
+                    ..
+                } => {
+                    event.key_number = Some(*counter);
+                    event.sealed_to = Some(envelopes.len());
+                    let in_line = vault
+                        .ledger()
+                        .household()
+                        .and_then(|h| h.epochs.get(epoch))
+                        .is_some_and(|e| e.in_line && e.created_by == record.id);
+                    if !in_line {
+                        (
+                            "key_out_of_line",
+                            format!("made household key #{counter}, which is not in line"),
+                        )
+                    } else if *counter == 0 {
+                        ("key_created", "created the household key".to_string())
+                    } else {
+                        (
+                            "key_rotated",
+                            format!(
+                                "rotated the household key (#{counter}, sealed to {})",
+                                devices(envelopes.len())
+                            ),
+                        )
+                    }
+                }
                 Body::Envelopes { epoch, envelopes } => {
                     let counter = vault
                         .ledger()
                         .household()
                         .and_then(|h| h.epochs.get(epoch))
-                        .map_or_else(|| "?".to_string(), |e| e.counter.to_string());
-                    format!("shared household key #{counter} with {} devices", envelopes.len())
+                        .map(|e| e.counter);
+                    event.key_number = counter;
+                    event.sealed_to = Some(envelopes.len());
+                    let number = counter.map_or_else(|| "?".to_string(), |c| c.to_string());
+                    (
+                        "key_shared",
+                        format!("shared household key #{number} with {}", devices(envelopes.len())),
+                    )
                 }
-                Body::Entry(sealed) => index
-                    .and_then(|i| i.get(&sealed.entry))
-                    .and_then(|e| {
+                Body::Entry(sealed) => {
+                    let seen = index.and_then(|i| i.get(&sealed.entry)).and_then(|e| {
                         let v = e.versions().iter().find(|v| v.record == record.id)?;
-                        Some(describe_change(e.base_of(v), &v.body))
-                    })
-                    .unwrap_or_else(|| "changed an entry (unlock to see which)".to_string()),
+                        Some((e.base_of(v), &v.body))
+                    });
+                    match seen {
+                        Some((base, body)) => {
+                            event.entry = Some(sealed.entry.to_string());
+                            event.entry_label = Some(body.label());
+                            event.changes = changes(base, body).into_iter().map(|c| c.name().to_string()).collect();
+                            ("entry_changed", describe_change(base, body))
+                        }
+                        None => ("entry_unreadable", "changed an entry (unlock to see which)".to_string()),
+                    }
+                }
             };
-            LogEvent {
-                time_ms: record.hlc.ms,
-                device: record.id.origin.to_string(),
-                device_name: device_name(vault, &record.id.origin),
-                record: record.id.to_string(),
-                what,
-            }
+            event.event = kind.to_string();
+            event.what = what;
+            event
         })
         .collect();
     Ok(Reply::Log(events))
 }
 
+/// Undeletes the deleted entry `query` names. A query that names only a
+/// live entry says so, rather than "no entry matches".
 pub fn restore(vault: &mut Vault, query: &str) -> Result<Reply> {
+    let index = index(vault)?;
+    if let Err(e) = resolve(index, query, Scope::Deleted) {
+        if e.code == ErrorCode::NotFound {
+            if let Ok(live) = resolve(index, query, Scope::Live) {
+                return Err(bad(format!(
+                    "{} is not deleted; nothing to restore (`authctl list --deleted` shows deleted entries)",
+                    live.view().label()
+                )));
+            }
+        }
+        return Err(e);
+    }
     edit(vault, query, Scope::Deleted, |body| {
         body.deleted = false;
         Ok(())
@@ -378,8 +544,9 @@ pub fn restore(vault: &mut Vault, query: &str) -> Result<Reply> {
 }
 
 /// Adds `entries` in one durable batch, all or nothing. An invalid entry
-/// refuses the whole request; one equal to a live entry (same secret, issuer
-/// and account), or to an earlier one of the batch, is skipped.
+/// refuses the whole request; one equal to a live entry, or to an earlier
+/// one of the batch ([`same_entry`]: names, secret, kind, algorithm, digits
+/// and period), is skipped.
 pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
     index(vault)?;
     if entries.len() > MAX_IMPORT_ENTRIES {
@@ -414,11 +581,8 @@ pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
         };
         body.check_size()
             .map_err(|e| bad(format!("entry {} ({label}): {e}; nothing was imported", i + 1)))?;
-        let same = |other: &EntryBody| {
-            other.issuer == body.issuer && other.account == body.account && other.secret.ct_eq(&body.secret)
-        };
-        let present = index(vault)?.entries().any(|e| !e.view().deleted && same(e.view()));
-        if present || bodies.iter().any(|(_, b)| same(b)) {
+        let present = index(vault)?.already_holds(&body).is_some();
+        if present || bodies.iter().any(|(_, b)| same_entry(b, &body)) {
             skipped.push(label);
             continue;
         }
@@ -441,10 +605,7 @@ pub fn reveal(vault: &Vault, query: Option<&str>) -> Result<Reply> {
         Some(q) => {
             let found = index.find(q, false);
             if found.is_empty() {
-                return Err(IpcError::new(
-                    ErrorCode::NotFound,
-                    format!("no entry matches '{q}'; `authctl list` shows them all"),
-                ));
+                return Err(not_found(index, q, false));
             }
             found
         }

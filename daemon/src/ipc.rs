@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use authsync_proto::ipc::{
-    ErrorCode, Hello, IMPORT_LINE_PREFIX, IpcError, MAX_IMPORT_LINE_BYTES, MAX_LINE_BYTES, PROTOCOL_VERSION, Request,
-    Response,
+    ErrorCode, Hello, IMPORT_LINE_PREFIX, IpcError, MAX_IMPORT_LINE_BYTES, MAX_LINE_BYTES, PROTOCOL_VERSION, Reply,
+    Request, Response,
 };
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -182,6 +182,7 @@ async fn client(stream: UnixStream, daemon: Daemon) -> io::Result<()> {
             Ok(Ok(Line::Complete)) => &buf[..],
         };
         let response = match serde_json::from_slice::<Request>(line) {
+            Ok(Request::Watch) => return watch(reader, writer, daemon).await,
             Ok(request) => {
                 let op = request.op();
                 let result = daemon.handle(request).await;
@@ -198,5 +199,31 @@ async fn client(stream: UnixStream, daemon: Daemon) -> io::Result<()> {
             ),
         };
         send(&mut writer, &response).await?;
+    }
+}
+
+/// A `watch` stream: `Done`, then `Changed` after each change, until the
+/// client hangs up (or sends anything: a stream takes no more requests) or
+/// the daemon stops.
+async fn watch<R: AsyncRead + Unpin>(
+    mut reader: BufReader<R>,
+    mut writer: impl AsyncWriteExt + Unpin,
+    daemon: Daemon,
+) -> io::Result<()> {
+    // Subscribe before saying so: a change right after `Done` is not lost.
+    let mut watcher = daemon.watcher();
+    send(&mut writer, &Response::from(Ok(Reply::Done))).await?;
+    let mut byte = [0u8; 1];
+    loop {
+        tokio::select! {
+            alive = watcher.changed() => {
+                if !alive {
+                    return Ok(());
+                }
+                send(&mut writer, &Response::from(Ok(Reply::Changed))).await?;
+            }
+            _ = reader.read(&mut byte) => return Ok(()),
+            _ = daemon.stopped() => return Ok(()),
+        }
     }
 }

@@ -165,15 +165,18 @@ async fn run(args: Args, paths: &Paths) -> Result<bool> {
     for peer in &net_config.peers {
         network::check_peer(peer)?;
     }
-    let discovery: Option<Arc<dyn discovery::Discovery>> = if args.no_mdns || config.mdns == Some(false) {
-        None
+    // mDNS starts with the network (a household exists) or when `join`
+    // looks for an offer: a device with no household answers no one.
+    let discovery = if args.no_mdns || config.mdns == Some(false) {
+        discovery::Lazy::off()
     } else {
         let bind = Some(net_config.listen.ip()).filter(|ip| !ip.is_unspecified());
-        Some(Arc::new(
-            discovery::Mdns::new(bind).context("failed to start mDNS (use --no-mdns to go without)")?,
-        ))
+        discovery::Lazy::new(move || {
+            let mdns = discovery::Mdns::new(bind).context("failed to start mDNS (use --no-mdns to go without)")?;
+            Ok(Arc::new(mdns) as Arc<dyn discovery::Discovery>)
+        })
     };
-    let daemon = daemon::Daemon::new(vault, auto_lock, discovery.clone());
+    let daemon = daemon::Daemon::new(vault, auto_lock, discovery);
     daemon.set_relay(args.relay || config.relay == Some(true));
     daemon
         .unlock_with_key_file()
@@ -198,6 +201,10 @@ async fn run(args: Args, paths: &Paths) -> Result<bool> {
             config.peers.extend(daemon.learned_peers());
             config.peers.sort();
             config.peers.dedup();
+            let discovery = daemon.discovery().unwrap_or_else(|e| {
+                tracing::error!("{e:#}; this device finds peers only by address");
+                None
+            });
             match network::start(&daemon, &config, discovery).await {
                 Ok(net) => daemon.set_net(net),
                 // Codes still work without the network: keep serving them.

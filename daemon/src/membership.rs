@@ -63,6 +63,7 @@ impl Daemon {
                             name: m.info.name.clone(),
                             this_device: Some(m.info.device) == me,
                             revoked: m.revoked_after.is_some() || m.voided,
+                            left: left(vault, &m.info.device),
                             forked: m.forked_at.is_some(),
                             quota_warning: quota_warning(vault.ledger().usage(&m.info.device)),
                             online: peer.is_some_and(|p| p.connected),
@@ -199,6 +200,10 @@ impl Daemon {
             .into_iter()
             .filter_map(|device| household.members.get(&device))
             .map(|member| {
+                // A device that left took only what it could still read:
+                // live entries whose current secret it held. A revoked one
+                // may be in a thief's hands: everything it ever read counts.
+                let left = left(vault, &member.info.device);
                 let mut entries: Vec<ExposedEntry> = index
                     .exposed_to(household, &member.info.device)
                     .into_iter()
@@ -208,11 +213,13 @@ impl Daemon {
                             rotated: exposed.rotated,
                         })
                     })
+                    .filter(|e| !left || (!e.rotated && !e.entry.deleted))
                     .collect();
                 entries.sort_by_key(|e| e.entry.label().to_lowercase());
                 Exposure {
                     device: member.info.device.to_string(),
                     device_name: member.info.name.clone(),
+                    left,
                     entries,
                     cascaded: member.voided,
                 }
@@ -250,6 +257,7 @@ impl Daemon {
             code: code.to_string(),
             expires_in_secs: ttl.as_secs(),
             listen: net.local_addr().map(|a| a.to_string()),
+            addresses: net.local_addr().map(reachable_addrs).unwrap_or_default(),
         };
         let nameplate = code.nameplate;
         let expires = Instant::now() + ttl;
@@ -415,7 +423,7 @@ impl Daemon {
 
     /// Looks for the offer numbered `nameplate` with discovery.
     async fn find_offer(&self, nameplate: u16) -> Result<std::net::SocketAddr> {
-        let discovery = self.0.discovery.clone().ok_or_else(|| {
+        let discovery = self.0.discovery.get().map_err(internal)?.ok_or_else(|| {
             bad("discovery is off (--no-mdns); give the other device's address with --peer HOST:PORT")
         })?;
         let mut found = discovery.subscribe();
@@ -551,4 +559,33 @@ fn resolve_device(vault: &Vault, query: &str) -> Result<DeviceId> {
             format!("'{query}' names several devices; give its id from `authctl devices`"),
         )),
     }
+}
+
+/// The addresses another device can dial to reach `local`: itself when it
+/// is one address; this machine's non-loopback addresses (of its family,
+/// IPv4 for `0.0.0.0`) with its port when it is unspecified.
+fn reachable_addrs(local: std::net::SocketAddr) -> Vec<String> {
+    if !local.ip().is_unspecified() {
+        return vec![local.to_string()];
+    }
+    let mut out: Vec<String> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| !ip.is_loopback() && (local.is_ipv6() || ip.is_ipv4()))
+        .filter(|ip| !matches!(ip, std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
+        .map(|ip| std::net::SocketAddr::new(ip, local.port()).to_string())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether `device` left the household itself: a `Revoke` of itself that
+/// it signed (`authctl leave`).
+fn left(vault: &Vault, device: &authsync_proto::ids::DeviceId) -> bool {
+    vault.ledger().records().any(|r| {
+        r.id.origin == *device
+            && matches!(&r.body, authsync_proto::record::Body::Revoke { device: d, .. } if d == device)
+    })
 }

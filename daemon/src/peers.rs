@@ -81,10 +81,21 @@ struct Inner {
 }
 
 /// The table; share it with `Arc`.
-#[derive(Default)]
 pub struct Peers {
     me: Mutex<Option<DeviceId>>,
     inner: Mutex<Inner>,
+    /// Bumped when a session comes up or goes down (`watch` streams).
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Peers {
+    fn default() -> Self {
+        Peers {
+            me: Mutex::default(),
+            inner: Mutex::default(),
+            changes: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 /// Keeps a session registered; unregisters it when dropped.
@@ -103,6 +114,8 @@ impl Drop for SessionGuard {
                 seen.connected = false;
                 seen.last_seen_ms = now_ms();
             }
+            drop(inner);
+            self.peers.changed();
         }
     }
 }
@@ -110,6 +123,15 @@ impl Drop for SessionGuard {
 impl Peers {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bumped each time a session comes up or goes down.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Sets this device's id (known once it has an identity).
@@ -168,6 +190,8 @@ impl Peers {
                 bytes: None,
             },
         );
+        drop(inner);
+        self.changed();
         Some(SessionGuard {
             peers: self.clone(),
             peer,

@@ -199,8 +199,15 @@ fn ipc_lines() {
             next: true,
             previous: false,
         },
-        Request::List { deleted: true },
-        Request::Show { query: query() },
+        Request::List {
+            deleted: true,
+            query: None,
+            tag: None,
+        },
+        Request::Show {
+            query: query(),
+            deleted: false,
+        },
         Request::Rename {
             query: query(),
             issuer: Some("AWS".to_owned()),
@@ -214,7 +221,10 @@ fn ipc_lines() {
         },
         Request::Remove { query: query() },
         Request::Restore { query: query() },
-        Request::History { query: query() },
+        Request::History {
+            query: query(),
+            deleted: false,
+        },
         Request::Rotate {
             query: query(),
             otp: NewSecret {
@@ -256,7 +266,7 @@ fn ipc_lines() {
     write("ipc", "hello", &serde_json::to_vec(&hello).expect("a hello serializes"));
     // What people type with socat: the short forms the defaults allow.
     write("ipc", "code-short", br#"{"op":"code","query":"amazon"}"#);
-    write("ipc", "steam", br#"{"op":"add","entry":{"issuer":null,"account":"s","otp":{"secret":"AAAA","spec":{"kind":"Steam","algorithm":"Sha1","digits":5}}}}"#);
+    write("ipc", "steam", br#"{"op":"add","entry":{"issuer":null,"account":"s","otp":{"secret":"AAAA","spec":{"type":"steam","algorithm":"SHA1","digits":5}}}}"#);
 }
 
 /// Every export file of the shared vectors, and every Google migration URI,

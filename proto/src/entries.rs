@@ -20,6 +20,7 @@ use crate::hlc::Hlc;
 use crate::ids::{DeviceId, EntryId, EpochId, RecordId};
 use crate::ledger::Ledger;
 use crate::otp::{OtpKind, OtpSpec};
+use crate::query::{Fuzzy, Match};
 use crate::record::{Body, Edits, EntryBody, Record};
 
 /// One decrypted version of an entry.
@@ -75,19 +76,7 @@ impl SearchKey {
 
     /// `Some(true)` for an exact match, `Some(false)` for a partial one.
     fn matches(&self, q: &str) -> Option<bool> {
-        let full = q
-            .split_once(':')
-            .map(|(i, a)| (i.trim(), a.trim()))
-            .filter(|(i, a)| !i.is_empty() && !a.is_empty());
-        let exact = q == self.issuer
-            || q == self.account
-            || q == self.id
-            || full.is_some_and(|(i, a)| i == self.issuer && a == self.account);
-        let partial = self.issuer.contains(q)
-            || self.account.contains(q)
-            || self.id.starts_with(q)
-            || full.is_some_and(|(i, a)| self.issuer.ends_with(i) && self.account.starts_with(a));
-        (exact || partial).then_some(exact)
+        crate::query::exact_or_partial(q, &self.issuer, &self.account, &self.id).map(|m| m == Match::Exact)
     }
 }
 
@@ -124,6 +113,14 @@ pub fn edits_from(before: &EntryBody, after: &EntryBody) -> Edits {
         }
     }
     edits
+}
+
+/// Whether `a` and `b` are the same account: same issuer, account, secret
+/// (constant-time), kind, algorithm, digits and period. An HOTP counter
+/// does not count (it moves with use); two entries that differ only in
+/// algorithm make different codes and are two entries.
+pub fn same_entry(a: &EntryBody, b: &EntryBody) -> bool {
+    a.issuer == b.issuer && a.account == b.account && same_otp(a, b)
 }
 
 impl EntryHistory {
@@ -342,14 +339,21 @@ impl Index {
         self.entries.get(id)
     }
 
+    /// The live entry `body` duplicates ([`same_entry`]), if any.
+    pub fn already_holds(&self, body: &EntryBody) -> Option<&EntryHistory> {
+        self.entries
+            .values()
+            .find(|e| !e.view().deleted && same_entry(e.view(), body))
+    }
+
     /// How many entry records could not be opened (no key for their epoch).
     pub fn unreadable(&self) -> usize {
         self.unreadable
     }
 
-    /// The entries a query names. Matching is case-insensitive on issuer,
-    /// account, `issuer:account` and the entry id; when some entries match
-    /// exactly, only those count.
+    /// The entries a query names, by the tiers of [`crate::query`]: exact
+    /// (case-insensitive issuer, account, `issuer:account` or entry id),
+    /// else partial, else fuzzy (the best score; several on a tie).
     pub fn find(&self, query: &str, include_deleted: bool) -> Vec<&EntryHistory> {
         let q = query.trim().to_lowercase();
         let usable = |e: &&EntryHistory| include_deleted || !e.view().deleted;
@@ -369,6 +373,15 @@ impl Index {
             .filter(usable)
             .filter_map(|e| e.search.matches(&q).map(|exact| (e, exact)))
             .collect();
+        if candidates.is_empty() {
+            let mut fuzzy = Fuzzy::new(&q);
+            return fuzzy.best(
+                self.entries
+                    .values()
+                    .filter(usable)
+                    .map(|e| (e, e.search.issuer.as_str(), e.search.account.as_str())),
+            );
+        }
         let any_exact = candidates.iter().any(|(_, exact)| *exact);
         candidates
             .into_iter()
@@ -376,6 +389,96 @@ impl Index {
             .map(|(e, _)| e)
             .collect()
     }
+
+    /// The entries to suggest when `find` found none: see
+    /// [`query::suggest`](crate::query::suggest).
+    pub fn suggest(&self, query: &str, include_deleted: bool) -> Vec<&EntryHistory> {
+        crate::query::suggest(
+            query,
+            self.entries
+                .values()
+                .filter(|e| include_deleted || !e.view().deleted)
+                .map(|e| (e, e.search.issuer.as_str(), e.search.account.as_str())),
+        )
+    }
+}
+
+/// One thing a version changed, for `history` and `log`. Its
+/// [`Change::name`] is the stable word `log --json` gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Change {
+    /// The first version.
+    Added,
+    /// Deleted.
+    Deleted,
+    /// Undeleted.
+    Restored,
+    /// A new secret (or kind, algorithm, digits, period).
+    Rotated,
+    /// An HOTP code was used (the counter moved).
+    UsedHotp,
+    /// Issuer or account changed.
+    Renamed,
+    /// Tags changed.
+    Tagged,
+    /// The note changed.
+    Noted,
+    /// Concurrent edits merged, nothing else.
+    Merged,
+}
+
+impl Change {
+    /// `added`, `deleted`, `restored`, `rotated`, `used_hotp`, `renamed`,
+    /// `tagged`, `noted`, `merged`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Deleted => "deleted",
+            Change::Restored => "restored",
+            Change::Rotated => "rotated",
+            Change::UsedHotp => "used_hotp",
+            Change::Renamed => "renamed",
+            Change::Tagged => "tagged",
+            Change::Noted => "noted",
+            Change::Merged => "merged",
+        }
+    }
+}
+
+/// What `version` edited (its `edits`, named against `base`, the version it
+/// was edited from): never what it merely carries from another head.
+pub fn changes(base: Option<&EntryBody>, version: &EntryBody) -> Vec<Change> {
+    if base.is_none() {
+        return vec![Change::Added];
+    }
+    let edits = version.edits;
+    let mut changes = Vec::new();
+    if edits.contains(Edits::DELETED) {
+        changes.push(if version.deleted {
+            Change::Deleted
+        } else {
+            Change::Restored
+        });
+    }
+    if edits.contains(Edits::OTP) {
+        changes.push(Change::Rotated);
+    } else if edits.contains(Edits::COUNTER) {
+        changes.push(Change::UsedHotp);
+    }
+    if edits.contains(Edits::ISSUER) || edits.contains(Edits::ACCOUNT) {
+        changes.push(Change::Renamed);
+    }
+    if edits.contains(Edits::TAGS) {
+        changes.push(Change::Tagged);
+    }
+    if edits.contains(Edits::NOTE) {
+        changes.push(Change::Noted);
+    }
+    if changes.is_empty() {
+        changes.push(Change::Merged);
+    }
+    changes
 }
 
 /// What `version` edited, in words, for `history` and `log`: the fields it
@@ -386,29 +489,20 @@ pub fn describe_change(base: Option<&EntryBody>, version: &EntryBody) -> String 
     let Some(base) = base else {
         return format!("added {label}");
     };
-    let edits = version.edits;
-    let mut changes = Vec::new();
-    if edits.contains(Edits::DELETED) {
-        changes.push(if version.deleted { "deleted" } else { "restored" }.to_string());
-    }
-    if edits.contains(Edits::OTP) {
-        changes.push("rotated the secret".to_string());
-    } else if edits.contains(Edits::COUNTER) {
-        changes.push("used an HOTP code".to_string());
-    }
-    if edits.contains(Edits::ISSUER) || edits.contains(Edits::ACCOUNT) {
-        changes.push(format!("renamed from {}", base.label()));
-    }
-    if edits.contains(Edits::TAGS) {
-        changes.push("edited tags".to_string());
-    }
-    if edits.contains(Edits::NOTE) {
-        changes.push("edited the note".to_string());
-    }
-    if changes.is_empty() {
-        changes.push("merged edits".to_string());
-    }
-    format!("{label}: {}", changes.join(", "))
+    let words: Vec<String> = changes(Some(base), version)
+        .into_iter()
+        .map(|c| match c {
+            Change::Renamed => format!("renamed from {}", base.label()),
+            Change::Deleted => "deleted".into(),
+            Change::Restored => "restored".into(),
+            Change::Rotated => "rotated the secret".into(),
+            Change::UsedHotp => "used an HOTP code".into(),
+            Change::Tagged => "edited tags".into(),
+            Change::Noted => "edited the note".into(),
+            Change::Added | Change::Merged => "merged edits".into(),
+        })
+        .collect();
+    format!("{label}: {}", words.join(", "))
 }
 
 impl EntryHistory {
@@ -512,5 +606,31 @@ mod tests {
         }
         assert_eq!(history.heads().len(), 2);
         assert_eq!(history.view().note, "same");
+    }
+
+    /// Two entries that differ only in algorithm, digits or period make
+    /// different codes: they are two entries. An HOTP counter is use, not
+    /// identity.
+    #[test]
+    fn same_entry_counts_every_parameter_but_the_counter() {
+        let base = version(1, &[], "").body;
+        assert!(same_entry(&base, &base.duplicate()));
+        let changed = |f: &dyn Fn(&mut EntryBody)| {
+            let mut b = base.duplicate();
+            f(&mut b);
+            same_entry(&base, &b)
+        };
+        assert!(!changed(&|b| b.spec.algorithm = crate::otp::Algorithm::Sha256));
+        assert!(!changed(&|b| b.spec.digits = 8));
+        assert!(!changed(&|b| b.spec.kind = OtpKind::Totp { period: 60 }));
+        assert!(!changed(&|b| b.secret = Secret::new(vec![2; 20])));
+        assert!(!changed(&|b| b.issuer = Some("x".into())));
+        assert!(!changed(&|b| b.account = "b".into()));
+        assert!(changed(&|b| b.note = "a note is not identity".into()));
+        let mut hotp = base.duplicate();
+        hotp.spec.kind = OtpKind::Hotp { counter: 1 };
+        let mut used = hotp.duplicate();
+        used.spec.kind = OtpKind::Hotp { counter: 9 };
+        assert!(same_entry(&hotp, &used));
     }
 }

@@ -136,16 +136,25 @@ pub enum Request {
         #[serde(default)]
         previous: bool,
     },
-    /// Every entry.
+    /// Every entry, or those `query` or `tag` picks.
     List {
         /// Deleted ones too.
         #[serde(default)]
         deleted: bool,
+        /// Only the entries this matches (as `code` matches, but every match).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+        /// Only the entries with this tag (case-insensitive).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
     },
     /// One entry, without its secret.
     Show {
         /// Names one entry.
         query: String,
+        /// Deleted entries count too.
+        #[serde(default)]
+        deleted: bool,
     },
     /// Changes an entry's issuer or account.
     Rename {
@@ -181,8 +190,11 @@ pub enum Request {
     },
     /// Every version of an entry.
     History {
-        /// Names one entry, deleted or not.
+        /// Names one entry.
         query: String,
+        /// Deleted entries count too.
+        #[serde(default)]
+        deleted: bool,
     },
     /// Replaces an entry's secret; the old one stays as `previous`.
     Rotate {
@@ -257,6 +269,15 @@ pub enum Request {
         /// At most this many events.
         limit: Option<usize>,
     },
+    /// Every live entry's current and next code (TOTP and Steam; HOTP
+    /// entries come without, as showing one would use it up): the live
+    /// view. Never a secret.
+    Codes,
+    /// Turns the connection into a stream: [`Reply::Done`] at once, then
+    /// [`Reply::Changed`] each time an entry, the lock state or the set of
+    /// peers online changes (bursts coalesced), until the client hangs up
+    /// or the daemon stops. No idle timeout applies to it.
+    Watch,
 }
 
 impl Request {
@@ -287,6 +308,8 @@ impl Request {
             Request::Exposed { .. } => "exposed",
             Request::Import { .. } => "import",
             Request::Reveal { .. } => "reveal",
+            Request::Codes => "codes",
+            Request::Watch => "watch",
         }
     }
 }
@@ -349,6 +372,10 @@ pub struct PairingReply {
     pub expires_in_secs: u64,
     /// Where this daemon listens (for `join --peer`).
     pub listen: Option<String>,
+    /// The `host:port` addresses the new device can give `join --peer`:
+    /// this machine's non-loopback addresses when listening on all of them.
+    #[serde(default)]
+    pub addresses: Vec<String>,
 }
 
 /// What a revoked device could read.
@@ -358,6 +385,10 @@ pub struct Exposure {
     pub device: String,
     /// Its name.
     pub device_name: String,
+    /// It left itself (`authctl leave`): only what it could still read
+    /// (live entries not rotated since) is listed.
+    #[serde(default)]
+    pub left: bool,
     /// The entries it could read, with whether each was rotated since.
     pub entries: Vec<ExposedEntry>,
     /// Whether it is out because the device that admitted it was revoked
@@ -415,7 +446,7 @@ pub struct DeviceInfo {
     pub name: String,
     /// Whether it is this device.
     pub this_device: bool,
-    /// Whether it was revoked.
+    /// Whether it was revoked (by another device, or itself: see `left`).
     pub revoked: bool,
     /// Whether it was caught signing two histories (its key is in two
     /// hands): its records past the fork are refused until it is revoked.
@@ -424,6 +455,9 @@ pub struct DeviceInfo {
     /// Bytes of its records held, when near or over the quota.
     #[serde(default)]
     pub quota_warning: Option<String>,
+    /// Whether it left the household itself (`authctl leave`).
+    #[serde(default)]
+    pub left: bool,
     /// Whether a sync session with it is up.
     pub online: bool,
     /// When it was last heard from, Unix ms.
@@ -486,6 +520,34 @@ pub struct LogEvent {
     pub record: String,
     /// What happened, in words (names, never secrets).
     pub what: String,
+    /// What happened, for scripts: `household_started`, `device_admitted`,
+    /// `device_revoked`, `device_left`, `key_created`, `key_rotated`,
+    /// `key_shared`, `entry_changed`, or `entry_unreadable` (locked, or
+    /// sealed to a key this device lacks).
+    #[serde(default)]
+    pub event: String,
+    /// For `entry_changed`: the entry's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// For `entry_changed`: the entry's label as of this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_label: Option<String>,
+    /// For `entry_changed`: `added`, `deleted`, `restored`, `rotated`,
+    /// `used_hotp`, `renamed`, `tagged`, `noted`, `merged`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    /// For device events: the device admitted, revoked or that left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_device: Option<String>,
+    /// Its name, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_device_name: Option<String>,
+    /// For key events: the key's number and how many devices it is sealed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_number: Option<u64>,
+    /// For key events: how many devices the key is sealed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_to: Option<usize>,
 }
 
 /// What an `import` did.
@@ -575,6 +637,32 @@ pub enum Reply {
     Imported(ImportReply),
     /// For `reveal`: entries with their secrets.
     Revealed(Vec<RevealedEntry>),
+    /// For `codes`.
+    Codes(CodesReply),
+    /// On a `watch` stream: something changed; ask again.
+    Changed,
+}
+
+/// Every live entry's codes at one moment, for the live view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodesReply {
+    /// The moment the codes are for, Unix seconds (the daemon's clock).
+    pub at: u64,
+    /// Live entries, by label.
+    pub entries: Vec<LiveCode>,
+    /// The worst clock skew to a peer online (peer minus us), ms.
+    pub clock_skew_ms: Option<i64>,
+}
+
+/// One entry's codes in a [`CodesReply`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveCode {
+    /// The entry.
+    pub entry: EntrySummary,
+    /// The code of the period holding `at` (`None` for HOTP).
+    pub code: Option<String>,
+    /// The code of the next period (`None` for HOTP).
+    pub next: Option<String>,
 }
 
 /// What went wrong, as a type the client can act on.
@@ -600,6 +688,8 @@ pub enum ErrorCode {
     NotFound,
     /// Several entries match.
     Ambiguous,
+    /// The vault already holds that entry (same secret, parameters and names).
+    AlreadyExists,
     /// The vault could not be read or written.
     Storage,
     /// Anything else.
@@ -615,6 +705,7 @@ impl ErrorCode {
             | ErrorCode::TooLarge
             | ErrorCode::WrongPassphrase
             | ErrorCode::AlreadyInitialized
+            | ErrorCode::AlreadyExists
             | ErrorCode::NotInitialized => 2,
             ErrorCode::Locked => 3,
             ErrorCode::NotFound | ErrorCode::Ambiguous => 4,

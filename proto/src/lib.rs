@@ -16,6 +16,7 @@ pub mod otp;
 pub mod otpauth;
 pub mod pairing;
 pub mod paths;
+pub mod query;
 pub mod record;
 pub mod wire;
 mod words;

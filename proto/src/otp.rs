@@ -18,8 +18,10 @@ use zeroize::{Zeroize, Zeroizing};
 const STEAM_PERIOD: u64 = 30;
 /// Steam codes are this many characters long.
 const STEAM_DIGITS: u8 = 5;
-/// RFC 4226 §4: a shared secret must be at least 128 bits.
-const MIN_SECRET_BYTES: usize = 16;
+/// Below this a secret is worth a warning: 80 bits is what most sites
+/// issue (RFC 4226 asks for 128, but an 80-bit secret is the common case,
+/// not a mistake); a shorter one is more likely a secret copied in part.
+const SHORT_SECRET_BYTES: usize = 10;
 
 /// The longest TOTP period accepted: a day. Real sites use 30 or 60 s; a
 /// bound keeps time arithmetic far from overflow.
@@ -61,8 +63,11 @@ pub enum OtpError {
     },
 }
 
-/// The HMAC hash of a code (RFC 6238 §1.2).
+/// The HMAC hash of a code (RFC 6238 §1.2). In JSON: `"SHA1"`, `"SHA256"`,
+/// `"SHA512"`, as otpauth URIs write them (names do not reach postcard,
+/// which numbers variants).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Algorithm {
     /// HMAC-SHA-1, the default and by far the most common.
     Sha1,
@@ -129,7 +134,15 @@ pub enum OtpKind {
 }
 
 /// Everything about a code except its secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+///
+/// Two encodings. In human-readable formats (JSON: the IPC socket and
+/// `authctl --json`) it is plain, one stable shape:
+/// `{"type":"totp","algorithm":"SHA1","digits":6,"period":30}`, with
+/// `"counter":N` instead of `period` for `"hotp"`, and `"steam"` with
+/// `period` 30. In binary formats (postcard: sealed entry bodies, pinned by
+/// `proto/tests/golden/`) it is the derived shape of [`WireSpec`],
+/// unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OtpSpec {
     /// TOTP, HOTP or Steam, with its period or counter.
     pub kind: OtpKind,
@@ -137,6 +150,92 @@ pub struct OtpSpec {
     pub algorithm: Algorithm,
     /// Code length: 6..=8 for TOTP/HOTP, 5 for Steam.
     pub digits: u8,
+}
+
+/// [`OtpSpec`] as postcard has always written it.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename = "OtpSpec")]
+struct WireSpec {
+    kind: OtpKind,
+    algorithm: Algorithm,
+    digits: u8,
+}
+
+/// [`OtpSpec`] in JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainSpec {
+    #[serde(rename = "type")]
+    kind: PlainKind,
+    algorithm: Algorithm,
+    digits: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    period: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    counter: Option<u64>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum PlainKind {
+    Totp,
+    Hotp,
+    Steam,
+}
+
+impl serde::Serialize for OtpSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !serializer.is_human_readable() {
+            return WireSpec {
+                kind: self.kind,
+                algorithm: self.algorithm,
+                digits: self.digits,
+            }
+            .serialize(serializer);
+        }
+        let (kind, period, counter) = match self.kind {
+            OtpKind::Totp { period } => (PlainKind::Totp, Some(period), None),
+            OtpKind::Hotp { counter } => (PlainKind::Hotp, None, Some(counter)),
+            OtpKind::Steam => (PlainKind::Steam, Some(STEAM_PERIOD), None),
+        };
+        PlainSpec {
+            kind,
+            algorithm: self.algorithm,
+            digits: self.digits,
+            period,
+            counter,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OtpSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            let wire = WireSpec::deserialize(deserializer)?;
+            return Ok(OtpSpec {
+                kind: wire.kind,
+                algorithm: wire.algorithm,
+                digits: wire.digits,
+            });
+        }
+        let plain = PlainSpec::deserialize(deserializer)?;
+        let kind = match (plain.kind, plain.period, plain.counter) {
+            (PlainKind::Totp, Some(period), None) => OtpKind::Totp { period },
+            (PlainKind::Hotp, None, Some(counter)) => OtpKind::Hotp { counter },
+            (PlainKind::Steam, Some(STEAM_PERIOD) | None, None) => OtpKind::Steam,
+            (PlainKind::Totp, ..) => return Err(serde::de::Error::custom("a totp spec has a period and no counter")),
+            (PlainKind::Hotp, ..) => return Err(serde::de::Error::custom("an hotp spec has a counter and no period")),
+            (PlainKind::Steam, ..) => {
+                return Err(serde::de::Error::custom("a steam spec has period 30 and no counter"));
+            }
+        };
+        Ok(OtpSpec {
+            kind,
+            algorithm: plain.algorithm,
+            digits: plain.digits,
+        })
+    }
 }
 
 impl OtpSpec {
@@ -232,6 +331,23 @@ impl Secret {
     /// bits are ignored). Any other character is [`OtpError::BadBase32`];
     /// nothing left is [`OtpError::EmptySecret`].
     pub fn from_base32(s: &str) -> Result<Secret, OtpError> {
+        Secret::decode_base32(s, false)
+    }
+
+    /// Decodes base32 as the authenticator apps whose exports authctl
+    /// imports do, for secrets those apps accepted: like
+    /// [`Secret::from_base32`], but a length RFC 4648 does not allow (8n+1,
+    /// 8n+3 or 8n+6 characters, typed by hand into 2FAS, Ente or Bitwarden)
+    /// is read as a bit stream, 5 bits per character, and the bits left over
+    /// after the last whole byte are dropped. That is what the usual
+    /// decoders do (Google Authenticator's `Base32String`, Apache
+    /// commons-codec's lenient `Base32`): the last character of such a
+    /// length never completes a byte, so it adds nothing.
+    pub fn from_base32_any_length(s: &str) -> Result<Secret, OtpError> {
+        Secret::decode_base32(s, true)
+    }
+
+    fn decode_base32(s: &str, any_length: bool) -> Result<Secret, OtpError> {
         let mut clean = Zeroizing::new(String::with_capacity(s.len()));
         for c in s.chars() {
             if c.is_whitespace() {
@@ -249,6 +365,14 @@ impl Secret {
         }
         if clean.contains(&b'=') {
             return Err(OtpError::BadBase32);
+        }
+        // 8n+1, 8n+3, 8n+6 characters: the last one completes no byte.
+        let clean = match clean.len() % 8 {
+            1 | 3 | 6 if any_length => &clean[..clean.len() - 1],
+            _ => clean,
+        };
+        if clean.is_empty() {
+            return Err(OtpError::Base32Length);
         }
         let len = LENIENT_BASE32
             .decode_len(clean.len())
@@ -271,9 +395,10 @@ impl Secret {
         out
     }
 
-    /// Shorter than RFC 4226's 128-bit minimum: accepted, but callers warn.
+    /// Shorter than 80 bits, what sites usually issue: accepted, but
+    /// callers warn (once, after the input was accepted).
     pub fn is_short(&self) -> bool {
-        self.len() < MIN_SECRET_BYTES
+        self.len() < SHORT_SECRET_BYTES
     }
 }
 
@@ -430,6 +555,90 @@ mod tests {
         }
     }
 
+    /// The JSON shape is plain and stable; postcard's is what it always was.
+    #[test]
+    fn specs_are_plain_in_json_and_unchanged_in_postcard() {
+        let cases = [
+            (
+                OtpSpec::totp_default(),
+                r#"{"type":"totp","algorithm":"SHA1","digits":6,"period":30}"#,
+            ),
+            (
+                OtpSpec {
+                    kind: OtpKind::Hotp { counter: 7 },
+                    algorithm: Algorithm::Sha512,
+                    digits: 8,
+                },
+                r#"{"type":"hotp","algorithm":"SHA512","digits":8,"counter":7}"#,
+            ),
+            (
+                OtpSpec::steam(),
+                r#"{"type":"steam","algorithm":"SHA1","digits":5,"period":30}"#,
+            ),
+        ];
+        for (spec, json) in cases {
+            assert_eq!(serde_json::to_string(&spec).unwrap(), json);
+            assert_eq!(serde_json::from_str::<OtpSpec>(json).unwrap(), spec);
+            let wire = WireSpec {
+                kind: spec.kind,
+                algorithm: spec.algorithm,
+                digits: spec.digits,
+            };
+            let bytes = postcard::to_allocvec(&spec).unwrap();
+            assert_eq!(bytes, postcard::to_allocvec(&wire).unwrap());
+            assert_eq!(postcard::from_bytes::<OtpSpec>(&bytes).unwrap(), spec);
+        }
+        assert_eq!(postcard::to_allocvec(&OtpSpec::totp_default()).unwrap(), [0, 30, 0, 6]);
+        for bad in [
+            r#"{"type":"totp","algorithm":"SHA1","digits":6}"#,
+            r#"{"type":"hotp","algorithm":"SHA1","digits":6,"period":30}"#,
+            r#"{"type":"totp","algorithm":"Sha1","digits":6,"period":30}"#,
+            r#"{"kind":{"Totp":{"period":30}},"algorithm":"SHA1","digits":6}"#,
+        ] {
+            assert!(serde_json::from_str::<OtpSpec>(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A bit accumulator, as the apps' decoders are written: 5 bits per
+    /// character, a byte out whenever 8 are held, the rest dropped.
+    fn accumulate(text: &str) -> Vec<u8> {
+        let (mut acc, mut bits, mut out) = (0u32, 0u32, Vec::new());
+        for c in text.bytes() {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'2'..=b'7' => c - b'2' + 26,
+                _ => unreachable!("test input is base32"),
+            };
+            acc = (acc << 5 | u32::from(v)) & 0xFFFF;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn base32_of_any_length_decodes_as_a_bit_stream() {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        for len in 2..=40usize {
+            let text: String = (0..len).map(|i| alphabet[(i * 7 + len) % 32] as char).collect();
+            let got = Secret::from_base32_any_length(&text).unwrap();
+            assert_eq!(got.expose(), &accumulate(&text)[..], "{len} characters");
+            let strict = Secret::from_base32(&text);
+            if matches!(len % 8, 1 | 3 | 6) {
+                assert_eq!(strict.err(), Some(OtpError::Base32Length), "{len} characters");
+            } else {
+                assert_eq!(strict.unwrap().expose(), got.expose(), "{len} characters");
+            }
+        }
+        // 2FAS's manual 17-character secret: 85 bits, 10 bytes.
+        assert_eq!(Secret::from_base32_any_length("JDJDBDBDDBDBBXBXB").unwrap().len(), 10);
+        assert_eq!(Secret::from_base32_any_length("A").err(), Some(OtpError::Base32Length));
+        assert_eq!(Secret::from_base32_any_length("GEZD1").err(), Some(OtpError::BadBase32));
+    }
+
     #[test]
     fn base32_canonical_round_trip() {
         for len in 0..70 {
@@ -449,7 +658,8 @@ mod tests {
         let s = Secret::new(b"hunter2-hunter2!".to_vec());
         assert_eq!(format!("{s:?}"), "Secret([redacted; 16 bytes])");
         assert!(!s.is_short());
-        assert!(Secret::new(vec![1; 15]).is_short());
+        assert!(!Secret::new(vec![1; 10]).is_short(), "80 bits is what sites issue");
+        assert!(Secret::new(vec![1; 9]).is_short());
         assert!(s.ct_eq(&s.duplicate()));
         assert!(!s.ct_eq(&Secret::new(b"hunter2-hunter2?".to_vec())));
         assert!(!s.ct_eq(&Secret::new(b"hunter2".to_vec())));

@@ -54,7 +54,7 @@ pub struct OtpauthUri {
 /// Something accepted that the user should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
-    /// The secret is shorter than RFC 4226's 128-bit minimum.
+    /// The secret is shorter than the 80 bits sites usually issue.
     ShortSecret {
         /// Its length in bits.
         bits: usize,
@@ -65,7 +65,10 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Warning::ShortSecret { bits } => {
-                write!(f, "the secret is only {bits} bits; RFC 4226 asks for at least 128")
+                write!(
+                    f,
+                    "the secret is only {bits} bits, shorter than the 80 or more sites issue; check it was copied whole"
+                )
             }
         }
     }
@@ -111,6 +114,37 @@ struct Params<'a> {
 
 /// Parses an `otpauth://` URI leniently (see the module docs for the policy).
 pub fn parse(uri: &str) -> Result<OtpauthUri, UriError> {
+    parse_with(uri, Secret::from_base32)
+}
+
+/// [`parse`] for a URI another app wrote (an export, a QR code): its secret
+/// may have any base32 length that app accepted
+/// ([`Secret::from_base32_any_length`]).
+pub fn parse_from_app(uri: &str) -> Result<OtpauthUri, UriError> {
+    parse_with(uri, Secret::from_base32_any_length)
+}
+
+/// The issuer and account a URI names, without checking anything else:
+/// to name a URI that [`parse`] refused.
+pub fn names(uri: &str) -> (Option<String>, String) {
+    let rest = uri.trim().get(10..).unwrap_or("");
+    let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let label = before_query.split_once('/').map_or("", |(_, label)| label);
+    let (prefix, account) = split_label(label);
+    let issuer = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| form_decode(key).eq_ignore_ascii_case("issuer"))
+        .map(|(_, value)| form_decode(value).into_owned())
+        .next_back()
+        .filter(|i| !i.is_empty())
+        .or(prefix)
+        .filter(|i| !i.is_empty());
+    (issuer, account.trim().to_owned())
+}
+
+fn parse_with(uri: &str, decode: fn(&str) -> Result<Secret, OtpError>) -> Result<OtpauthUri, UriError> {
     let uri = uri.trim();
     let rest = match uri.get(..10) {
         Some(scheme) if scheme.eq_ignore_ascii_case("otpauth://") => &uri[10..],
@@ -178,7 +212,7 @@ pub fn parse(uri: &str) -> Result<OtpauthUri, UriError> {
     };
     spec.validate()?;
 
-    let secret = decode_secret(params.secret.ok_or(UriError::MissingSecret)?)?;
+    let secret = decode_secret(params.secret.ok_or(UriError::MissingSecret)?, decode)?;
     let mut warnings = Vec::new();
     if secret.is_short() {
         warnings.push(Warning::ShortSecret { bits: secret.len() * 8 });
@@ -236,13 +270,13 @@ fn form_decode(s: &str) -> Cow<'_, str> {
 }
 
 /// Form-decodes the secret value into zeroized buffers, then base32.
-fn decode_secret(raw: &str) -> Result<Secret, OtpError> {
+fn decode_secret(raw: &str, decode: fn(&str) -> Result<Secret, OtpError>) -> Result<Secret, OtpError> {
     let mut bytes = Zeroizing::new(Vec::with_capacity(raw.len()));
     bytes.extend(raw.bytes().map(|b| if b == b'+' { b' ' } else { b }));
     let mut decoded = Zeroizing::new(Vec::with_capacity(raw.len()));
     decoded.extend(percent_decode(&bytes));
     let text = std::str::from_utf8(&decoded).map_err(|_| OtpError::BadBase32)?;
-    Secret::from_base32(text)
+    decode(text)
 }
 
 /// A form-decoded, whitespace-trimmed unsigned decimal number.
@@ -449,10 +483,12 @@ mod tests {
         let debug = format!("{u:?}");
         assert!(!debug.contains("JBSWY3DP") && !debug.contains("72, 101"), "{debug}");
         assert!(debug.contains("redacted; 10 bytes"));
-        assert_eq!(u.warnings, [Warning::ShortSecret { bits: 80 }]);
+        assert!(u.warnings.is_empty(), "80 bits is what sites issue");
+        let u = parse("otpauth://totp/I:a?secret=JBSWY3DPEHPK3PX").unwrap();
+        assert_eq!(u.warnings, [Warning::ShortSecret { bits: 72 }]);
         assert_eq!(
             u.warnings[0].to_string(),
-            "the secret is only 80 bits; RFC 4226 asks for at least 128"
+            "the secret is only 72 bits, shorter than the 80 or more sites issue; check it was copied whole"
         );
     }
 
@@ -540,7 +576,7 @@ mod tests {
             prop_assert_eq!(u.account.as_str(), account.trim_start_matches(' '));
             prop_assert_eq!(u.secret.expose(), &bytes[..]);
             prop_assert_eq!(u.spec, spec);
-            prop_assert_eq!(u.warnings.is_empty(), bytes.len() >= 16);
+            prop_assert_eq!(u.warnings.is_empty(), bytes.len() >= 10);
         }
 
         #[test]

@@ -173,7 +173,7 @@ fn check_fields(id: &str, u: &otpauth::OtpauthUri, f: &Value) {
     assert_eq!(period, f["period"].as_u64(), "{id}");
     assert_eq!(counter, f["counter"].as_u64(), "{id}");
     let bits = u.secret.len() * 8;
-    let short = (bits < 128).then_some(Warning::ShortSecret { bits });
+    let short = (bits < 80).then_some(Warning::ShortSecret { bits });
     assert_eq!(u.warnings, Vec::from_iter(short), "{id}");
 }
 

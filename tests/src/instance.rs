@@ -509,7 +509,11 @@ impl Instance {
             Ok(Reply::Status(s)) => s.records,
             other => panic!("status answered {other:?}"),
         };
-        let entries = match self.request(&Request::List { deleted: true }) {
+        let entries = match self.request(&Request::List {
+            deleted: true,
+            query: None,
+            tag: None,
+        }) {
             Ok(Reply::Entries(list)) => list,
             other => panic!("list answered {other:?}"),
         };

@@ -158,7 +158,8 @@ fn a_query_that_matches_nothing_exits_4() {
     inst.assert_refused(&["rm", "nosuchsite"], 4, &["nosuchsite"]);
     inst.assert_refused(&["rename", "nosuchsite", "--issuer", "X"], 4, &["nosuchsite"]);
     inst.assert_refused(&["rotate", "nosuchsite", "--secret", SECRET], 4, &["nosuchsite"]);
-    inst.assert_refused(&["restore", "amazon"], 4, &["amazon"]);
+    inst.assert_refused(&["restore", "nosuchsite"], 4, &["nosuchsite"]);
+    inst.assert_refused(&["restore", "amazon"], 2, &["Amazon", "is not deleted"]);
     inst.assert_refused(&["code", "amazon", "--previous"], 4, &["no previous secret"]);
     still_serving(&inst);
 }
@@ -521,4 +522,41 @@ fn a_missing_authctl_transfer_is_named() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     let out = run(&["code", "amazon"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_fuzzy_query_finds_its_entry_and_a_typo_gets_a_suggestion() {
+    let inst = household();
+    // Letters in order: "amzn" is in "Amazon", for every verb's QUERY.
+    inst.assert_totp(&["code", "amzn"], AMAZON_SECRET, &totp(), 0);
+    assert!(inst.ctl_ok(&["show", "amzn"]).contains("Amazon"));
+    // Fuzzy beats nothing, exact beats fuzzy: "gh" is in "GitHub" only as
+    // letters in order, until an entry is named "gh".
+    inst.ctl_ok(&["add", "--secret", SECRET, "--issuer", "GitHub", "--account", "carol"]);
+    inst.assert_totp(&["code", "gh"], SECRET, &totp(), 0);
+    inst.ctl_ok(&["add", "--secret", AMAZON_SECRET, "--issuer", "gh", "--account", "dave"]);
+    inst.assert_totp(&["code", "gh"], AMAZON_SECRET, &totp(), 0);
+    // Two entries that score alike are ambiguous, as a partial match is.
+    let out = inst.ctl(&["code", "ggl"]);
+    out.assert_exit(4);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "one message and two candidates\n{out}");
+    assert!(lines[0].contains("'ggl' matches 2 entries"), "{out}");
+    for account in ["alice", "bob"] {
+        let name = format!("Google: {account}");
+        assert!(lines[1..].iter().any(|l| l.ends_with(&name)), "{name}\n{out}");
+    }
+    // A typo that is not even letters in order: no match, a suggestion.
+    let before = inst.snapshot();
+    inst.assert_refused(
+        &["code", "anazon"],
+        4,
+        &["no entry matches 'anazon'; did you mean 'Amazon: alice'?"],
+    );
+    inst.assert_refused(&["rm", "anazon"], 4, &["did you mean 'Amazon: alice'?"]);
+    // Nothing alike: no suggestion.
+    let said = inst.assert_refused(&["code", "qqqq"], 4, &["no entry matches 'qqqq'"]);
+    assert!(!said.contains("did you mean"), "{said}");
+    inst.assert_unchanged(&before);
+    still_serving(&inst);
 }

@@ -207,6 +207,19 @@ fn google_qr_exports_import_back_and_say_what_they_leave_out() {
     out.assert_exit(0);
     let pngs: Vec<_> = (1..=3).map(|i| many.home().join(format!("batch-{i}.png"))).collect();
     assert!(!many.home().join("batch-4.png").exists());
+    // It names the files it writes, before and after: never a bare `batch`.
+    let names: Vec<String> = pngs.iter().map(|p| path_str(p).to_string()).collect();
+    assert!(
+        out.stderr.contains(&format!("as QR code images {}", names.join(", "))),
+        "{out}"
+    );
+    for name in &names {
+        assert!(out.stderr.contains(&format!("wrote {name} (")), "{out}");
+    }
+    assert!(!out.stderr.contains(&format!("{} ", path_str(&prefix))), "{out}");
+    // A second export to the same names is refused before anything is revealed.
+    let again = many.ctl(&["export", "--format", "google-qr", "-o", path_str(&prefix)]);
+    again.assert_error(2, &["batch-1.png exists"]);
     let paths: Vec<&Path> = pngs.iter().map(|p| p.as_path()).collect();
     assert_eq!(keys(&import_fresh(&paths, None), true), keys(&many.list(), true));
     // Two of three QR codes: the report says one is missing.
@@ -249,7 +262,7 @@ fn qr_png_decodes_with_zbarimg_to_the_entry_uri() {
     let out = src.ctl(&["qr", "airbnb", "--passphrase-file", &pass]);
     out.assert_exit(0);
     assert!(
-        out.stdout.contains('█') && out.stdout.contains("Airbnb: Elijah"),
+        out.stdout.contains('▀') && out.stdout.contains("Airbnb: Elijah"),
         "{out}"
     );
     assert!(out.stderr.contains("on the screen"), "{out}");
@@ -280,4 +293,71 @@ fn revealing_needs_the_passphrase_again() {
     let pass = passphrase(&src);
     src.ctl(&["export", "--format", "uris", "--passphrase-file", &pass])
         .assert_exit(3);
+}
+
+/// What a terminal shows for `drawing` (text with SGR colour codes), as an
+/// image: each cell one module wide and two tall, a cell's colours those
+/// the text set, else the theme's. Only what `authctl qr` emits is
+/// understood: 256-colour foreground and background, and resets.
+fn screen(drawing: &str, theme_fg: u8, theme_bg: u8) -> image::GrayImage {
+    const PX: u32 = 4;
+    let grey = |c: u8| match c {
+        16 => 0u8,
+        231 => 255,
+        other => panic!("unexpected colour {other}"),
+    };
+    let mut rows: Vec<Vec<(u8, u8)>> = Vec::new();
+    for line in drawing.lines().filter(|l| l.contains(['▀', '▄', '█'])) {
+        let (mut fg, mut bg) = (theme_fg, theme_bg);
+        let mut row = Vec::new();
+        let mut rest = line;
+        while let Some(c) = rest.chars().next() {
+            if let Some(after) = rest.strip_prefix("\x1b[") {
+                let (params, tail) = after.split_once('m').unwrap();
+                let p: Vec<u8> = params.split(';').map(|n| n.parse().unwrap()).collect();
+                match p[..] {
+                    [0] => (fg, bg) = (theme_fg, theme_bg),
+                    [38, 5, f, 48, 5, b] => (fg, bg) = (f, b),
+                    _ => panic!("unexpected escape {params}"),
+                }
+                rest = tail;
+                continue;
+            }
+            row.push(match c {
+                '▀' => (fg, bg),
+                '▄' => (bg, fg),
+                '█' => (fg, fg),
+                _ => (bg, bg),
+            });
+            rest = &rest[c.len_utf8()..];
+        }
+        rows.push(row);
+    }
+    let width = rows.iter().map(Vec::len).max().unwrap() as u32;
+    image::GrayImage::from_fn(width * PX, rows.len() as u32 * 2 * PX, |x, y| {
+        let cell = rows[(y / (2 * PX)) as usize].get((x / PX) as usize).copied();
+        let (top, bottom) = cell.unwrap_or((theme_bg, theme_bg));
+        image::Luma([grey(if (y / PX) % 2 == 0 { top } else { bottom })])
+    })
+}
+
+/// The terminal QR code scans on a light theme and on a dark one: it sets
+/// its own colours and quiet zone rather than trusting the theme's.
+#[test]
+fn the_terminal_qr_code_scans_on_light_and_dark_themes() {
+    let src = source();
+    let pass = passphrase(&src);
+    let out = src.ctl(&["qr", "airbnb", "--passphrase-file", &pass]);
+    out.assert_exit(0);
+    let want = "otpauth://totp/Airbnb:Elijah?secret=7ELGJSGXNCCTV3O6LKJWYFV2RA&issuer=Airbnb&algorithm=SHA512&digits=8&period=50";
+    for (theme, fg, bg) in [("light", 16, 231), ("dark", 231, 16)] {
+        let png = src.home().join(format!("screen-{theme}.png"));
+        screen(&out.stdout, fg, bg).save(&png).unwrap();
+        let zbar = Command::new("zbarimg")
+            .args(["--raw", "-q", path_str(&png)])
+            .output()
+            .expect("zbarimg runs (.ci/run installs zbar-tools)");
+        let decoded = String::from_utf8(zbar.stdout).unwrap();
+        assert_eq!(decoded.trim(), want, "on a {theme} theme");
+    }
 }

@@ -189,7 +189,8 @@ fn a_revoked_device_is_listed_for_re_enrolment_and_shut_out() {
     out.assert_exit(0);
     assert!(out.stdout.contains("Revoked c ("), "{out}");
     assert!(
-        out.stdout.contains("c could read 1 entries; 1 still to re-enroll"),
+        out.stdout
+            .contains("c (revoked) could read 1 entry; 1 still to re-enroll"),
         "{out}"
     );
     assert!(out.stdout.contains("[ ] Amazon: alice"), "{out}");
@@ -374,7 +375,8 @@ fn revoke_refuses_strangers_itself_and_twice_but_may_cut_the_last_other_member()
     out.assert_exit(0);
     assert!(out.stdout.contains("Revoked b ("), "{out}");
     assert!(
-        out.stdout.contains("b could read 1 entries; 1 still to re-enroll"),
+        out.stdout
+            .contains("b (revoked) could read 1 entry; 1 still to re-enroll"),
         "{out}"
     );
     assert!(out.stdout.contains("[ ] Amazon: alice"), "{out}");
@@ -403,7 +405,10 @@ fn leave_refuses_the_only_device_and_otherwise_tells_the_others_and_deletes_the_
     a.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
 
     let mut b = join(&a, "b");
-    wait_same_entries(&a, &[&b], "Amazon to reach B");
+    add(&a, "Bank", "alice", TWITTER_SECRET);
+    add(&a, "GitHub", "carol", GITHUB_SECRET);
+    a.ctl_ok(&["rm", "github"]);
+    wait_same_entries(&a, &[&b], "Amazon, Bank and the deletion to reach B");
     let out = b.ctl(&["leave", "--yes"]);
     out.assert_exit(0);
     assert!(out.stdout.contains("left its household"), "{out}");
@@ -417,7 +422,25 @@ fn leave_refuses_the_only_device_and_otherwise_tells_the_others_and_deletes_the_
     let log: Vec<LogEvent> = a.ctl_json(&["log"]);
     let left = log.iter().find(|e| e.what == "left the household");
     assert_eq!(left.and_then(|e| e.device_name.as_deref()), Some("b"), "{log:?}");
+    assert_eq!(left.unwrap().event, "device_left");
     a.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+
+    // B shows as left, not revoked; its checklist holds only what it could
+    // still read: not the deleted GitHub, not Amazon once rotated.
+    assert!(device(&devices(&a), "b").left);
+    assert!(
+        a.ctl_ok(&["devices"])
+            .lines()
+            .any(|l| l.starts_with("b ") && l.contains("left"))
+    );
+    a.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    let reports: Vec<Exposure> = a.ctl_json(&["exposed"]);
+    assert!(reports[0].left, "{reports:?}");
+    assert_eq!(summarize(&reports), checklist("b", &[("Bank: alice", false)]));
+    assert!(
+        a.ctl_ok(&["exposed"])
+            .contains("b (left the household) could read 1 entry")
+    );
 }
 
 #[test]

@@ -103,7 +103,8 @@ fn everything(inst: &Instance) -> Vec<EntrySummary> {
 /// `history --json example`, newest first.
 #[track_caller]
 fn history(inst: &Instance) -> Vec<VersionInfo> {
-    inst.ctl_json(&["history", QUERY])
+    // `--deleted`: on B right after its `rm` the entry is deleted there.
+    inst.ctl_json(&["history", QUERY, "--deleted"])
 }
 
 #[track_caller]

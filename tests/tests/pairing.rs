@@ -376,3 +376,19 @@ fn a_spent_code_is_refused_with_a_message_that_says_why() {
     assert_says_why(&join(&c, &a, &code, "c"), &["expired", "no pairing offer"]);
     assert_nothing_written(&c);
 }
+
+/// `pair` names the address the new device can give `--peer`: a real one,
+/// not a placeholder, and the join through it works.
+#[test]
+fn pair_prints_the_address_to_join_through() {
+    let a = founder("a");
+    let listen = a.listen_addr();
+    let out = a.ctl(&["pair"]);
+    out.assert_exit(0);
+    assert!(!out.stderr.contains("THIS-HOST"), "{out}");
+    assert!(out.stderr.contains(&format!("--peer {listen}")), "{out}");
+    let b = newcomer(&a);
+    join(&b, &a, out.stdout.trim(), "b").assert_exit(0);
+    let json: serde_json::Value = a.ctl_json(&["pair"]);
+    assert_eq!(json["addresses"], serde_json::json!([listen]));
+}

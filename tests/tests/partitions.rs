@@ -207,7 +207,7 @@ fn state(node: &Node) -> State {
     let entries: Vec<EntrySummary> = node.ctl_json(&["list", "--deleted"]);
     let histories = entries
         .iter()
-        .map(|e| (e.id.clone(), node.ctl_json(&["history", &e.id])))
+        .map(|e| (e.id.clone(), node.ctl_json(&["history", "--deleted", &e.id])))
         .collect();
     State { entries, histories }
 }

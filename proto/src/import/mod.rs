@@ -100,7 +100,7 @@ pub enum Format {
     TwoFas,
     /// An andOTP backup: a plain JSON array, or an encrypted binary file.
     AndOtp,
-    /// A Bitwarden JSON export (unencrypted).
+    /// A Bitwarden JSON export, unencrypted or password-protected.
     BitwardenJson,
     /// A Bitwarden CSV export.
     BitwardenCsv,
@@ -240,6 +240,8 @@ struct Probe {
     #[serde(rename = "servicesEncrypted")]
     services_encrypted: Option<serde::de::IgnoredAny>,
     items: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "passwordProtected")]
+    password_protected: Option<serde::de::IgnoredAny>,
 }
 
 /// Names the format of `bytes` from its content, or `None`.
@@ -260,7 +262,7 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         if probe.services.is_some() && (probe.schema_version.is_some() || probe.services_encrypted.is_some()) {
             return Some(Format::TwoFas);
         }
-        if probe.items.is_some() {
+        if probe.items.is_some() || probe.password_protected.is_some() {
             return Some(Format::BitwardenJson);
         }
         return None;
@@ -292,6 +294,7 @@ pub fn is_encrypted(bytes: &[u8], format: Format) -> bool {
         Format::Aegis => aegis::is_encrypted(bytes),
         Format::TwoFas => twofas::is_encrypted(bytes),
         Format::AndOtp => std::str::from_utf8(bytes).is_err(),
+        Format::BitwardenJson => bitwarden::is_encrypted(bytes),
         _ => false,
     }
 }
@@ -309,7 +312,7 @@ pub fn parse(bytes: &[u8], format: Format, password: Option<&[u8]>) -> Result<Pa
         Format::Aegis => aegis::parse(text(bytes, format)?, password, &mut out)?,
         Format::TwoFas => twofas::parse(text(bytes, format)?, password, &mut out)?,
         Format::AndOtp => andotp::parse(bytes, password, &mut out)?,
-        Format::BitwardenJson => bitwarden::parse_json(text(bytes, format)?, &mut out)?,
+        Format::BitwardenJson => bitwarden::parse_json(text(bytes, format)?, password, &mut out)?,
         Format::BitwardenCsv => bitwarden::parse_csv(text(bytes, format)?, &mut out)?,
     }
     Ok(out)
@@ -348,7 +351,8 @@ impl Fields<'_> {
 
     /// Checks the fields and decodes `secret_b32`; `Err` is a refusal reason.
     fn build(self, secret_b32: &str) -> Result<Imported, String> {
-        let secret = Secret::from_base32(secret_b32).map_err(|e| e.to_string())?;
+        // The app that wrote the file accepted this secret: decode it as it did.
+        let secret = Secret::from_base32_any_length(secret_b32).map_err(|e| e.to_string())?;
         let algorithm = match self.algorithm.filter(|a| !a.is_empty()) {
             Some(a) => a.parse::<Algorithm>().map_err(|e| e.to_string())?,
             None => Algorithm::Sha1,

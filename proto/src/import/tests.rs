@@ -52,13 +52,15 @@ fn format_names_round_trip() {
 
 #[test]
 fn uri_list_refuses_bad_lines_and_rejects_non_uris() {
-    let text = format!("{URI}\notpauth://totp/b?secret=NOT_BASE32\n");
+    // A refused URI is named by its issuer and account, else its line.
+    let text = format!("{URI}\notpauth://totp/Site:b?secret=NOT_BASE32\notpauth://totp/?secret=1\n");
     let parsed = parse(text.as_bytes(), Format::Uris, None).unwrap();
     assert_eq!(parsed.entries.len(), 1);
+    assert_eq!(parsed.refused[1].label, "line 3");
     assert_eq!(
-        parsed.refused,
+        parsed.refused[..1],
         [Refusal {
-            label: "line 2".into(),
+            label: "Site: b".into(),
             reason: "the secret is not valid base32; expected only A-Z, 2-7, spaces and '=' padding".into()
         }]
     );
@@ -232,7 +234,7 @@ fn malformed_json_errors_say_where_not_what() {
     .unwrap_err();
     assert!(!e.to_string().contains("JBSW"), "{e}");
     let e = parse(br#"{"services":[],"schemaVersion":9}"#, Format::TwoFas, None).unwrap_err();
-    assert_eq!(e.to_string(), "2FAS schema 9 is not one authctl reads (2 to 4)");
+    assert_eq!(e.to_string(), "2FAS schema 9 is not one authctl reads (1 to 4)");
     let e = parse(br#"{"encrypted":true,"items":[]}"#, Format::BitwardenJson, None).unwrap_err();
     assert!(e.to_string().contains("encrypted"), "{e}");
 }

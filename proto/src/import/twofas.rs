@@ -1,5 +1,6 @@
-//! 2FAS Authenticator backups (`.2fas`), schemas 2 to 4, plain and
-//! encrypted.
+//! 2FAS Authenticator backups (`.2fas`), schemas 1 to 4, plain and
+//! encrypted. Schema 1 (2FAS 3.x) gives only names and the secret: its
+//! entries are TOTP, SHA1, 6 digits, 30 s, as 2FAS made them.
 //!
 //! `services` lists the entries; `groups` names groups that services point
 //! to by `groupId` (kept as tags). Encrypted, `services` is empty and
@@ -50,6 +51,7 @@ struct Otp {
     account: Option<String>,
     issuer: Option<String>,
     label: Option<String>,
+    link: Option<String>,
     digits: Option<u64>,
     period: Option<u64>,
     counter: Option<u64>,
@@ -76,7 +78,7 @@ pub(super) fn parse(text: &str, password: Option<&[u8]>, out: &mut Parsed) -> Re
         Some(1..=4) | None => {}
         Some(v) => {
             return Err(ImportError::Unsupported(format!(
-                "2FAS schema {v} is not one authctl reads (2 to 4)"
+                "2FAS schema {v} is not one authctl reads (1 to 4)"
             )));
         }
     }
@@ -97,7 +99,23 @@ pub(super) fn parse(text: &str, password: Option<&[u8]>, out: &mut Parsed) -> Re
             .map(|g| vec![g.name.clone()])
             .unwrap_or_default();
         let issuer = s.otp.issuer.as_deref().filter(|i| !i.is_empty()).unwrap_or(&s.name);
-        let account = s.otp.account.as_deref().or(s.otp.label.as_deref()).unwrap_or("");
+        // 2FAS keeps the account the user edited in `account`; when that is
+        // empty, the account of the URI the entry was scanned from stands.
+        let from_link = s
+            .otp
+            .link
+            .as_deref()
+            .map(|link| crate::otpauth::names(link).1)
+            .unwrap_or_default();
+        let account = [
+            s.otp.account.as_deref(),
+            s.otp.label.as_deref(),
+            Some(from_link.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|a| !a.trim().is_empty())
+        .unwrap_or("");
         let fields = Fields {
             issuer: Some(issuer),
             account,

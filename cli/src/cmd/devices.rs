@@ -1,0 +1,185 @@
+//! The household's devices: `pair`, `join`, `devices`, `revoke`, `leave`,
+//! `exposed`.
+
+use std::path::PathBuf;
+
+use authsync_proto::ipc::{Reply, Request};
+use authsync_proto::paths::Paths;
+
+use super::vault::{default_name, new_passphrase, refuse_if_initialized};
+use crate::app::{Exit, call, unexpected};
+use crate::client;
+use crate::input::BadInput;
+use crate::output;
+
+// `authctl pair`.
+#[derive(clap::Args)]
+pub(crate) struct Pair {
+    /// How long the code stays valid, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    ttl: u64,
+}
+
+// `authctl join`.
+#[derive(clap::Args)]
+pub(crate) struct Join {
+    /// The one-time code, like 7-orbit-velvet-cactus.
+    code: String,
+    /// The other device's address, when mDNS cannot find it.
+    #[arg(long, value_name = "HOST:PORT")]
+    peer: Option<String>,
+    /// This device's name (default: the host name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Keep the vault key in a key file instead of deriving it from a passphrase.
+    #[arg(long, conflicts_with = "passphrase_file")]
+    no_passphrase: bool,
+    /// Read the passphrase from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// Join as a relay (authd must run with --relay): stores and forwards
+    /// the household's records, reads nothing, needs no passphrase.
+    #[arg(long, conflicts_with_all = ["passphrase_file", "no_passphrase"])]
+    relay: bool,
+}
+
+// `authctl revoke`.
+#[derive(clap::Args)]
+pub(crate) struct Revoke {
+    /// The device's name or id (from `authctl devices`).
+    device: String,
+    /// When it was lost: its records that reached this device since then
+    /// are undone, with every device they admitted (e.g. "2 hours ago",
+    /// "2026-12-03 08:00:00" UTC).
+    #[arg(long, value_name = "WHEN")]
+    lost_since: Option<String>,
+    /// Do not ask for confirmation (for scripts).
+    #[arg(long)]
+    yes: bool,
+}
+
+// `authctl leave`.
+#[derive(clap::Args)]
+pub(crate) struct Leave {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    yes: bool,
+}
+
+// `authctl exposed`.
+#[derive(clap::Args)]
+pub(crate) struct Exposed {
+    /// One revoked device; all of them by default.
+    device: Option<String>,
+}
+
+pub(crate) fn pair(paths: &Paths, json: bool, args: Pair) -> Result<(), Exit> {
+    match call(
+        paths,
+        &Request::Pair {
+            ttl_secs: Some(args.ttl),
+        },
+    )? {
+        Reply::Pairing(p) if json => output::json(&p),
+        Reply::Pairing(p) => {
+            outln!("{}", p.code);
+            eprintln!("On the new device run: authctl join {}", p.code);
+            match p.addresses.as_slice() {
+                [] => {}
+                [one] => eprintln!("If it does not find this device, add: --peer {one}"),
+                many => eprintln!(
+                    "If it does not find this device, add --peer with one of: {}",
+                    many.join(", ")
+                ),
+            }
+            eprintln!("The code works once, for {} s.", p.expires_in_secs);
+        }
+        other => return Err(unexpected(other)),
+    }
+    Ok(())
+}
+
+pub(crate) fn join(paths: &Paths, json: bool, args: Join) -> Result<(), Exit> {
+    let code = args.code.trim().to_string();
+    if let Err(e) = code.parse::<authsync_proto::pairing::PairingCode>() {
+        return Err(Exit::Other(BadInput(format!("{e}")).into()));
+    }
+    refuse_if_initialized(paths, "this device already has a household; `join` is for a new device")?;
+    let passphrase = if args.relay {
+        None
+    } else {
+        new_passphrase(args.no_passphrase, args.passphrase_file.as_deref())?
+    };
+    let name = args.name.unwrap_or_else(|| default_name(paths));
+    match call(
+        paths,
+        &Request::Join {
+            code,
+            peer: args.peer,
+            name,
+            passphrase,
+            relay: args.relay,
+        },
+    )? {
+        Reply::Status(s) if json => output::json(&s),
+        Reply::Status(s) => outln!(
+            "Joined household {} as {}. Entries arrive from the other devices now.",
+            s.household.as_deref().unwrap_or("?"),
+            s.device_name.as_deref().unwrap_or("?")
+        ),
+        other => return Err(unexpected(other)),
+    }
+    Ok(())
+}
+
+pub(crate) fn devices(paths: &Paths, json: bool) -> Result<(), Exit> {
+    match call(paths, &Request::Devices)? {
+        Reply::Devices(d) if json => output::json(&d),
+        Reply::Devices(d) => output::devices(&d),
+        other => return Err(unexpected(other)),
+    }
+    Ok(())
+}
+
+pub(crate) fn revoke(paths: &Paths, json: bool, args: Revoke) -> Result<(), Exit> {
+    crate::revoke::run(paths, args.device, args.lost_since, args.yes, json)
+}
+
+pub(crate) fn leave(paths: &Paths, args: Leave) -> Result<(), Exit> {
+    if !args.yes {
+        confirm_leave()?;
+    }
+    call(paths, &Request::Leave)?;
+    client::wait_stopped(paths)?;
+    outln!("This device left its household; its vault is deleted.");
+    Ok(())
+}
+
+pub(crate) fn exposed(paths: &Paths, json: bool, args: Exposed) -> Result<(), Exit> {
+    match call(paths, &Request::Exposed { device: args.device })? {
+        Reply::Exposure(reports) if json => output::json(&reports),
+        Reply::Exposure(reports) => output::exposure(&reports),
+        other => return Err(unexpected(other)),
+    }
+    Ok(())
+}
+
+/// Asks on the terminal before `leave` deletes the vault.
+fn confirm_leave() -> Result<(), Exit> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(Exit::Other(
+            BadInput("leave deletes this device's vault; confirm with --yes".into()).into(),
+        ));
+    }
+    out!("This device will leave its household and delete its vault. Type 'leave' to go on: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() != "leave" {
+        return Err(Exit::Other(
+            BadInput("not confirmed; nothing was changed".into()).into(),
+        ));
+    }
+    Ok(())
+}
