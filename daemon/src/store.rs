@@ -65,7 +65,10 @@ impl Store {
         let db = sled::Config::new()
             .path(&db_dir)
             .mode(sled::Mode::LowSpace)
-            .cache_capacity(8 << 20)
+            // The ledger keeps every record in memory once they are loaded
+            // at open, so sled's page cache serves only writes and `meta`:
+            // 1 MiB, not 8 (issue 15, memory).
+            .cache_capacity(1 << 20)
             // No background flusher: every write is flushed and fsynced by
             // `sync` before it is acknowledged, so the flusher's timer only
             // woke an idle daemon (255 times a minute, `bench/wakeups.py`).
