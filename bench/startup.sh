@@ -18,6 +18,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 cargo build --release --locked --quiet --bin authd --bin authctl --bin authctl-transfer
+# authctl as installed (README): statically linked (issue 15).
+cargo rustc --release --locked --quiet -p authsync-cli --bin authctl -- -C target-feature=+crt-static
 bin="$PWD/target/release"
 work="$(mktemp -d)"
 export AUTHSYNC_HOME="$work/authsync"

@@ -374,22 +374,31 @@ impl Daemon {
         let Some(idle) = self.0.auto_lock else {
             return self.stopped().await;
         };
-        let mut tick = tokio::time::interval(Duration::from_secs(1).min(idle));
+        // Sleeps until the moment the vault falls due, not on a fixed tick:
+        // an idle daemon wakes once per `idle`, not once a second. After
+        // locking it waits a whole `idle`, since no request made after that
+        // can fall due sooner; every wake re-reads the last request's time.
+        let mut wake = tokio::time::Instant::now();
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep_until(wake) => {}
                 _ = self.stopped() => return,
             }
             let last = *self.0.last_used.lock().unwrap_or_else(|p| p.into_inner());
-            if last.elapsed() >= idle {
-                let mut vault = self.vault();
-                if vault.unlocked().is_some() {
-                    vault.lock();
-                    drop(vault);
-                    self.lock_changed();
-                    tracing::info!("locked after {}s idle", idle.as_secs());
-                }
+            let due = last + idle;
+            let now = Instant::now();
+            if now < due {
+                wake = tokio::time::Instant::from_std(due);
+                continue;
             }
+            let mut vault = self.vault();
+            if vault.unlocked().is_some() {
+                vault.lock();
+                drop(vault);
+                self.lock_changed();
+                tracing::info!("locked after {}s idle", idle.as_secs());
+            }
+            wake = tokio::time::Instant::from_std(now + idle);
         }
     }
 

@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::sync::LazyLock;
 
 use authsync_proto::authority::Household;
-use authsync_proto::crypto::{BoxKey, DeviceKey, Envelope, SymKey};
+use authsync_proto::crypto::{self, BoxKey, DeviceKey, Envelope, SymKey};
 use authsync_proto::entries::Index;
 use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{EntryId, EpochId, HouseholdId, RecordId};
@@ -334,6 +334,39 @@ fn sealing(c: &mut Criterion) {
     group.finish();
 }
 
+/// 1,000 signatures by 3 signers (record-sized messages): one at a time as
+/// the ledger checks them today, and with `crypto::verify_all` on one and
+/// two threads (issue 15: start-up and initial sync are mostly this).
+fn verify_many(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(15);
+    let signers: Vec<DeviceKey> = (0..3).map(|_| DeviceKey::generate(&mut rng)).collect();
+    let owned: Vec<([u8; 32], Vec<u8>, [u8; 64])> = (0..1000)
+        .map(|i| {
+            let mut message = vec![0u8; 300];
+            rng.fill_bytes(&mut message);
+            let signer = &signers[i % 3];
+            let signature = signer.sign(&message);
+            (signer.public(), message, signature)
+        })
+        .collect();
+    let items: Vec<crypto::SignedItem<'_>> = owned.iter().map(|(k, m, s)| (k, m.as_slice(), &s[..])).collect();
+    let mut group = c.benchmark_group("verify_1000");
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("one_by_one", |b| {
+        b.iter(|| {
+            for (k, m, s) in black_box(&items) {
+                crypto::verify(k, m, s).unwrap();
+            }
+        })
+    });
+    for threads in [1, 2] {
+        group.bench_function(BenchmarkId::new("verify_all", threads), |b| {
+            b.iter(|| crypto::verify_all(black_box(&items), threads).unwrap())
+        });
+    }
+    group.finish();
+}
+
 fn fold(c: &mut Criterion) {
     let members_only = Fixture::new(3, 0);
     let mut group = c.benchmark_group("household_fold");
@@ -416,6 +449,7 @@ criterion_group!(
     benches,
     code_generation,
     sealing,
+    verify_many,
     fold,
     index_build,
     ledger_admit,

@@ -82,6 +82,66 @@ pub fn verify(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> Result
         .map_err(|_| CryptoError::BadSignature)
 }
 
+/// One signature to check: `(signer's public key, message, signature)`.
+pub type SignedItem<'a> = (&'a [u8; 32], &'a [u8], &'a [u8]);
+
+/// Checks many signatures, each exactly as [`verify`] does (the same
+/// `verify_strict`: the same signatures pass), spread over up to `threads`
+/// threads, and decompressing each distinct public key once per thread
+/// rather than once per signature. For the batches where verification is
+/// most of the cost: re-admitting the stored records at start, a sponsor's
+/// welcome, a received batch. `Err(i)`: `items[i]` is the first that fails.
+///
+/// Not ed25519-dalek's `verify_batch`: that accepts a different set of
+/// signatures from `verify_strict`, and devices must agree on what a
+/// household's ledger admits (BENCHMARKS.md, issue 15).
+pub fn verify_all(items: &[SignedItem<'_>], threads: usize) -> Result<(), usize> {
+    fn chunk(items: &[SignedItem<'_>], offset: usize) -> Result<(), usize> {
+        let mut keys: Vec<([u8; 32], Option<ed25519_dalek::VerifyingKey>)> = Vec::new();
+        for (i, (public_key, message, signature)) in items.iter().enumerate() {
+            // A household has a handful of signers: a short list beats a map.
+            let key = match keys.iter().find(|(bytes, _)| bytes == *public_key) {
+                Some((_, key)) => *key,
+                None => {
+                    let key = ed25519_dalek::VerifyingKey::from_bytes(public_key).ok();
+                    keys.push((**public_key, key));
+                    key
+                }
+            };
+            let ok = key.is_some_and(|key| {
+                ed25519_dalek::Signature::from_slice(signature)
+                    .is_ok_and(|signature| key.verify_strict(message, &signature).is_ok())
+            });
+            if !ok {
+                return Err(offset + i);
+            }
+        }
+        Ok(())
+    }
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return chunk(items, 0);
+    }
+    let size = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(size)
+            .enumerate()
+            .map(|(n, part)| scope.spawn(move || chunk(part, n * size)))
+            .collect();
+        // The first failure in item order: chunks are in order, and each
+        // reports its own first.
+        let mut result = Ok(());
+        for handle in handles {
+            let outcome = handle.join().unwrap_or(Err(usize::MAX));
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    })
+}
+
 /// A device's X25519 box key: opens the envelopes addressed to it.
 pub struct BoxKey(x25519_dalek::StaticSecret);
 
@@ -302,6 +362,57 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn verify_all_agrees_with_verify_and_names_the_first_failure() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let signers = [DeviceKey::generate(&mut rng), DeviceKey::generate(&mut rng)];
+        let publics = [signers[0].public(), signers[1].public()];
+        let messages: Vec<Vec<u8>> = (0..9u8).map(|i| vec![i; 40 + usize::from(i)]).collect();
+        let mut signatures: Vec<[u8; 64]> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| signers[i % 2].sign(m))
+            .collect();
+        let items = |sigs: &[[u8; 64]]| -> Vec<([u8; 32], Vec<u8>, Vec<u8>)> {
+            messages
+                .iter()
+                .zip(sigs)
+                .enumerate()
+                .map(|(i, (m, s))| (publics[i % 2], m.clone(), s.to_vec()))
+                .collect()
+        };
+        let check = |owned: &[([u8; 32], Vec<u8>, Vec<u8>)], threads| {
+            let refs: Vec<SignedItem<'_>> = owned.iter().map(|(k, m, s)| (k, m.as_slice(), s.as_slice())).collect();
+            verify_all(&refs, threads)
+        };
+        for threads in [0, 1, 2, 3, 16] {
+            assert_eq!(check(&items(&signatures), threads), Ok(()), "{threads} threads");
+            assert_eq!(check(&[], threads), Ok(()));
+        }
+        // A changed signature at 6 and at 3: the first is named, with any
+        // number of threads, and `verify` refuses the same ones.
+        signatures[6][0] ^= 1;
+        signatures[3][10] ^= 1;
+        let bad = items(&signatures);
+        for threads in [1, 2, 3, 16] {
+            assert_eq!(check(&bad, threads), Err(3), "{threads} threads");
+        }
+        for (i, (k, m, s)) in bad.iter().enumerate() {
+            assert_eq!(verify(k, m, s).is_ok(), i != 3 && i != 6, "item {i}");
+        }
+        // The right signature under the other member's key, a short
+        // signature, and a malformed key all fail.
+        let mut swapped = items(&signatures);
+        swapped[0].0 = publics[1];
+        assert_eq!(check(&swapped, 2), Err(0));
+        let mut short = items(&signatures);
+        short[1].2.truncate(63);
+        assert_eq!(check(&short, 1), Err(1));
+        let mut not_a_point = items(&signatures);
+        not_a_point[2].0 = [0xff; 32];
+        assert_eq!(check(&not_a_point, 2), Err(2));
+    }
 
     #[test]
     fn envelopes_open_only_for_their_recipient_and_epoch() {

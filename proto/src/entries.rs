@@ -146,6 +146,11 @@ impl EntryHistory {
         let at = self
             .versions
             .partition_point(|v| (v.hlc, v.record) > (version.hlc, version.record));
+        if self.versions.is_empty() {
+            // Most entries keep one version: a first push would reserve
+            // four (~1 KB), 7.5 MB of a 10,000-entry index.
+            self.versions.reserve_exact(1);
+        }
         self.versions.insert(at, version);
         let superseded: BTreeSet<RecordId> = self.versions.iter().flat_map(|v| v.parents.iter().copied()).collect();
         self.heads = self
@@ -314,6 +319,9 @@ impl Index {
             let ids = self.by_name.entry(name).or_default();
             // An issuer and account that are the same word name it once.
             if !ids.contains(&sealed.entry) {
+                if ids.is_empty() {
+                    ids.reserve_exact(1); // most names name one entry
+                }
                 ids.push(sealed.entry);
             }
         }
