@@ -146,6 +146,24 @@ pub fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
 }
 
+/// Opens the sled store of a stopped daemon (`DIR/data/vault`). No
+/// background flusher, so that dropping it releases the store's lock at once
+/// (a daemon started next can open it); a lock still held by one dropped a
+/// moment ago is waited for, up to 10 s.
+#[track_caller]
+pub fn open_store(vault_dir: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match sled::Config::new().path(vault_dir).flush_every_ms(None).open() {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot open the store {}: {e}", vault_dir.display()),
+        }
+    }
+}
+
 /// Whether `pid` is a running process (not gone, not a zombie).
 pub fn running(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

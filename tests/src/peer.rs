@@ -115,7 +115,7 @@ pub fn stranger() -> Keys {
 #[track_caller]
 pub fn stolen(data_dir: &Path) -> Keys {
     let vault_dir = data_dir.join("vault");
-    let db = sled::open(&vault_dir).unwrap_or_else(|e| panic!("cannot open {}: {e}", vault_dir.display()));
+    let db = crate::open_store(&vault_dir);
     let meta = db.open_tree("meta").expect("the store has a meta tree");
     let get = |name: &str| meta.get(name).expect("the meta tree reads");
     let key32 = |name: &str| -> [u8; 32] {
@@ -127,13 +127,12 @@ pub fn stolen(data_dir: &Path) -> Keys {
     };
     let device = DeviceId(key32("device_id"));
     let transport = DeviceKey::from_bytes(&key32("transport_key"));
-    drop(meta);
-    drop(db);
     let kek = std::fs::read(data_dir.join("vault.key"))
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
         .map(|b| SymKey::from_bytes(&b));
-    let (signing, box_key) = match kek.map(|kek| open_sealed_keys(data_dir, &kek)) {
+    // One handle: sled releases its file lock only when its threads end.
+    let (signing, box_key) = match kek.map(|kek| sealed_keys(&meta, &kek)) {
         Some((signing, box_key)) => (Some(signing), Some(box_key)),
         None => (None, None),
     };
@@ -149,8 +148,11 @@ pub fn stolen(data_dir: &Path) -> Keys {
 /// `kek` (what only the key file or the passphrase gives).
 #[track_caller]
 pub fn open_sealed_keys(data_dir: &Path, kek: &SymKey) -> (DeviceKey, authsync_proto::crypto::BoxKey) {
-    let db = sled::open(data_dir.join("vault")).expect("the store opens");
-    let meta = db.open_tree("meta").expect("the store has a meta tree");
+    let db = crate::open_store(&data_dir.join("vault"));
+    sealed_keys(&db.open_tree("meta").expect("the store has a meta tree"), kek)
+}
+
+fn sealed_keys(meta: &sled::Tree, kek: &SymKey) -> (DeviceKey, authsync_proto::crypto::BoxKey) {
     let device: [u8; 32] = meta
         .get("device_id")
         .expect("the meta tree reads")

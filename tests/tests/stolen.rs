@@ -128,7 +128,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// The stored records of a stopped daemon.
 fn stored_records(inst: &Instance) -> Vec<Record> {
-    let db = sled::open(inst.vault_dir()).unwrap();
+    let db = authsync_tests::open_store(&inst.vault_dir());
     let tree = db.open_tree("records").unwrap();
     tree.iter()
         .map(|item| Record::decode(&item.unwrap().1).unwrap())
@@ -159,7 +159,7 @@ fn epoch_keys_of(records: &[Record], device: DeviceId, keys: &Keys) -> Vec<(Epoc
 /// The kek of a passphrase vault in `data_dir` (the test knows the
 /// passphrase; the thief does not).
 fn passphrase_kek(data_dir: &Path) -> SymKey {
-    let db = sled::open(data_dir.join("vault")).unwrap();
+    let db = authsync_tests::open_store(&data_dir.join("vault"));
     let meta = db.open_tree("meta").unwrap();
     let source: authsync_daemon::vault::KekSource = postcard::from_bytes(&meta.get("kek").unwrap().unwrap()).unwrap();
     let authsync_daemon::vault::KekSource::Passphrase(params) = source else {
@@ -613,7 +613,7 @@ fn a_vault_of_the_old_format_is_refused_in_one_clear_line() {
     std::fs::create_dir_all(&vault).unwrap();
     std::fs::set_permissions(inst.data_dir(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     {
-        let db = sled::open(&vault).unwrap();
+        let db = authsync_tests::open_store(&vault);
         db.open_tree("meta").unwrap().insert("device_key", &[7u8; 32]).unwrap();
         db.flush().unwrap();
     }
@@ -623,6 +623,6 @@ fn a_vault_of_the_old_format_is_refused_in_one_clear_line() {
         out.stderr.contains("record format 1") && out.stderr.contains("move that directory away"),
         "{out}"
     );
-    let db = sled::open(&vault).unwrap();
+    let db = authsync_tests::open_store(&vault);
     assert!(db.open_tree("meta").unwrap().get("device_key").unwrap().is_some());
 }
