@@ -146,6 +146,50 @@ pub fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
 }
 
+/// The terminal `script` (process `script_pid`) made for the command it
+/// runs: the standard input of its descendants, opened without becoming
+/// this test's controlling terminal.
+#[track_caller]
+pub fn terminal_of(script_pid: u32) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut family = vec![script_pid.to_string()];
+    let mut path = None;
+    wait_until(Duration::from_secs(20), "script's child on the terminal", || {
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // "PID (COMM) STATE PPID ...".
+            let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1));
+            if ppid.is_some_and(|p| family.contains(&p.to_string())) && !family.contains(&pid) {
+                family.push(pid.clone());
+            }
+        }
+        path = family[1..].iter().find_map(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/fd/0"))
+                .ok()
+                .filter(|p| p.starts_with("/dev/pts"))
+        });
+        path.is_some()
+    });
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOCTTY)
+        .open(path.expect("found above"))
+        .expect("the terminal opens")
+}
+
+/// Waits until the program on `terminal` has turned its echo off (a secret
+/// prompt may show a moment before it does).
+#[track_caller]
+pub fn wait_for_echo_off(terminal: &std::fs::File) {
+    wait_until(Duration::from_secs(20), "the terminal's echo to go off", || {
+        nix::sys::termios::tcgetattr(terminal)
+            .is_ok_and(|attrs| !attrs.local_flags.contains(nix::sys::termios::LocalFlags::ECHO))
+    });
+}
+
 /// Opens the sled store of a stopped daemon (`DIR/data/vault`). No
 /// background flusher, so that dropping it releases the store's lock at once
 /// (a daemon started next can open it); a lock still held by one dropped a

@@ -231,44 +231,8 @@ impl Terminal {
     /// program that never turns echo off fails here.
     fn answer_secret(&mut self, prompt: &str, secret: &str) {
         wait_until(Duration::from_secs(20), prompt, || self.screen().contains(prompt));
-        let pty = self.pty();
-        wait_until(Duration::from_secs(20), "authctl to turn echo off", || {
-            let attrs = nix::sys::termios::tcgetattr(&pty).unwrap();
-            !attrs.local_flags.contains(nix::sys::termios::LocalFlags::ECHO)
-        });
+        authsync_tests::wait_for_echo_off(&authsync_tests::terminal_of(self.child.id()));
         self.type_line(secret);
-    }
-
-    /// The terminal `script` made: standard input of its descendants.
-    fn pty(&self) -> std::fs::File {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut family = vec![self.child.id().to_string()];
-        let mut path = None;
-        wait_until(Duration::from_secs(20), "script's child on the terminal", || {
-            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-                let pid = entry.file_name().to_string_lossy().into_owned();
-                let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                    continue;
-                };
-                // "PID (COMM) STATE PPID ...".
-                let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1));
-                if ppid.is_some_and(|p| family.contains(&p.to_string())) && !family.contains(&pid) {
-                    family.push(pid.clone());
-                }
-            }
-            path = family[1..].iter().find_map(|pid| {
-                std::fs::read_link(format!("/proc/{pid}/fd/0"))
-                    .ok()
-                    .filter(|p| p.starts_with("/dev/pts"))
-            });
-            path.is_some()
-        });
-        std::fs::OpenOptions::new()
-            .read(true)
-            // Never this test's controlling terminal.
-            .custom_flags(nix::libc::O_NOCTTY)
-            .open(path.unwrap())
-            .unwrap()
     }
 
     fn type_line(&mut self, line: &str) {

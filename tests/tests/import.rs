@@ -428,6 +428,9 @@ fn on_a_terminal(inst: &Instance, args: &[&str], prompt: Option<(&str, &str)>) -
         authsync_tests::wait_until(std::time::Duration::from_secs(20), "the prompt", || {
             text().contains(prompt)
         });
+        // The prompt shows a moment before echo goes off: typing at once
+        // could be echoed however well authctl reads it.
+        authsync_tests::wait_for_echo_off(&authsync_tests::terminal_of(child.id()));
         stdin.write_all(typed.as_bytes()).unwrap();
     }
     drop(stdin);
