@@ -47,7 +47,7 @@ def totp_entry(issuer, account, secret):
         "entry": {
             "issuer": issuer,
             "account": account,
-            "otp": {"secret": secret, "spec": {"kind": {"Totp": {"period": 30}}, "algorithm": "Sha1", "digits": 6}},
+            "otp": {"secret": secret, "spec": {"type": "totp", "algorithm": "SHA1", "digits": 6, "period": 30}},
         },
     }
 

@@ -28,7 +28,7 @@ while done < count:
             "entry": {
                 "issuer": f"Site{i:05d}",
                 "account": f"user{i:05d}@example.com",
-                "otp": {"secret": secret, "spec": {"kind": {"Totp": {"period": 30}}, "algorithm": "Sha1", "digits": 6}},
+                "otp": {"secret": secret, "spec": {"type": "totp", "algorithm": "SHA1", "digits": 6, "period": 30}},
             },
         }
         f.write(json.dumps(req).encode() + b"\n")
