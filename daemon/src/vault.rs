@@ -561,9 +561,8 @@ impl Vault {
                 Ok(Admitted::New) => {
                     let id = record.id;
                     self.store.put_record_unsynced(&record, now)?;
-                    self.ledger
-                        .admit(record, now)
-                        .map_err(|e| anyhow!("a checked record was refused: {e}"))?;
+                    // Checked just above, against this same ledger.
+                    self.ledger.admit_checked(record);
                     ingested.new.push(id);
                 }
                 // Written after its origin was revoked: dropped, not an attack
