@@ -463,6 +463,23 @@ fn enter_in_the_view_copies_the_selected_code_and_n_the_next() {
         next.contains(&copied),
         "copied {copied}, oathtool says {next:?} for the next period"
     );
+    // With no filter, n copies the first row's next code.
+    tmux.keys(&["C-u"]);
+    tmux.wait_for("no filter", |s| s.contains("Type to filter") || s.contains("Copied"));
+    let from = unix_now();
+    tmux.keys(&["n"]);
+    tmux.wait_for("the copy of Amazon's next code", |s| {
+        s.contains("Copied the next code of Amazon: alice")
+    });
+    let copied = x.clipboard().expect("the clipboard holds the next code");
+    let to = unix_now();
+    let next: Vec<String> = (from.saturating_sub(1)..=to + 1)
+        .map(|t| oathtool(AMAZON, t + 30))
+        .collect();
+    assert!(
+        next.contains(&copied),
+        "copied {copied}, oathtool says {next:?} for the next period"
+    );
     tmux.keys(&["Escape"]);
     tmux.assert_restored();
 }
@@ -515,6 +532,22 @@ fn a_locked_vault_asks_for_the_passphrase_once_on_a_terminal_and_goes_on() {
     assert_eq!(printed.matches("Vault passphrase:").count(), 1, "{printed}");
     assert!(!tmux.screen().contains("EXITED=0"), "{}", tmux.screen());
     assert!(inst.status().locked);
+
+    // `qr` unlocks the same way, then (as on an open vault) says what it
+    // will reveal and asks for the passphrase again before it does.
+    let png = inst.home().join("amazon.png");
+    let tmux = Tmux::run(&inst, &["qr", "amazon", "--png", &png.display().to_string()], &[]);
+    tmux.wait_for("the prompt", |s| s.contains("Vault passphrase:"));
+    tmux.keys(&["correct horse", "Enter"]);
+    tmux.wait_for("the reveal's own prompt", |s| {
+        s.contains("This writes the secret of Amazon: alice") && s.matches("Vault passphrase:").count() == 2
+    });
+    tmux.keys(&["correct horse", "Enter"]);
+    let printed = tmux.printed();
+    assert!(tmux.screen().contains("EXITED=0"), "{}", tmux.screen());
+    assert!(png.exists(), "{printed}");
+    assert!(!inst.status().locked);
+    inst.ctl_ok(&["lock"]);
 
     // The view asks before it takes the screen.
     let tmux = Tmux::view(&inst, &[]);
