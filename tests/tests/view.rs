@@ -279,6 +279,24 @@ fn ctrl_c_and_esc_quit_and_restore_the_terminal() {
 }
 
 #[test]
+fn sigterm_ends_the_view_and_restores_the_terminal() {
+    if !have("view_sigterm", &["tmux", "pgrep"]) {
+        return;
+    }
+    let inst = household();
+    let tmux = Tmux::view(&inst, &[]);
+    tmux.wait_for("the entries", |s| s.contains("Amazon: alice"));
+    // The pane's shell runs authctl, which exec'd authctl-view: its child.
+    let shell = tmux.tmux(&["list-panes", "-F", "#{pane_pid}"]).trim().to_string();
+    let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let view = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!view.is_empty() && !view.contains('\n'), "the view's pid: {view:?}");
+    let status = Command::new("kill").args(["-TERM", &view]).status().unwrap();
+    assert!(status.success());
+    tmux.assert_restored();
+}
+
+#[test]
 fn the_view_shows_an_entry_another_device_adds() {
     if !have("view_sync", &["tmux"]) {
         return;
