@@ -327,7 +327,7 @@ impl App {
             KeyCode::Char('u') if self.filter.is_empty() && self.codes.is_none() => self.unlock(screen)?,
             KeyCode::Enter => self.copy(false),
             KeyCode::Up => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down => self.selected = self.selected.saturating_add(1),
+            KeyCode::Down => self.selected = (self.selected + 1).min(self.visible().len().saturating_sub(1)),
             KeyCode::Backspace => {
                 self.filter.pop();
                 self.selected = 0;

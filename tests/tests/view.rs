@@ -498,6 +498,15 @@ fn enter_in_the_view_copies_the_selected_code_and_n_the_next() {
         next.contains(&copied),
         "copied {copied}, oathtool says {next:?} for the next period"
     );
+    // The arrows pick the row; past the last one stays on it.
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("the copy of the second row", |s| {
+        s.contains("Copied the code of GitHub: bob")
+    });
+    tmux.keys(&["Down", "Down", "Down", "Up", "Enter"]);
+    tmux.wait_for("the copy of the first row", |s| {
+        s.contains("Copied the code of Amazon: alice")
+    });
     tmux.keys(&["Escape"]);
     tmux.assert_restored();
 }
