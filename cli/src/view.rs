@@ -12,10 +12,12 @@
 //! period ends and whenever the daemon's `watch` stream says something
 //! changed (an entry, here or synced from another device; the lock; peers).
 //! The terminal is restored on every way out: the guard's drop on return
-//! and on error, the panic hook on a panic.
+//! and on error, the panic hook on a panic; SIGTERM, SIGHUP and SIGINT end
+//! the loop rather than the process.
 
 use std::io::IsTerminal;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use authsync_proto::ipc::{CodesReply, ErrorCode, LiveCode, Reply, Request, StatusReply};
@@ -60,8 +62,19 @@ pub(crate) fn run(paths: &Paths) -> Result<(), Exit> {
         app.refresh()?;
     }
     let changes = watch(paths)?;
+    // SIGTERM, SIGHUP and SIGINT end the loop (within a tick) instead of
+    // the process, so the terminal is restored after them too.
+    let signalled = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(&signalled))
+            .map_err(|e| Exit::Other(anyhow::anyhow!("cannot watch for signals: {e}")))?;
+    }
     let mut screen = Screen::enter()?;
-    let result = app.run(&mut screen, &changes);
+    let result = app.run(&mut screen, &changes, &signalled);
     drop(screen);
     result
 }
@@ -259,9 +272,12 @@ impl App {
         self.message = Some((message, Instant::now()));
     }
 
-    fn run(&mut self, screen: &mut Screen, changes: &mpsc::Receiver<()>) -> Result<(), Exit> {
+    fn run(&mut self, screen: &mut Screen, changes: &mpsc::Receiver<()>, signalled: &AtomicBool) -> Result<(), Exit> {
         let mut watching = true;
         loop {
+            if signalled.load(Ordering::Relaxed) {
+                return Ok(());
+            }
             let now = unix_now();
             self.holders.retain_mut(Holder::running);
             let mut changed = false;
@@ -311,7 +327,7 @@ impl App {
             KeyCode::Char('u') if self.filter.is_empty() && self.codes.is_none() => self.unlock(screen)?,
             KeyCode::Enter => self.copy(false),
             KeyCode::Up => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down => self.selected = self.selected.saturating_add(1),
+            KeyCode::Down => self.selected = (self.selected + 1).min(self.visible().len().saturating_sub(1)),
             KeyCode::Backspace => {
                 self.filter.pop();
                 self.selected = 0;

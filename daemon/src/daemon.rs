@@ -404,7 +404,11 @@ impl Daemon {
 
     /// Answers one request.
     pub async fn handle(&self, request: Request) -> Result<Reply> {
-        *self.0.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        // The live view asks for `codes` by itself at each period's end: an
+        // open, unattended view must not keep the vault unlocked.
+        if !matches!(request, Request::Codes) {
+            *self.0.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        }
         match request {
             Request::Init { name, passphrase } => self.init(name, passphrase).await,
             Request::Pair { ttl_secs } => self.pair(ttl_secs).await,

@@ -4,7 +4,7 @@
 //! the secret the test chose.
 #![allow(clippy::unwrap_used)]
 
-use authsync_proto::ipc::{CodeReply, EntrySummary, LogEvent, VersionInfo};
+use authsync_proto::ipc::{CodeReply, EntrySummary, ErrorCode, LogEvent, Reply, Request, VersionInfo};
 use authsync_proto::otp::{Algorithm, OtpKind, OtpSpec};
 use authsync_tests::otp::{RFC4226_CODES, RFC4226_SECRET, hotp, totp};
 use std::time::Duration;
@@ -372,6 +372,72 @@ fn an_idle_vault_locks_itself() {
     inst.ctl(&["code", "amazon"]).assert_error(3, &["locked"]);
     inst.ctl(&["unlock"]).assert_exit(0);
     inst.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+}
+
+#[test]
+fn codes_gives_every_live_entrys_current_and_next_code_and_no_secret() {
+    let inst = Instance::with_household();
+    inst.ctl_ok(&["add", AMAZON_URI]);
+    inst.ctl_ok(&[
+        "add",
+        "--secret",
+        RFC4226_SECRET,
+        "--issuer",
+        "Bank",
+        "--account",
+        "me",
+        "--hotp",
+    ]);
+    inst.ctl_ok(&["add", "--secret", RFC4226_SECRET, "--issuer", "Gone", "--account", "x"]);
+    inst.ctl_ok(&["rm", "gone"]);
+    let before = inst.snapshot();
+    let Ok(Reply::Codes(codes)) = inst.request(&Request::Codes) else {
+        panic!("no codes reply");
+    };
+    let labels: Vec<String> = codes.entries.iter().map(|c| c.entry.label()).collect();
+    assert_eq!(labels, ["Amazon: alice", "Bank: me"], "live entries, by label");
+    let amazon = &codes.entries[0];
+    assert_eq!(
+        amazon.code.as_deref(),
+        Some(authsync_tests::otp::code_at(AMAZON_SECRET, &totp(), codes.at).as_str())
+    );
+    assert_eq!(
+        amazon.next.as_deref(),
+        Some(authsync_tests::otp::code_at(AMAZON_SECRET, &totp(), codes.at + 30).as_str())
+    );
+    // HOTP: no code, and asking used none up.
+    assert_eq!(
+        (codes.entries[1].code.as_ref(), codes.entries[1].next.as_ref()),
+        (None, None)
+    );
+    inst.assert_unchanged(&before);
+    let json = serde_json::to_string(&codes).unwrap();
+    assert!(
+        !json.contains(AMAZON_SECRET) && !json.contains(RFC4226_SECRET),
+        "{json}"
+    );
+}
+
+#[test]
+fn the_live_views_refreshes_do_not_keep_the_vault_unlocked() {
+    let mut inst = Instance::new();
+    inst.set_daemon_args(&["--auto-lock", "2"]);
+    inst.start();
+    inst.ctl_ok(&["init", "--no-passphrase", "--name", "idle"]);
+    inst.ctl_ok(&["add", AMAZON_URI]);
+    // What an open view sends when a period ends (and nothing else): the
+    // vault locks all the same.
+    let mut codes = 0;
+    wait_until(Duration::from_secs(10), "the vault to lock under `codes`", || {
+        if inst.request(&Request::Codes).is_ok() {
+            codes += 1;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        inst.daemon_log().contains("locked after 2s idle")
+    });
+    assert!(codes > 0, "no `codes` request was answered before the lock");
+    let refused = inst.request(&Request::Codes).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Locked);
 }
 
 #[test]

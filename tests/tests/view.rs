@@ -279,6 +279,24 @@ fn ctrl_c_and_esc_quit_and_restore_the_terminal() {
 }
 
 #[test]
+fn sigterm_ends_the_view_and_restores_the_terminal() {
+    if !have("view_sigterm", &["tmux", "pgrep"]) {
+        return;
+    }
+    let inst = household();
+    let tmux = Tmux::view(&inst, &[]);
+    tmux.wait_for("the entries", |s| s.contains("Amazon: alice"));
+    // The pane's shell runs authctl, which exec'd authctl-view: its child.
+    let shell = tmux.tmux(&["list-panes", "-F", "#{pane_pid}"]).trim().to_string();
+    let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let view = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!view.is_empty() && !view.contains('\n'), "the view's pid: {view:?}");
+    let status = Command::new("kill").args(["-TERM", &view]).status().unwrap();
+    assert!(status.success());
+    tmux.assert_restored();
+}
+
+#[test]
 fn the_view_shows_an_entry_another_device_adds() {
     if !have("view_sync", &["tmux"]) {
         return;
@@ -463,6 +481,32 @@ fn enter_in_the_view_copies_the_selected_code_and_n_the_next() {
         next.contains(&copied),
         "copied {copied}, oathtool says {next:?} for the next period"
     );
+    // With no filter, n copies the first row's next code.
+    tmux.keys(&["C-u"]);
+    tmux.wait_for("no filter", |s| s.contains("Type to filter") || s.contains("Copied"));
+    let from = unix_now();
+    tmux.keys(&["n"]);
+    tmux.wait_for("the copy of Amazon's next code", |s| {
+        s.contains("Copied the next code of Amazon: alice")
+    });
+    let copied = x.clipboard().expect("the clipboard holds the next code");
+    let to = unix_now();
+    let next: Vec<String> = (from.saturating_sub(1)..=to + 1)
+        .map(|t| oathtool(AMAZON, t + 30))
+        .collect();
+    assert!(
+        next.contains(&copied),
+        "copied {copied}, oathtool says {next:?} for the next period"
+    );
+    // The arrows pick the row; past the last one stays on it.
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("the copy of the second row", |s| {
+        s.contains("Copied the code of GitHub: bob")
+    });
+    tmux.keys(&["Down", "Down", "Down", "Up", "Enter"]);
+    tmux.wait_for("the copy of the first row", |s| {
+        s.contains("Copied the code of Amazon: alice")
+    });
     tmux.keys(&["Escape"]);
     tmux.assert_restored();
 }
@@ -515,6 +559,22 @@ fn a_locked_vault_asks_for_the_passphrase_once_on_a_terminal_and_goes_on() {
     assert_eq!(printed.matches("Vault passphrase:").count(), 1, "{printed}");
     assert!(!tmux.screen().contains("EXITED=0"), "{}", tmux.screen());
     assert!(inst.status().locked);
+
+    // `qr` unlocks the same way, then (as on an open vault) says what it
+    // will reveal and asks for the passphrase again before it does.
+    let png = inst.home().join("amazon.png");
+    let tmux = Tmux::run(&inst, &["qr", "amazon", "--png", &png.display().to_string()], &[]);
+    tmux.wait_for("the prompt", |s| s.contains("Vault passphrase:"));
+    tmux.keys(&["correct horse", "Enter"]);
+    tmux.wait_for("the reveal's own prompt", |s| {
+        s.contains("This writes the secret of Amazon: alice") && s.matches("Vault passphrase:").count() == 2
+    });
+    tmux.keys(&["correct horse", "Enter"]);
+    let printed = tmux.printed();
+    assert!(tmux.screen().contains("EXITED=0"), "{}", tmux.screen());
+    assert!(png.exists(), "{printed}");
+    assert!(!inst.status().locked);
+    inst.ctl_ok(&["lock"]);
 
     // The view asks before it takes the screen.
     let tmux = Tmux::view(&inst, &[]);
