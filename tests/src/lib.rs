@@ -146,6 +146,21 @@ pub fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
 }
 
+/// `script -qec COMMAND /dev/null` for `inst`: COMMAND on a terminal of its
+/// own, its screen on the child's stdout, what the test writes to the
+/// child's stdin typed at it.
+pub fn on_a_terminal(inst: &Instance, command: &str) -> std::process::Command {
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", command, "/dev/null"])
+        .env("AUTHSYNC_HOME", inst.home())
+        .env("AUTHSYNC_AUTHD", authd_bin())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    script
+}
+
 /// The terminal `script` (process `script_pid`) made for the command it
 /// runs: the standard input of its descendants, opened without becoming
 /// this test's controlling terminal.

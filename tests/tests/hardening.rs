@@ -182,13 +182,7 @@ struct Terminal {
 impl Terminal {
     fn start(inst: &Instance, args: &[&str]) -> Terminal {
         let command = format!("{} {}", path_str(&authsync_tests::authctl_bin()), args.join(" "));
-        let mut child = Command::new("script")
-            .args(["-qec", &command, "/dev/null"])
-            .env("AUTHSYNC_HOME", inst.home())
-            .env("AUTHSYNC_AUTHD", authsync_tests::authd_bin())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+        let mut child = authsync_tests::on_a_terminal(inst, &command)
             .spawn()
             .expect("script runs (bsdutils)");
         let seen = Arc::new(Mutex::new(Vec::new()));

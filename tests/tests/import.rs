@@ -399,13 +399,7 @@ fn on_a_terminal(inst: &Instance, args: &[&str], prompt: Option<(&str, &str)>) -
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
     let command = format!("{} {}", path_str(&authsync_tests::authctl_bin()), args.join(" "));
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("AUTHSYNC_HOME", inst.home())
-        .env("AUTHSYNC_AUTHD", authsync_tests::authd_bin())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+    let mut child = authsync_tests::on_a_terminal(inst, &command)
         .spawn()
         .expect("script runs (util-linux)");
     let seen = Arc::new(Mutex::new(Vec::new()));

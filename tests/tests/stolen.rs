@@ -566,13 +566,7 @@ fn revoke_shows_what_the_device_did_and_asks() {
             "{} revoke bob --lost-since {lost}",
             authsync_tests::authctl_bin().display()
         );
-        let mut child = std::process::Command::new("script")
-            .args(["-qec", &command, "/dev/null"])
-            .env("AUTHSYNC_HOME", t.a.home())
-            .env("AUTHSYNC_AUTHD", authsync_tests::authd_bin())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+        let mut child = authsync_tests::on_a_terminal(&t.a, &command)
             .spawn()
             .expect("script runs (bsdutils)");
         // The terminal holds the answer until authctl reads it.
