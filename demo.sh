@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The quick-start demo: a throwaway household of two devices on this machine.
-# Builds authd and authctl, starts alice-laptop and bob-desktop on loopback
-# (each in its own temporary directory), pairs them, adds an Amazon entry on
-# alice-laptop and prints its code from bob-desktop. Nothing outside the
-# temporary directories is touched; no traffic leaves 127.0.0.1.
+# The quick-start demo: a throwaway household of two persons on this machine.
+# Builds authd and authctl, starts alice-laptop (alice's) and bob-desktop
+# (bob's) on loopback, each in its own temporary directory, and pairs them.
+# Alice adds her bank (personal: it stays on her devices) and shares the
+# Amazon login with bob: the same Amazon code on both, no bank on bob's.
+# Nothing outside the temporary directories is touched; no traffic leaves
+# 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,24 +40,31 @@ start() { # start DEVICE PORT [authd-args...]: a daemon on loopback, without mDN
 step "1. Two devices, each with its own daemon (in $work)"
 start alice-laptop "$port_a"
 start bob-desktop "$port_b" --peer "127.0.0.1:$port_a"
-on alice-laptop init --name alice-laptop --no-passphrase
+on alice-laptop init --name alice-laptop --person alice --no-passphrase
 
 step "2. Pair: alice-laptop prints a one-time code, bob-desktop joins with it"
 printf '\033[2malice-laptop$ authctl pair\033[0m\n' >&2
 code=$(AUTHSYNC_HOME="$alice" "$bin/authctl" pair 2>/dev/null)
 echo "$code"
-on bob-desktop join "$code" --peer "127.0.0.1:$port_a" --name bob-desktop --no-passphrase
+on bob-desktop join "$code" --peer "127.0.0.1:$port_a" --name bob-desktop --person bob --no-passphrase
+on bob-desktop persons
 
-step "3. Add the Amazon entry on alice-laptop (the URI on standard input, off the command line)"
+step "3. Alice adds her bank: her own entry (URIs on standard input, off the command line)"
+on alice-laptop add - <<<'otpauth://totp/Bank:alice?secret=KRSXG5CTMVRXEZLUKN2XAZLSONUWE4TF&issuer=Bank'
+step "4. Alice adds the Amazon login she shares with bob, and shares it"
 on alice-laptop add - <<<'otpauth://totp/Amazon:alice@example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Amazon'
+on alice-laptop share amazon --with bob
 
-step "4. The same code on bob-desktop"
+step "5. The same Amazon code on bob-desktop; alice's bank is not there"
 for _ in $(seq 100); do
   if AUTHSYNC_HOME="$bob" "$bin/authctl" code amazon >/dev/null 2>&1; then break; fi
   sleep 0.02
 done
 on bob-desktop code amazon -v
 on alice-laptop code amazon
+on alice-laptop list
+on bob-desktop list
+on bob-desktop code bank || true
 on bob-desktop devices
 if command -v oathtool >/dev/null; then
   printf '\033[2m$ oathtool --totp -b JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP   # an independent generator\033[0m\n'

@@ -8,7 +8,7 @@ use authsync_proto::paths::Paths;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::client::{self, Client, Failure};
-use crate::cmd::{devices, entries, transfer, vault};
+use crate::cmd::{devices, entries, people, transfer, vault};
 use crate::input::BadInput;
 use crate::output;
 
@@ -112,6 +112,27 @@ enum Command {
         after_help = "Examples:\n  authctl leave\n  authctl leave --yes                     # no question (scripts)"
     )]
     Leave(devices::Leave),
+    /// The household's persons and their devices.
+    #[command(after_help = "Examples:\n  authctl persons\n  authctl persons --json")]
+    Persons,
+    /// The collections: who reads each, and how many entries it holds.
+    #[command(after_help = "Examples:\n  authctl collections")]
+    Collections,
+    /// Make a collection, or change who reads one.
+    #[command(subcommand)]
+    Collection(people::Collection),
+    /// Move an entry where others read it: to you and a person, to everyone
+    /// (`--household`), or to a collection.
+    #[command(
+        after_help = "Examples:\n  authctl share amazon --with bob\n  authctl share wifi-router --household\n  authctl share bank --in parents"
+    )]
+    Share(people::Share),
+    /// Move an entry back to your own collection; lists who could read it.
+    #[command(after_help = "Examples:\n  authctl unshare amazon")]
+    Unshare(entries::One),
+    /// Rename a device, or say whose it is.
+    #[command(subcommand)]
+    Device(people::Device),
     /// The entries revoked devices could read, ticked once rotated.
     #[command(after_help = "Examples:\n  authctl exposed\n  authctl exposed bobs-phone")]
     Exposed(devices::Exposed),
@@ -295,6 +316,12 @@ fn run(cli: Cli, helpers: Helpers) -> Result<(), Exit> {
         Command::Revoke(args) => devices::revoke(&paths, json, args),
         Command::Leave(args) => devices::leave(&paths, args),
         Command::Exposed(args) => devices::exposed(&paths, json, args),
+        Command::Persons => people::persons(&paths, json),
+        Command::Collections => people::collections(&paths, json),
+        Command::Collection(command) => people::collection(&paths, json, command),
+        Command::Share(args) => people::share(&paths, json, args),
+        Command::Unshare(args) => people::unshare(&paths, json, args.query),
+        Command::Device(command) => people::device(&paths, json, command),
         Command::Add(args) => entries::add(&paths, json, args),
         Command::Code(args) => entries::code(&paths, json, args),
         Command::List(args) => entries::list(&paths, json, args),

@@ -111,6 +111,8 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
     pub passphrase_file: Option<PathBuf>,
     pub password_file: Option<PathBuf>,
+    /// Only the entries of this collection.
+    pub collection: Option<String>,
 }
 
 fn export_password(file: Option<&Path>) -> Result<Zeroizing<String>, Exit> {
@@ -160,7 +162,12 @@ pub fn export(paths: &Paths, args: ExportArgs) -> Result<(), Exit> {
             ));
         }
     }
-    let count = match call(
+    let in_collection = |name: &str| {
+        args.collection
+            .as_deref()
+            .is_none_or(|wanted| wanted.trim().eq_ignore_ascii_case(name))
+    };
+    let (count, collections) = match call(
         paths,
         &Request::List {
             deleted: false,
@@ -168,9 +175,25 @@ pub fn export(paths: &Paths, args: ExportArgs) -> Result<(), Exit> {
             tag: None,
         },
     )? {
-        Reply::Entries(list) => list.len(),
+        Reply::Entries(list) => {
+            let picked: Vec<_> = list.iter().filter(|e| in_collection(&e.collection)).collect();
+            let mut names: Vec<&str> = picked.iter().map(|e| e.collection.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            (picked.len(), names.join(", "))
+        }
         other => return Err(unexpected(other)),
     };
+    if count == 0 {
+        if let Some(wanted) = &args.collection {
+            return Err(Exit::Other(
+                BadInput(format!(
+                    "no entry this device reads is in a collection called '{wanted}'; `authctl collections` lists them"
+                ))
+                .into(),
+            ));
+        }
+    }
     let password = if args.encrypt {
         Some(export_password(args.password_file.as_deref())?)
     } else {
@@ -197,14 +220,15 @@ pub fn export(paths: &Paths, args: ExportArgs) -> Result<(), Exit> {
         None => "to standard output".to_string(),
     };
     let what = format!(
-        "This exports the secrets of {} {place}, {protection}: anyone who reads it can make their codes.",
-        if count == 1 {
-            "the one entry".to_string()
-        } else {
-            format!("all {count} entries")
+        "This exports the secrets of {} {place}, {protection}: anyone who reads it can make their codes. Collections: {collections}.",
+        match (count, &args.collection) {
+            (1, _) => "the one entry".to_string(),
+            (n, Some(_)) => format!("the {n} entries"),
+            (n, None) => format!("all {n} entries"),
         }
     );
-    let list = reveal(paths, None, args.passphrase_file.as_deref(), &what)?;
+    let mut list = reveal(paths, None, args.passphrase_file.as_deref(), &what)?;
+    list.retain(|e| in_collection(&e.entry.collection));
     let mut secrets = Vec::with_capacity(list.len());
     for e in &list {
         secrets.push(

@@ -80,8 +80,13 @@ pub fn entries(list: &[EntrySummary]) {
         } else {
             format!("  [{}]", e.tags.join(", "))
         };
+        let collection = if e.collection.is_empty() {
+            String::new()
+        } else {
+            format!("  in {}", e.collection)
+        };
         outln!(
-            "{:<8}  {:<40}  {}{tags}{deleted}{merging}",
+            "{:<8}  {:<40}  {}{collection}{tags}{deleted}{merging}",
             &e.id[..8],
             e.label(),
             kind(e)
@@ -94,6 +99,9 @@ pub fn entry(e: &EntrySummary) {
     outln!("issuer:   {}", e.issuer.as_deref().unwrap_or("-"));
     outln!("account:  {}", e.account);
     outln!("kind:     {}", kind(e));
+    if !e.collection.is_empty() {
+        outln!("in:       {}", e.collection);
+    }
     if !e.tags.is_empty() {
         outln!("tags:     {}", e.tags.join(", "));
     }
@@ -167,7 +175,7 @@ pub fn skew_warning(skew_ms: Option<i64>) {
 
 pub fn exposure(reports: &[Exposure]) {
     if reports.is_empty() {
-        outln!("no device has been revoked");
+        outln!("nothing is exposed: no device was revoked, and no one lost an entry they could read");
     }
     for report in reports {
         if report.cascaded {
@@ -180,10 +188,11 @@ pub fn exposure(reports: &[Exposure]) {
         outln!(
             "{} {} could read {}; {open} still to re-enroll. For each: get a new secret from the site, then `authctl rotate ENTRY URI`.",
             report.device_name,
-            if report.left {
-                "(left the household)"
-            } else {
-                "(revoked)"
+            match (&report.person, report.left, report.revoked) {
+                (_, true, _) => "(left the household)".to_string(),
+                (_, false, true) => "(revoked)".to_string(),
+                (Some(person), false, false) => format!("({person}'s, no longer reads them)"),
+                (None, false, false) => "(no longer reads them)".to_string(),
             },
             count(report.entries.len(), "entry", "entries")
         );
@@ -195,7 +204,26 @@ pub fn exposure(reports: &[Exposure]) {
     }
 }
 
+/// Devices grouped by person (devices of no person last).
 pub fn devices(list: &[DeviceInfo]) {
+    let mut persons: Vec<Option<&str>> = list.iter().map(|d| d.person.as_deref()).collect();
+    persons.sort_by_key(|p| (p.is_none(), *p));
+    persons.dedup();
+    let grouped = persons.len() > 1 || persons.first().is_some_and(Option::is_some);
+    for person in persons {
+        if grouped {
+            match person {
+                Some(p) => outln!("{p}:"),
+                None => outln!(
+                    "no person's (confirm with `authctl device set-person DEVICE PERSON` on that person's device):"
+                ),
+            }
+        }
+        device_lines(list.iter().filter(|d| d.person.as_deref() == person));
+    }
+}
+
+fn device_lines<'a>(list: impl Iterator<Item = &'a DeviceInfo>) {
     for d in list {
         let state = if d.this_device {
             "this device".to_string()
@@ -291,6 +319,34 @@ pub fn status(s: &StatusReply) {
     outln!("data:       {}", s.data_dir);
     if let Some(secs) = s.auto_lock_secs {
         outln!("auto-lock:  after {secs} s idle");
+    }
+}
+
+/// `authctl persons`.
+pub fn persons(list: &[authsync_proto::ipc::PersonInfo]) {
+    for p in list {
+        let me = if p.this_device { "  (this device's)" } else { "" };
+        outln!(
+            "{:<16}  {}{me}",
+            p.name.as_deref().unwrap_or("(no person)"),
+            p.devices.join(", ")
+        );
+    }
+}
+
+/// `authctl collections`.
+pub fn collections(list: &[authsync_proto::ipc::CollectionInfo]) {
+    for c in list {
+        let persons = c
+            .persons
+            .as_ref()
+            .map_or_else(|| "everyone".to_string(), |p| p.join(", "));
+        let readable = if c.readable {
+            count(c.entries, "entry", "entries")
+        } else {
+            "not readable here".to_string()
+        };
+        outln!("{:<16}  {:<9}  {:<28}  {readable}", c.name, c.kind, persons);
     }
 }
 

@@ -81,6 +81,55 @@ pub fn run(paths: &Paths, device: String, lost_since: Option<String>, yes: bool,
     Ok(())
 }
 
+/// `revoke --person NAME`: every current device of that person; on a
+/// terminal, names them and asks first.
+pub fn person(paths: &Paths, person: String, yes: bool, json: bool) -> Result<(), Exit> {
+    if !yes {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            return Err(Exit::Other(
+                BadInput("revoke asks for confirmation on a terminal; from a script, add --yes".into()).into(),
+            ));
+        }
+        let persons = match call(paths, &Request::Persons)? {
+            Reply::Persons(p) => p,
+            other => return Err(unexpected(other)),
+        };
+        let Some(found) = persons
+            .iter()
+            .find(|p| p.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(person.trim())))
+        else {
+            return Err(Exit::Other(
+                BadInput(format!(
+                    "no person of this household is called '{person}'; `authctl persons` lists them"
+                ))
+                .into(),
+            ));
+        };
+        outln!(
+            "This revokes every device of {}: {}. Each collection they could read gets a new key.",
+            found.name.as_deref().unwrap_or("?"),
+            found.devices.join(", ")
+        );
+        if !confirmed()? {
+            return Err(Exit::Other(
+                BadInput("not confirmed; nothing was changed".into()).into(),
+            ));
+        }
+    }
+    match call(paths, &Request::RevokePerson { person })? {
+        Reply::Exposure(reports) if json => output::json(&reports),
+        Reply::Exposure(reports) => {
+            for report in &reports {
+                outln!("Revoked {} ({}).", report.device_name, &report.device[..8]);
+            }
+            output::exposure(&reports);
+        }
+        other => return Err(unexpected(other)),
+    }
+    Ok(())
+}
+
 fn confirmed() -> Result<bool, Exit> {
     use std::io::{BufRead, Write};
     out!("Revoke it? [y/N] ");

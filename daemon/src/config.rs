@@ -8,6 +8,7 @@
 //! mdns = true                       # announce and find devices with mDNS
 //! auto_lock = 900                   # lock after this many idle seconds (0: never)
 //! relay = false                     # run as a relay (`authd --relay`)
+//! default_collection = "shared"    # where `add` and `import` put entries without --in
 //! ```
 
 use std::net::SocketAddr;
@@ -29,6 +30,9 @@ pub struct Config {
     pub mdns: Option<bool>,
     pub auto_lock: Option<u64>,
     pub relay: Option<bool>,
+    /// The collection `authctl add` and `import` use without `--in` (read
+    /// by authctl; accepted here so the file stays one checked whole).
+    pub default_collection: Option<String>,
 }
 
 impl Config {

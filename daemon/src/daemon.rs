@@ -17,6 +17,7 @@ use authsync_proto::record::{Body, Record};
 use authsync_proto::wire::{Hello, SYNC_PROTOCOL};
 use tokio::sync::broadcast;
 
+use crate::collections;
 use crate::handlers::{self, Scope, internal, not_initialized};
 use crate::peers::Peers;
 use crate::transport::Trust;
@@ -99,6 +100,15 @@ impl Watcher {
 pub struct Daemon(pub(crate) Arc<Shared>);
 
 type Result<T> = std::result::Result<T, IpcError>;
+
+/// Whose device this is when `init` is not told: the login name.
+fn login_name() -> String {
+    std::env::var("USER")
+        .ok()
+        .map(|u| u.trim().to_owned())
+        .filter(|u| authsync_proto::record::check_name(u).is_ok())
+        .unwrap_or_else(|| "me".to_owned())
+}
 
 pub(crate) fn bad(message: &str) -> IpcError {
     IpcError::new(ErrorCode::BadRequest, message)
@@ -410,7 +420,11 @@ impl Daemon {
             *self.0.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
         }
         match request {
-            Request::Init { name, passphrase } => self.init(name, passphrase).await,
+            Request::Init {
+                name,
+                passphrase,
+                person,
+            } => self.init(name, passphrase, person).await,
             Request::Pair { ttl_secs } => self.pair(ttl_secs).await,
             Request::Revoke {
                 device,
@@ -424,7 +438,13 @@ impl Daemon {
                 name,
                 passphrase,
                 relay,
-            } => self.join(code, peer, name, passphrase, relay).await,
+                person,
+            } => self.join(code, peer, name, passphrase, relay, person).await,
+            Request::RevokePerson { person } => self.revoke_person(&person),
+            Request::CollectionRemove { collection, person } => self.collection_remove(&collection, &person),
+            Request::Unshare { query } => self.unshare(&query),
+            Request::DeviceRename { device, name } => self.device_rename(&device, &name),
+            Request::DeviceSetPerson { device, person } => self.device_set_person(&device, &person),
             Request::Unlock { passphrase } => self.unlock(passphrase).await,
             Request::Reveal { passphrase, query } => self.reveal(passphrase, query).await,
             Request::Shutdown => {
@@ -445,7 +465,33 @@ impl Daemon {
                 self.lock_changed();
                 Ok(Reply::Done)
             }
-            Request::Add { entry } => handlers::add(vault, entry),
+            Request::Add { entry, collection } => {
+                let collection = match collection {
+                    Some(name) => handlers::collection_named(vault, &name)?,
+                    None => handlers::default_collection(vault, None)?,
+                };
+                handlers::add(vault, entry, collection)
+            }
+            Request::Persons => collections::persons(vault),
+            Request::Collections => collections::collections(vault),
+            Request::CollectionNew { name, persons } => collections::collection_new(vault, &name, &persons),
+            Request::CollectionAdd { collection, person } => collections::collection_add(vault, &collection, &person),
+            Request::Share {
+                query,
+                collection,
+                with,
+            } => {
+                let target = match (collection, with) {
+                    (Some(name), None) => handlers::collection_named(vault, &name)?,
+                    (None, Some(person)) => collections::pair_collection(vault, &person)?,
+                    _ => {
+                        return Err(bad(
+                            "say where to share it: --with PERSON, --household or --in COLLECTION",
+                        ));
+                    }
+                };
+                collections::share(vault, &query, target)
+            }
             Request::Code { query, next, previous } => {
                 let mut reply = handlers::code(vault, &query, next, previous)?;
                 if let Reply::Code(code) = &mut reply {
@@ -501,7 +547,13 @@ impl Daemon {
             Request::Codes => handlers::codes(vault, self.peers().worst_skew_ms()),
             Request::Devices => Ok(self.devices(vault)),
             Request::Exposed { device } => self.exposed(vault, device.as_deref()),
-            Request::Import { entries } => handlers::import(vault, entries),
+            Request::Import { entries, collection } => {
+                let collection = match collection {
+                    Some(name) => handlers::collection_named(vault, &name)?,
+                    None => handlers::default_collection(vault, None)?,
+                };
+                handlers::import(vault, entries, collection)
+            }
             Request::Init { .. }
             | Request::Unlock { .. }
             | Request::Reveal { .. }
@@ -510,6 +562,11 @@ impl Daemon {
             | Request::Revoke { .. }
             | Request::Leave
             | Request::Watch
+            | Request::RevokePerson { .. }
+            | Request::CollectionRemove { .. }
+            | Request::Unshare { .. }
+            | Request::DeviceRename { .. }
+            | Request::DeviceSetPerson { .. }
             | Request::Join { .. } => Err(IpcError::new(
                 ErrorCode::Internal,
                 "request routed to the wrong handler",
@@ -517,11 +574,17 @@ impl Daemon {
         }
     }
 
-    async fn init(&self, name: String, passphrase: Option<WireSecret>) -> Result<Reply> {
+    async fn init(&self, name: String, passphrase: Option<WireSecret>, person: Option<String>) -> Result<Reply> {
         let name = name.trim().to_string();
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return Err(bad("a device name is 1 to 64 printable characters"));
         }
+        let person = match person {
+            Some(person) => person.trim().to_owned(),
+            None => login_name(),
+        };
+        authsync_proto::record::check_name(&person)
+            .map_err(|e| bad(&format!("'{person}' is not a person name: {e}; give one with --person")))?;
         if self.relay_mode() {
             return Err(bad(
                 "this authd runs as a relay (--relay), which cannot start a household: run `authctl init` on a device, then `authctl join CODE --relay` here",
@@ -541,7 +604,7 @@ impl Daemon {
                 "this device already has a household",
             ));
         }
-        vault.init(&name, kek, source).map_err(internal)?;
+        vault.init(&name, &person, kek, source).map_err(internal)?;
         tracing::info!(device = %vault.device_id().map(|d| d.short()).unwrap_or_default(), "household started");
         let reply = self.status(&vault);
         drop(vault);

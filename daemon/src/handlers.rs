@@ -1,8 +1,9 @@
 //! One handler per IPC request kind. Each takes the vault, does its one job
 //! and returns a reply or a typed error whose message says what to do.
 
+use authsync_proto::authority::Household;
 use authsync_proto::entries::{EntryHistory, Index, changes, describe_change, edits_from, same_entry};
-use authsync_proto::ids::EntryId;
+use authsync_proto::ids::{CollectionId, EntryId};
 use authsync_proto::ipc::{
     CodeReply, CodesReply, EntrySummary, ErrorCode, ImportReply, IpcError, LiveCode, LogEvent, MAX_IMPORT_ENTRIES,
     NewEntry, NewSecret, Reply, RevealedEntry, StatusReply, VersionInfo, WireSecret,
@@ -48,8 +49,16 @@ pub fn not_initialized() -> IpcError {
     )
 }
 
-pub fn summary(entry: &EntryHistory) -> EntrySummary {
+/// What an entry looks like to the CLI; `household` names its collection.
+pub fn summary(household: Option<&Household>, entry: &EntryHistory) -> EntrySummary {
     let view = entry.view();
+    let collection = match (household, entry.epoch()) {
+        (Some(household), Some(epoch)) => household
+            .collection_of(&epoch)
+            .map(|c| household.collection_name(&c).to_owned())
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
     let updated_ms = entry.versions().first().map_or(0, |v| v.hlc.ms);
     EntrySummary {
         id: entry.id().to_string(),
@@ -61,6 +70,59 @@ pub fn summary(entry: &EntryHistory) -> EntrySummary {
         deleted: view.deleted,
         updated_ms,
         heads: entry.heads().len(),
+        collection,
+    }
+}
+
+/// The collection an entry is in now: its newest head's.
+pub fn collection_of(vault: &Vault, entry: &EntryHistory) -> Result<CollectionId> {
+    vault
+        .ledger()
+        .household()
+        .zip(entry.epoch())
+        .and_then(|(h, epoch)| h.collection_of(&epoch))
+        .ok_or_else(|| internal(anyhow::anyhow!("an entry's epoch is unknown")))
+}
+
+/// The collection named `name` (`shared`, a person's name for that
+/// person's own, or a named one), for `add --in` and `share`.
+pub fn collection_named(vault: &Vault, name: &str) -> Result<CollectionId> {
+    let household = vault.ledger().household().ok_or_else(not_initialized)?;
+    let wanted = name.trim().to_lowercase();
+    let found: Vec<CollectionId> = household
+        .collections()
+        .into_iter()
+        .filter(|c| c.name.to_lowercase() == wanted)
+        .map(|c| c.id)
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(IpcError::new(
+            ErrorCode::NotFound,
+            format!("no collection is called '{name}'; `authctl collections` lists them"),
+        )),
+        _ => Err(IpcError::new(
+            ErrorCode::Ambiguous,
+            format!("several collections are called '{name}'; rename one with `authctl collection new`"),
+        )),
+    }
+}
+
+/// Where a new entry goes when no collection is named: `default_collection`
+/// from config.toml if set, else this device's person's own once the
+/// household has two persons, else `shared`.
+pub fn default_collection(vault: &Vault, configured: Option<&str>) -> Result<CollectionId> {
+    if let Some(name) = configured {
+        return collection_named(vault, name);
+    }
+    let household = vault.ledger().household().ok_or_else(not_initialized)?;
+    let mine = vault
+        .device_id()
+        .and_then(|me| household.members.get(&me))
+        .and_then(|m| m.person.as_deref());
+    match mine {
+        Some(person) if household.persons().len() >= 2 => Ok(CollectionId::personal(person)),
+        _ => Ok(CollectionId::SHARED),
     }
 }
 
@@ -74,7 +136,7 @@ pub enum Scope {
 }
 
 /// The one entry `query` names.
-fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryHistory> {
+pub fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryHistory> {
     let mut found = index.find(query, scope != Scope::Live);
     if scope == Scope::Deleted {
         found.retain(|e| e.view().deleted);
@@ -91,7 +153,7 @@ fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryH
         many => Err(IpcError {
             code: ErrorCode::Ambiguous,
             message: format!("'{query}' matches {} entries; be more specific", many.len()),
-            candidates: many.iter().map(|e| summary(e)).collect(),
+            candidates: many.iter().map(|e| summary(None, e)).collect(),
         }),
     }
 }
@@ -121,12 +183,12 @@ fn unix_secs() -> u64 {
     now_ms() / 1000
 }
 
-fn code_reply(entry: &EntryHistory, body: &EntryBody, at: u64) -> Result<CodeReply> {
+fn code_reply(household: Option<&Household>, entry: &EntryHistory, body: &EntryBody, at: u64) -> Result<CodeReply> {
     let code = otp::code(&body.secret, &body.spec, at).map_err(|e| bad(e.to_string()))?;
     Ok(CodeReply {
         code,
         seconds_left: otp::seconds_left(&body.spec, unix_secs()),
-        entry: summary(entry),
+        entry: summary(household, entry),
         clock_skew_ms: None,
     })
 }
@@ -154,7 +216,7 @@ pub fn status(vault: &Vault, auto_lock_secs: Option<u64>) -> Reply {
     })
 }
 
-pub fn add(vault: &mut Vault, entry: NewEntry) -> Result<Reply> {
+pub fn add(vault: &mut Vault, entry: NewEntry, collection: CollectionId) -> Result<Reply> {
     index(vault)?;
     let secret = secret_of(&entry.otp)?;
     if entry.account.trim().is_empty() && entry.issuer.as_deref().unwrap_or("").trim().is_empty() {
@@ -184,12 +246,12 @@ pub fn add(vault: &mut Vault, entry: NewEntry) -> Result<Reply> {
     let mut id = [0u8; 16];
     OsRng.fill_bytes(&mut id);
     let id = EntryId(id);
-    vault.write_entry(id, Vec::new(), &body).map_err(internal)?;
+    vault.write_entry(id, Vec::new(), &body, collection).map_err(internal)?;
     let index = index(vault)?;
     let entry = index
         .get(&id)
         .ok_or_else(|| internal(anyhow::anyhow!("a new entry vanished")))?;
-    let mut reply = code_reply(entry, entry.view(), unix_secs())?;
+    let mut reply = code_reply(vault.ledger().household(), entry, entry.view(), unix_secs())?;
     reply.code = shown;
     Ok(Reply::Code(reply))
 }
@@ -209,6 +271,7 @@ fn show_code(body: &mut EntryBody) -> Result<String> {
 
 pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Result<Reply> {
     let entry = resolve(index(vault)?, query, Scope::Live)?;
+    let household = vault.ledger().household();
     let now = unix_secs();
     if previous {
         let version = entry.previous().ok_or_else(|| {
@@ -217,13 +280,14 @@ pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Resul
                 format!("{} has no previous secret", entry.view().label()),
             )
         })?;
-        return code_reply(entry, &version.body, now).map(Reply::Code);
+        return code_reply(household, entry, &version.body, now).map(Reply::Code);
     }
     let view = entry.view();
     match view.spec.kind {
         OtpKind::Hotp { counter } => {
             // Each HOTP code is used once: advance the counter durably first.
-            let reply = code_reply(entry, view, now)?;
+            let reply = code_reply(household, entry, view, now)?;
+            let collection = collection_of(vault, entry)?;
             let mut body = view.duplicate();
             body.spec.kind = OtpKind::Hotp {
                 counter: counter
@@ -232,14 +296,14 @@ pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Resul
             };
             body.edits = edits_from(view, &body);
             let (id, heads) = (entry.id(), entry.heads().to_vec());
-            vault.write_entry(id, heads, &body).map_err(internal)?;
+            vault.write_entry(id, heads, &body, collection).map_err(internal)?;
             Ok(Reply::Code(reply))
         }
         OtpKind::Totp { period } => {
             let at = if next { now.saturating_add(period) } else { now };
-            code_reply(entry, view, at).map(Reply::Code)
+            code_reply(household, entry, view, at).map(Reply::Code)
         }
-        OtpKind::Steam => code_reply(entry, view, if next { now + 30 } else { now }).map(Reply::Code),
+        OtpKind::Steam => code_reply(household, entry, view, if next { now + 30 } else { now }).map(Reply::Code),
     }
 }
 
@@ -247,6 +311,7 @@ pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Resul
 /// entries come without codes: showing one would use it up.
 pub fn codes(vault: &Vault, clock_skew_ms: Option<i64>) -> Result<Reply> {
     let index = index(vault)?;
+    let household = vault.ledger().household();
     let at = unix_secs();
     let mut entries = Vec::new();
     for entry in index.entries().filter(|e| !e.view().deleted) {
@@ -267,7 +332,7 @@ pub fn codes(vault: &Vault, clock_skew_ms: Option<i64>) -> Result<Reply> {
             None => (None, None),
         };
         entries.push(LiveCode {
-            entry: summary(entry),
+            entry: summary(household, entry),
             code,
             next,
         });
@@ -296,7 +361,7 @@ pub fn list(vault: &Vault, deleted: bool, query: Option<&str>, tag: Option<&str>
             tag.as_deref()
                 .is_none_or(|t| e.view().tags.iter().any(|have| have.to_lowercase() == t))
         })
-        .map(summary)
+        .map(|e| summary(vault.ledger().household(), e))
         .collect();
     entries.sort_by_key(|e| (e.label().to_lowercase(), e.id.clone()));
     Ok(Reply::Entries(entries))
@@ -305,7 +370,10 @@ pub fn list(vault: &Vault, deleted: bool, query: Option<&str>, tag: Option<&str>
 /// The live entry `query` names; with `deleted`, deleted ones count too.
 pub fn show(vault: &Vault, query: &str, deleted: bool) -> Result<Reply> {
     let scope = if deleted { Scope::All } else { Scope::Live };
-    Ok(Reply::Entry(summary(resolve(index(vault)?, query, scope)?)))
+    Ok(Reply::Entry(summary(
+        vault.ledger().household(),
+        resolve(index(vault)?, query, scope)?,
+    )))
 }
 
 /// Writes a new version of the entry `query` names, changed by `change`,
@@ -324,13 +392,14 @@ pub fn edit(
     body.edits = edits_from(entry.view(), &body);
     let (id, heads) = (entry.id(), entry.heads().to_vec());
     if body == *entry.view() && heads.len() == 1 {
-        return Ok(Reply::Entry(summary(entry)));
+        return Ok(Reply::Entry(summary(vault.ledger().household(), entry)));
     }
-    vault.write_entry(id, heads, &body).map_err(internal)?;
+    let collection = collection_of(vault, entry)?;
+    vault.write_entry(id, heads, &body, collection).map_err(internal)?;
     let entry = index(vault)?
         .get(&id)
         .ok_or_else(|| internal(anyhow::anyhow!("an entry vanished")))?;
-    Ok(Reply::Entry(summary(entry)))
+    Ok(Reply::Entry(summary(vault.ledger().household(), entry)))
 }
 
 pub fn rotate(vault: &mut Vault, query: &str, otp: &NewSecret) -> Result<Reply> {
@@ -345,11 +414,12 @@ pub fn rotate(vault: &mut Vault, query: &str, otp: &NewSecret) -> Result<Reply> 
     let shown = show_code(&mut body)?;
     body.edits = edits_from(entry.view(), &body);
     let (id, heads) = (entry.id(), entry.heads().to_vec());
-    vault.write_entry(id, heads, &body).map_err(internal)?;
+    let collection = collection_of(vault, entry)?;
+    vault.write_entry(id, heads, &body, collection).map_err(internal)?;
     let entry = index(vault)?
         .get(&id)
         .ok_or_else(|| internal(anyhow::anyhow!("an entry vanished")))?;
-    let mut reply = code_reply(entry, entry.view(), unix_secs())?;
+    let mut reply = code_reply(vault.ledger().household(), entry, entry.view(), unix_secs())?;
     reply.code = shown;
     Ok(Reply::Code(reply))
 }
@@ -459,30 +529,75 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
                     counter,
                     envelopes,
                     ..
+                }
+                | Body::CollectionEpoch {
+                    epoch,
+                    counter,
+                    envelopes,
+                    ..
                 } => {
                     event.key_number = Some(*counter);
                     event.sealed_to = Some(envelopes.len());
-                    let in_line = vault
-                        .ledger()
-                        .household()
-                        .and_then(|h| h.epochs.get(epoch))
-                        .is_some_and(|e| e.in_line && e.created_by == record.id);
+                    let household = vault.ledger().household();
+                    let held = household.and_then(|h| h.epochs.get(epoch));
+                    let in_line = held.is_some_and(|e| e.in_line && e.created_by == record.id);
+                    // `shared`'s is the household key, as before collections.
+                    let key = match (household, held) {
+                        (Some(_), Some(e)) if e.collection == CollectionId::SHARED => "the household key".to_string(),
+                        (Some(h), Some(e)) => format!("the key of {}", h.collection_name(&e.collection)),
+                        _ => "a collection key".to_string(),
+                    };
                     if !in_line {
                         (
                             "key_out_of_line",
-                            format!("made household key #{counter}, which is not in line"),
+                            format!("made {key} #{counter}, which is not in line"),
                         )
                     } else if *counter == 0 {
-                        ("key_created", "created the household key".to_string())
+                        ("key_created", format!("created {key}"))
                     } else {
                         (
                             "key_rotated",
-                            format!(
-                                "rotated the household key (#{counter}, sealed to {})",
-                                devices(envelopes.len())
-                            ),
+                            format!("rotated {key} (#{counter}, sealed to {})", devices(envelopes.len())),
                         )
                     }
+                }
+                Body::Person { device, person } => {
+                    event.subject_device = Some(device.to_string());
+                    event.subject_device_name = device_name(vault, device);
+                    let counted = vault
+                        .ledger()
+                        .household()
+                        .and_then(|h| h.members.get(device))
+                        .is_some_and(|m| m.person.as_deref() == Some(person.as_str()));
+                    (
+                        "device_person_set",
+                        format!(
+                            "said {} is {person}'s device{}",
+                            name(device),
+                            if counted {
+                                ""
+                            } else {
+                                " (not counted: not one of that person's devices)"
+                            }
+                        ),
+                    )
+                }
+                Body::Rename { device, name: new } => {
+                    event.subject_device = Some(device.to_string());
+                    event.subject_device_name = device_name(vault, device);
+                    ("device_renamed", format!("renamed device {} to {new}", device.short()))
+                }
+                Body::Collection {
+                    collection, persons, ..
+                } => {
+                    let label = vault.ledger().household().map_or_else(
+                        || "a collection".to_string(),
+                        |h| h.collection_name(collection).to_string(),
+                    );
+                    (
+                        "collection_set",
+                        format!("set who reads {label}: {}", persons.join(", ")),
+                    )
                 }
                 Body::Envelopes { epoch, envelopes } => {
                     let counter = vault
@@ -547,7 +662,7 @@ pub fn restore(vault: &mut Vault, query: &str) -> Result<Reply> {
 /// refuses the whole request; one equal to a live entry, or to an earlier
 /// one of the batch ([`same_entry`]: names, secret, kind, algorithm, digits
 /// and period), is skipped.
-pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
+pub fn import(vault: &mut Vault, entries: Vec<NewEntry>, collection: CollectionId) -> Result<Reply> {
     index(vault)?;
     if entries.len() > MAX_IMPORT_ENTRIES {
         return Err(IpcError::new(
@@ -591,10 +706,14 @@ pub fn import(vault: &mut Vault, entries: Vec<NewEntry>) -> Result<Reply> {
         bodies.push((EntryId(id), body));
     }
     if !bodies.is_empty() {
-        vault.write_new_entries(&bodies).map_err(internal)?;
+        vault.write_new_entries(&bodies, collection).map_err(internal)?;
     }
     let index = index(vault)?;
-    let imported = bodies.iter().filter_map(|(id, _)| index.get(id)).map(summary).collect();
+    let imported = bodies
+        .iter()
+        .filter_map(|(id, _)| index.get(id))
+        .map(|e| summary(vault.ledger().household(), e))
+        .collect();
     Ok(Reply::Imported(ImportReply { imported, skipped }))
 }
 
@@ -616,7 +735,7 @@ pub fn reveal(vault: &Vault, query: Option<&str>) -> Result<Reply> {
         found
             .into_iter()
             .map(|e| RevealedEntry {
-                entry: summary(e),
+                entry: summary(vault.ledger().household(), e),
                 secret: WireSecret::new(e.view().secret.to_base32().to_string()),
             })
             .collect(),

@@ -6,6 +6,7 @@
 //! - `daemon`, `handlers`, `membership`, `ipc`: the local IPC server and its requests.
 //! - `transport`, `network`, `sync`, `pairing`, `peers`, `discovery`: other devices.
 
+pub mod collections;
 pub mod config;
 pub mod daemon;
 pub mod discovery;

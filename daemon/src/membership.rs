@@ -61,6 +61,7 @@ impl Daemon {
                         DeviceInfo {
                             id: m.info.device.to_string(),
                             name: m.info.name.clone(),
+                            person: m.person.clone(),
                             this_device: Some(m.info.device) == me,
                             revoked: m.revoked_after.is_some() || m.voided,
                             left: left(vault, &m.info.device),
@@ -128,7 +129,7 @@ impl Daemon {
         self.refresh_trust();
         tracing::info!(device = %target.short(), cascade = cascade.len(), "revoked a device");
         let vault = self.vault();
-        self.exposure(&vault, std::iter::once(target).chain(cascade).collect())
+        self.exposure(&vault, std::iter::once(target).chain(cascade).collect(), false)
     }
 
     /// This device leaves: a `Revoke` of itself is sent to the others, then
@@ -174,23 +175,41 @@ impl Daemon {
         Ok(Reply::Done)
     }
 
-    /// The exposure reports of revoked devices (one, or all).
+    /// The exposure reports of revoked devices (one, or all), and of
+    /// current devices that could read entries they read no more (their
+    /// person removed from a collection, or the entry unshared).
     pub fn exposed(&self, vault: &Vault, query: Option<&str>) -> Result<Reply> {
         let household = vault.ledger().household().ok_or_else(not_initialized)?;
-        let devices: Vec<_> = match query {
-            Some(query) => vec![resolve_device(vault, query)?],
+        let (out, current): (Vec<_>, Vec<_>) = match query {
+            Some(query) => {
+                let device = resolve_device(vault, query)?;
+                if household.is_current_member(&device) {
+                    (vec![], vec![device])
+                } else {
+                    (vec![device], vec![])
+                }
+            }
             None => household
                 .members
                 .values()
-                .filter(|m| m.limit().is_some())
+                .filter(|m| Some(m.info.device) != vault.device_id())
                 .map(|m| m.info.device)
-                .collect(),
+                .partition(|d| !household.is_current_member(d)),
         };
-        self.exposure(vault, devices)
+        let Reply::Exposure(mut reports) = self.exposure(vault, out, false)? else {
+            return Err(internal(anyhow::anyhow!("an exposure report of another kind")));
+        };
+        let Reply::Exposure(lost) = self.exposure(vault, current, true)? else {
+            return Err(internal(anyhow::anyhow!("an exposure report of another kind")));
+        };
+        reports.extend(lost.into_iter().filter(|r| !r.entries.is_empty() || query.is_some()));
+        Ok(Reply::Exposure(reports))
     }
 
-    /// The exposure reports of `devices`.
-    fn exposure(&self, vault: &Vault, devices: Vec<DeviceId>) -> Result<Reply> {
+    /// The exposure reports of `devices`; with `lost_only`, only the
+    /// entries each could read and reads no more (its person removed from
+    /// their collection, or the entry moved out of it).
+    pub(crate) fn exposure(&self, vault: &Vault, devices: Vec<DeviceId>, lost_only: bool) -> Result<Reply> {
         let household = vault.ledger().household().ok_or_else(not_initialized)?;
         let index = &vault
             .unlocked()
@@ -207,11 +226,17 @@ impl Daemon {
                 let mut entries: Vec<ExposedEntry> = index
                     .exposed_to(household, &member.info.device)
                     .into_iter()
-                    .filter_map(|exposed| {
-                        index.get(&exposed.entry).map(|e| ExposedEntry {
-                            entry: handlers::summary(e),
-                            rotated: exposed.rotated,
-                        })
+                    .filter_map(|exposed| index.get(&exposed.entry).map(|e| (exposed, e)))
+                    .filter(|(_, e)| {
+                        !lost_only
+                            || !e
+                                .epoch()
+                                .and_then(|ep| household.collection_of(&ep))
+                                .is_some_and(|c| household.reads(&c, &member.info.device))
+                    })
+                    .map(|(exposed, e)| ExposedEntry {
+                        entry: handlers::summary(Some(household), e),
+                        rotated: exposed.rotated,
                     })
                     .filter(|e| !left || (!e.rotated && !e.entry.deleted))
                     .collect();
@@ -219,9 +244,11 @@ impl Daemon {
                 Exposure {
                     device: member.info.device.to_string(),
                     device_name: member.info.name.clone(),
+                    person: member.person.clone(),
                     left,
                     entries,
                     cascaded: member.voided,
+                    revoked: !household.is_current_member(&member.info.device),
                 }
             })
             .collect();
@@ -336,11 +363,23 @@ impl Daemon {
         member: MemberInfo,
         transcript: [u8; 32],
         joiner_signature: Vec<u8>,
+        person: Option<String>,
     ) -> anyhow::Result<Vec<Record>> {
         let daemon = self.clone();
-        let welcome = tokio::task::spawn_blocking(move || daemon.vault().sponsor(member, transcript, joiner_signature))
-            .await
-            .map_err(|e| anyhow::anyhow!("sponsoring stopped: {e}"))??;
+        let name = member.name.clone();
+        let asked = person.clone();
+        let (welcome, placed) = tokio::task::spawn_blocking(move || {
+            daemon
+                .vault()
+                .sponsor(member, transcript, joiner_signature, person.as_deref())
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("sponsoring stopped: {e}"))??;
+        if let (Some(person), false) = (asked, placed) {
+            tracing::info!(
+                "admitted {name} as no one's device: only one of {person}'s devices can say it is {person}'s (`authctl device set-person {name} {person}` there)"
+            );
+        }
         self.refresh_trust();
         Ok(welcome)
     }
@@ -353,8 +392,13 @@ impl Daemon {
         name: String,
         passphrase: Option<WireSecret>,
         relay: bool,
+        person: Option<String>,
     ) -> Result<Reply> {
         let name = name.trim().to_string();
+        if let Some(person) = &person {
+            authsync_proto::record::check_name(person.trim())
+                .map_err(|e| bad(&format!("'{person}' is not a person name: {e}")))?;
+        }
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return Err(bad("a device name is 1 to 64 printable characters"));
         }
@@ -393,11 +437,12 @@ impl Daemon {
         };
         let remember: Vec<String> = peer.iter().cloned().collect();
         let (kek, source) = new_kek(passphrase).await?;
-        let identity = if relay {
+        let mut identity = if relay {
             Identity::generate_relay(&name)
         } else {
             Identity::generate(&name)
         };
+        identity.person = person.map(|p| p.trim().to_owned()).filter(|_| !relay);
         let records = pairing::join(&identity, &code, addr).await.map_err(|e| {
             let message = format!("{e:#}");
             let code = if message.contains("did not match") {
@@ -517,7 +562,12 @@ fn plan(
                 Body::Member { member, .. } => format!("admitted device {}", member.name),
                 Body::Revoke { device, .. } if *device == target => "left the household".to_string(),
                 Body::Revoke { device, .. } => format!("revoked device {}", name(device)),
-                Body::Epoch { counter, .. } => format!("made household key #{counter}"),
+                Body::Epoch { counter, .. } | Body::CollectionEpoch { counter, .. } => {
+                    format!("made collection key #{counter}")
+                }
+                Body::Person { device, person } => format!("said device {} is {person}'s", name(device)),
+                Body::Rename { device, name: new } => format!("renamed device {} to {new}", name(device)),
+                Body::Collection { persons, .. } => format!("set who reads a collection: {}", persons.join(", ")),
                 Body::Envelopes { .. } | Body::Entry(_) | Body::Genesis { .. } => return None,
             };
             Some(RecentAct {
@@ -540,7 +590,7 @@ fn plan(
     }
 }
 
-fn resolve_device(vault: &Vault, query: &str) -> Result<DeviceId> {
+pub(crate) fn resolve_device(vault: &Vault, query: &str) -> Result<DeviceId> {
     let household = vault.ledger().household().ok_or_else(not_initialized)?;
     let q = query.trim().to_lowercase();
     let matches: Vec<&authsync_proto::authority::Member> = household

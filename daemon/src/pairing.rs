@@ -57,6 +57,9 @@ struct JoinerDetails {
     role: MemberRole,
     /// Over its admission ([`MemberInfo::sign_join`]).
     signature: Vec<u8>,
+    /// Whose device it is to be (authority rule 10 decides whether the
+    /// sponsor can say so).
+    person: Option<String>,
 }
 
 async fn step<T>(what: &str, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
@@ -187,7 +190,7 @@ async fn serve(
     };
     let transcript = key.transcript(&jfp, &sfp);
     let welcome = daemon
-        .sponsor(member, transcript, details.signature)
+        .sponsor(member, transcript, details.signature, details.person)
         .await
         .map_err(|e| spend(format!("{e:#}")))?;
     daemon.spend_offer();
@@ -306,6 +309,7 @@ async fn exchange(identity: &Identity, code: &PairingCode, conn: &quinn::Connect
             &sponsor,
             &key.transcript(&jfp, &sfp),
         ),
+        person: identity.person.clone(),
     };
     write_frame(
         &mut send,

@@ -21,10 +21,10 @@ use authsync_proto::authority::Household;
 use authsync_proto::crypto::{BoxKey, DeviceKey, Envelope, KdfParams, Sealed, SymKey};
 use authsync_proto::entries::Index;
 use authsync_proto::hlc::Hlc;
-use authsync_proto::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
+use authsync_proto::ids::{CollectionId, DeviceId, EntryId, EpochId, HouseholdId, RecordId};
 use authsync_proto::ledger::{Admitted, Ledger, Rejected};
 use authsync_proto::record::Header;
-use authsync_proto::record::{Body, EntryBody, FORMAT_VERSION, MemberInfo, NO_BOX_KEY, Record, Role};
+use authsync_proto::record::{Body, EntryBody, FORMAT_VERSION, MemberInfo, NO_BOX_KEY, Record, Role, check_name};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
@@ -71,6 +71,8 @@ pub struct Identity {
     /// A relay publishes no box key (authority rule 9): its `box_key` is
     /// never announced, so nothing is ever sealed to it.
     pub role: Role,
+    /// Whose device it is to be, asked of the sponsor when joining.
+    pub person: Option<String>,
 }
 
 impl Identity {
@@ -82,6 +84,7 @@ impl Identity {
             box_key: BoxKey::generate(&mut OsRng),
             name: name.to_string(),
             role: Role::Device,
+            person: None,
         }
     }
 
@@ -275,8 +278,9 @@ impl Vault {
             .transpose()
     }
 
-    /// Starts a household with this device as its founder.
-    pub fn init(&mut self, name: &str, kek: SymKey, source: KekSource) -> Result<()> {
+    /// Starts a household with this device as its founder, `person`'s: its
+    /// `Genesis`, the `Person` record, and the first epoch of `shared`.
+    pub fn init(&mut self, name: &str, person: &str, kek: SymKey, source: KekSource) -> Result<()> {
         let rng = &mut OsRng;
         let identity = Identity::generate(name);
         let me = identity.id();
@@ -301,10 +305,23 @@ impl Vault {
         ledger
             .admit(genesis.clone(), now)
             .map_err(|e| anyhow!("the new household's first record was refused: {e}"))?;
-        let household_now = ledger.household().ok_or_else(|| anyhow!("no household"))?;
         let header = ledger.next_header(&me, now, Some(&genesis));
-        let first_epoch = Record::sign(&identity.signing, header, fresh_epoch(household_now, None)?);
-        self.establish(identity, kek, source, vec![genesis, first_epoch], &[])
+        let placed = Record::sign(
+            &identity.signing,
+            header,
+            Body::Person {
+                device: me,
+                person: person.to_owned(),
+            },
+        );
+        ledger
+            .admit(placed.clone(), now)
+            .map_err(|e| anyhow!("the new household's person record was refused: {e}"))?;
+        let household_now = ledger.household().ok_or_else(|| anyhow!("no household"))?;
+        let header = ledger.next_header(&me, now, Some(&placed));
+        let (first_epoch, _) = fresh_epoch(household_now, &CollectionId::SHARED)?;
+        let first_epoch = Record::sign(&identity.signing, header, first_epoch);
+        self.establish(identity, kek, source, vec![genesis, placed, first_epoch], &[])
     }
 
     /// Makes `identity` this vault's, with `records` (a new household's, or
@@ -430,56 +447,119 @@ impl Vault {
         self.unlocked = None;
     }
 
-    /// Writes a new version of `entry`, sealed to the current epoch.
-    pub fn write_entry(&mut self, entry: EntryId, parents: Vec<RecordId>, body: &EntryBody) -> Result<RecordId> {
-        let mut ids = self.write_versions(vec![(entry, parents, body)])?;
+    /// Writes a new version of `entry` in `collection`, sealed to its
+    /// current epoch.
+    pub fn write_entry(
+        &mut self,
+        entry: EntryId,
+        parents: Vec<RecordId>,
+        body: &EntryBody,
+        collection: CollectionId,
+    ) -> Result<RecordId> {
+        let mut ids = self.write_versions(vec![(entry, parents, body, collection)])?;
         ids.pop().ok_or_else(|| anyhow!("no record was written"))
     }
 
-    /// Writes new entries (each a first version, sealed to the current
-    /// epoch) in one atomic, durable batch: after a crash either all of them
-    /// are on disk or none. Returns their record ids.
-    pub fn write_new_entries(&mut self, bodies: &[(EntryId, EntryBody)]) -> Result<Vec<RecordId>> {
-        self.write_versions(bodies.iter().map(|(entry, body)| (*entry, Vec::new(), body)).collect())
+    /// Writes new entries in `collection` (each a first version) in one
+    /// atomic, durable batch: after a crash either all of them are on disk
+    /// or none. Returns their record ids.
+    pub fn write_new_entries(
+        &mut self,
+        bodies: &[(EntryId, EntryBody)],
+        collection: CollectionId,
+    ) -> Result<Vec<RecordId>> {
+        self.write_versions(
+            bodies
+                .iter()
+                .map(|(entry, body)| (*entry, Vec::new(), body, collection))
+                .collect(),
+        )
     }
 
-    /// Seals each `(entry, parents, body)` as this device's next record, to
-    /// the current epoch (repaired first, if a former member holds it), and
-    /// commits them together.
-    fn write_versions(&mut self, versions: Vec<(EntryId, Vec<RecordId>, &EntryBody)>) -> Result<Vec<RecordId>> {
-        for (_, _, body) in &versions {
+    /// Seals each `(entry, parents, body, collection)` as this device's next
+    /// record, to its collection's current epoch (a new one first if the
+    /// collection has none, or a device that no longer reads it holds it),
+    /// and commits them together.
+    pub fn write_versions(
+        &mut self,
+        versions: Vec<(EntryId, Vec<RecordId>, &EntryBody, CollectionId)>,
+    ) -> Result<Vec<RecordId>> {
+        for (_, _, body, _) in &versions {
             body.check_size()?;
         }
         self.refuse_if_relay()?;
-        self.repair_epochs(Repair::BeforeWriting)?;
+        self.repair_epochs()?;
         let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
-        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
-        let household = self
-            .ledger
-            .household()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
-        let epoch = household
-            .current_epoch()
-            .ok_or_else(|| anyhow!("the household has no epoch key"))?;
-        let key = unlocked
-            .index
-            .epoch_key(&epoch.id)
-            .ok_or_else(|| anyhow!("this device holds no key for the current epoch"))?;
+        let collections: BTreeSet<CollectionId> = versions.iter().map(|v| v.3).collect();
+        let mut fresh = Vec::new();
+        for collection in &collections {
+            let household = self.household()?;
+            if !household.reads(collection, &me) {
+                return Err(anyhow!(
+                    "this device cannot write to {}: its person is not in it; nothing was written",
+                    collection_name(household, collection)
+                ));
+            }
+            if household.current_epoch(collection).is_none() || household.is_exposed(collection) {
+                if household.current_epoch(collection).is_some() {
+                    tracing::info!("a collection's key is known to a device that no longer reads it: making a new one");
+                }
+                fresh.push(fresh_epoch(household, collection)?);
+            }
+        }
+        let mut records: Vec<Record> = Vec::with_capacity(fresh.len() + versions.len());
         let now = now_ms();
-        let mut records: Vec<Record> = Vec::with_capacity(versions.len());
-        for (entry, parents, body) in versions {
+        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        let mut made: Vec<(CollectionId, EpochId, SymKey)> = Vec::new();
+        for (body, key) in fresh {
             let header = self.ledger.next_header(&me, now, records.last());
+            if let Body::CollectionEpoch { collection, epoch, .. } = &body {
+                made.push((*collection, *epoch, key));
+            }
+            records.push(Record::sign(&unlocked.signing, header, body));
+        }
+        let household = self.household()?;
+        // A later version of an entry in the same batch supersedes the
+        // earlier one (a move: the old line closed, then the new one).
+        let mut last: Option<(EntryId, RecordId)> = None;
+        for (entry, mut parents, body, collection) in versions {
+            if let Some((_, id)) = last.filter(|(e, _)| *e == entry) {
+                parents.push(id);
+            }
+            let (epoch, key) = match made.iter().find(|(c, _, _)| *c == collection) {
+                Some((_, epoch, key)) => (*epoch, key),
+                None => {
+                    let epoch = household
+                        .current_epoch(&collection)
+                        .ok_or_else(|| anyhow!("the collection has no epoch key"))?;
+                    let key = unlocked
+                        .index
+                        .epoch_key(&epoch.id)
+                        .ok_or_else(|| anyhow!("this device holds no key for the collection's current epoch"))?;
+                    (epoch.id, key)
+                }
+            };
+            let header = self.ledger.next_header(&me, now, records.last());
+            last = Some((entry, header.id));
             records.push(Record::seal_entry(
                 &mut OsRng,
                 &unlocked.signing,
                 header,
                 entry,
                 parents,
-                (epoch.id, key),
+                (epoch, key),
                 body,
             ));
         }
-        self.commit_own(records)
+        let skip = made.len();
+        let mut ids = self.commit_own(records)?;
+        Ok(ids.split_off(skip))
+    }
+
+    fn household(&self) -> Result<&Household> {
+        self.ledger
+            .household()
+            .ok_or_else(|| anyhow!("no household on this device"))
     }
 
     /// Makes this device's own `records` durable in one atomic batch, then
@@ -598,7 +678,7 @@ impl Vault {
                     .any(|id| self.ledger.get(id).is_some_and(|r| !matches!(r.body, Body::Entry(_))));
             if membership_changed {
                 self.rebuild_index();
-                self.repair_epochs(Repair::ShareKeys)?;
+                self.repair_epochs()?;
             }
         }
         Ok(ingested)
@@ -628,53 +708,81 @@ impl Vault {
     /// is sealed to the remaining members only, so new writes are
     /// unreadable to it and to every device the cap voids.
     pub fn revoke(&mut self, target: DeviceId, cap: Option<u64>) -> Result<()> {
-        self.unlocked.as_ref().ok_or(Locked)?;
-        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
-        if me == target {
-            return Err(anyhow!("a device cannot revoke itself"));
-        }
-        let last_seq = self.ledger.version_vector().get(&target).copied().unwrap_or(0);
-        let last_seq = cap.map_or(last_seq, |c| c.min(last_seq));
-        let revoke = Body::Revoke {
-            device: target,
-            last_seq,
-        };
-        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
-        let record = Record::sign(&unlocked.signing, self.ledger.next_header(&me, now_ms(), None), revoke);
-        let takes = self
-            .ledger
-            .fold_with(&record)
-            .is_some_and(|h| !h.is_current_member(&target) && h.accepts(record.id));
-        if !takes {
-            return Err(anyhow!(
-                "the revocation would not take: a revocation by a more senior device stands against it; nothing was written"
-            ));
-        }
-        self.commit_own(vec![record])?;
-        let household = self
-            .ledger
-            .household()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
-        let epoch = fresh_epoch(household, None)?;
-        self.append_own(vec![epoch])
+        self.revoke_capped(&[(target, cap)])
     }
 
-    /// Keeps the household's keys right, whoever caused them to go wrong:
-    ///
-    /// - a current member without an envelope for an epoch this device
-    ///   holds (admitted by a sponsor that did not hold it yet, e.g. while a
-    ///   revocation was on its way) gets one, so it reads everything;
-    /// - before writing, if the current epoch is sealed to a device that is
-    ///   no longer a member (two revocations made apart, each sealing its new
-    ///   key to the other's target, or a device that left), a new epoch
-    ///   sealed to current members only, so that what is written next is
-    ///   unreadable to it.
+    /// Revokes every device of `targets` (a person's), each at the last of
+    /// its records this device holds, then starts new epochs once.
+    pub fn revoke_all(&mut self, targets: &[DeviceId]) -> Result<()> {
+        let capped: Vec<(DeviceId, Option<u64>)> = targets.iter().map(|t| (*t, None)).collect();
+        self.revoke_capped(&capped)
+    }
+
+    fn revoke_capped(&mut self, targets: &[(DeviceId, Option<u64>)]) -> Result<()> {
+        self.unlocked.as_ref().ok_or(Locked)?;
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
+        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        let mut records: Vec<Record> = Vec::new();
+        for (target, cap) in targets {
+            if me == *target {
+                return Err(anyhow!("a device cannot revoke itself"));
+            }
+            let last_seq = self.ledger.version_vector().get(target).copied().unwrap_or(0);
+            let last_seq = cap.map_or(last_seq, |c| c.min(last_seq));
+            let revoke = Body::Revoke {
+                device: *target,
+                last_seq,
+            };
+            let record = Record::sign(
+                &unlocked.signing,
+                self.ledger.next_header(&me, now_ms(), records.last()),
+                revoke,
+            );
+            let takes = self
+                .ledger
+                .fold_with(&record)
+                .is_some_and(|h| !h.is_current_member(target) && h.accepts(record.id));
+            if !takes {
+                return Err(anyhow!(
+                    "the revocation would not take: a revocation by a more senior device stands against it; nothing was written"
+                ));
+            }
+            records.push(record);
+        }
+        self.commit_own(records)?;
+        self.rotate_exposed()
+    }
+
+    /// Starts a new epoch of every collection this device reads whose
+    /// current key a device that no longer reads it holds (after a
+    /// revocation, or a person removed from a collection), so that what is
+    /// written next is unreadable to it.
+    pub fn rotate_exposed(&mut self) -> Result<()> {
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
+        let household = self.household()?;
+        let mut bodies = Vec::new();
+        for collection in household.collections() {
+            if household.reads(&collection.id, &me) && household.is_exposed(&collection.id) {
+                bodies.push(fresh_epoch(household, &collection.id)?.0);
+            }
+        }
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        self.append_own(bodies)
+    }
+
+    /// Shares the keys of every epoch this device holds with each current
+    /// reader of its collection that lacks one (admitted, or its person
+    /// added to the collection, by a device that did not hold the key, e.g.
+    /// while a revocation was on its way), so it reads all the collection's
+    /// history. Replacing an exposed epoch is [`Vault::write_versions`]'s
+    /// and [`Vault::rotate_exposed`]'s.
     ///
     /// Two devices repairing at once is harmless: envelopes for the same
-    /// recipient open to the same committed key, and of two new epochs the
-    /// fold picks the same current one everywhere, both sealed to every
-    /// member. Needs the unlocked vault; does nothing while locked.
-    fn repair_epochs(&mut self, when: Repair) -> Result<()> {
+    /// recipient open to the same committed key. Needs the unlocked vault;
+    /// does nothing while locked.
+    fn repair_epochs(&mut self) -> Result<()> {
         let (Some(unlocked), Some(household), Some(me)) =
             (self.unlocked.as_ref(), self.ledger.household(), self.device_id())
         else {
@@ -683,14 +791,14 @@ impl Vault {
         if !household.is_current_member(&me) {
             return Ok(());
         }
-        let members: Vec<&MemberInfo> = household.key_holders().map(|m| &m.info).collect();
         let mut bodies = Vec::new();
         for epoch in household.epochs.values() {
             let Some(key) = unlocked.index.epoch_key(&epoch.id) else {
                 continue;
             };
-            let envelopes: Vec<Envelope> = members
-                .iter()
+            let envelopes: Vec<Envelope> = household
+                .readers(&epoch.collection)
+                .map(|m| &m.info)
                 .filter(|m| !household.has_envelope(&epoch.id, &m.device))
                 .map(|m| Envelope::seal(&mut OsRng, m.device, &m.box_key, &epoch.id, key))
                 .collect();
@@ -700,13 +808,6 @@ impl Vault {
                     envelopes,
                 });
             }
-        }
-        let exposed = household
-            .current_epoch()
-            .is_some_and(|epoch| epoch.envelopes.keys().any(|d| !household.is_current_member(d)));
-        if when == Repair::BeforeWriting && exposed {
-            tracing::info!("the household key is known to a device that left or was revoked: making a new one");
-            bodies.push(fresh_epoch(household, None)?);
         }
         if bodies.is_empty() {
             return Ok(());
@@ -744,6 +845,35 @@ impl Vault {
         Ok(seq)
     }
 
+    /// Writes membership records (`Person`, `Rename`, `Collection`) after
+    /// checking that the household's rules let each stand: a record that
+    /// would be written and not count is refused with `why`, and nothing is
+    /// written. Then shares keys with new readers and starts new epochs of
+    /// collections a device no longer reading holds the key of.
+    pub fn write_membership(&mut self, body: Body, why: &str) -> Result<()> {
+        let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
+        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        self.refuse_if_relay()?;
+        let record = Record::sign(&unlocked.signing, self.ledger.next_header(&me, now_ms(), None), body);
+        let before = self.household()?.clone();
+        let after = self
+            .ledger
+            .fold_with(&record)
+            .ok_or_else(|| anyhow!("no household on this device"))?;
+        let changed = after.members.iter().any(|(d, m)| {
+            before
+                .members
+                .get(d)
+                .is_none_or(|b| b.person != m.person || b.info.name != m.info.name)
+        }) || after.declared != before.declared;
+        if !changed {
+            return Err(anyhow!("{why}; nothing was written"));
+        }
+        self.commit_own(vec![record])?;
+        self.repair_epochs()?;
+        self.rotate_exposed()
+    }
+
     /// Signs `bodies` as this device's next records and commits them. Needs
     /// the unlocked vault: a locked daemon signs nothing.
     fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {
@@ -762,54 +892,64 @@ impl Vault {
 
     /// Admits `joiner` to the household (this device is its sponsor): a
     /// `Member` record carrying the joiner's own signature over its
-    /// admission, then `Envelopes` of every epoch key this device holds,
-    /// sealed to the joiner, so it reads all history. Returns every record
-    /// it can pass on, in an order the joiner can admit.
+    /// admission; a `Person` record placing it in `person` when authority
+    /// rule 10 lets this device (its own person, or a new one; a new
+    /// person is also added to `shared` if `shared`'s membership was set);
+    /// then envelopes of every epoch key the joiner will read. Returns every
+    /// record it can pass on, in an order the joiner can admit, and whether
+    /// the joiner was placed in `person`.
     pub fn sponsor(
         &mut self,
         joiner: MemberInfo,
         transcript: [u8; 32],
         joiner_signature: Vec<u8>,
-    ) -> Result<Vec<Record>> {
-        let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
+        person: Option<&str>,
+    ) -> Result<(Vec<Record>, bool)> {
         let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
-        let household = self
-            .ledger
-            .household()
-            .ok_or_else(|| anyhow!("no household on this device"))?;
+        self.unlocked.as_ref().ok_or(Locked)?;
+        let household = self.household()?;
         if household.members.contains_key(&joiner.device) {
             return Err(anyhow!("that device was a member of this household before"));
         }
-        joiner
-            .verify_join(&household.id, &me, &transcript, &joiner_signature)
-            .map_err(|_| anyhow!("the joiner's signature over its admission does not verify"))?;
         let mut bodies = vec![Body::Member {
             member: joiner.clone(),
             transcript,
             joiner_signature,
         }];
-        // A relay reads nothing: no envelope for it (authority rule 9).
-        for epoch in household.epochs.values().filter(|_| !joiner.is_relay()) {
-            if let Some(key) = unlocked.index.epoch_key(&epoch.id) {
-                bodies.push(Body::Envelopes {
-                    epoch: epoch.id,
-                    envelopes: vec![Envelope::seal(
-                        &mut OsRng,
-                        joiner.device,
-                        &joiner.box_key,
-                        &epoch.id,
-                        key,
-                    )],
+        let mut placed = false;
+        if let Some(person) = person.filter(|_| !joiner.is_relay()) {
+            check_name(person).map_err(|e| anyhow!("{e}: choose another person name"))?;
+            let mine = household.members.get(&me).and_then(|m| m.person.as_deref());
+            let new_person = !household.persons().contains(person);
+            if mine == Some(person) || new_person {
+                bodies.push(Body::Person {
+                    device: joiner.device,
+                    person: person.to_owned(),
                 });
+                placed = true;
+            }
+            if let (true, Some(shared), Some(mine)) = (new_person, household.declared.get(&CollectionId::SHARED), mine)
+            {
+                if shared.persons.contains(mine) {
+                    let mut persons = shared.persons.clone();
+                    persons.insert(person.to_owned());
+                    bodies.push(Body::Collection {
+                        collection: CollectionId::SHARED,
+                        name: "shared".to_owned(),
+                        persons: persons.into_iter().collect(),
+                    });
+                }
             }
         }
         self.append_own(bodies)?;
-        Ok(self
+        self.repair_epochs()?;
+        let records = self
             .ledger
             .missing_for(&Default::default())
             .into_iter()
             .cloned()
-            .collect())
+            .collect();
+        Ok((records, placed))
     }
 }
 
@@ -864,42 +1004,37 @@ fn readmit(mut records: Vec<Record>) -> (Ledger, Vec<RecordId>) {
     }
 }
 
-/// When [`Vault::repair_epochs`] runs.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Repair {
-    /// Membership changed: share epoch keys with members that lack them.
-    ShareKeys,
-    /// About to seal an entry: also replace a current epoch that a former
-    /// member can open.
-    BeforeWriting,
-}
-
-/// A new epoch sealed to every current member but `except`: a new random
-/// key, its commitment, and the counter that puts it in line (one past the
-/// highest in-line epoch this device holds, all of which its record will
-/// have seen).
-fn fresh_epoch(household: &Household, except: Option<DeviceId>) -> Result<Body> {
+/// A new epoch of `collection` sealed to its current readers: a new random
+/// key, its commitment, and the counter that puts it in line. Returns the
+/// body and the key.
+fn fresh_epoch(household: &Household, collection: &CollectionId) -> Result<(Body, SymKey)> {
     let mut epoch = [0u8; 16];
     OsRng.fill_bytes(&mut epoch);
     let epoch = EpochId(epoch);
     let key = SymKey::generate(&mut OsRng);
-    let counter = match household.epochs.values().filter(|e| e.in_line).map(|e| e.counter).max() {
-        None => 0,
-        Some(c) => c
-            .checked_add(1)
-            .ok_or_else(|| anyhow!("the household's epochs are numbered to the end"))?,
-    };
+    let counter = household
+        .next_counter_held(collection)
+        .ok_or_else(|| anyhow!("the collection's epochs are numbered to the end"))?;
     let envelopes = household
-        .key_holders()
-        .filter(|m| Some(m.info.device) != except)
+        .readers(collection)
         .map(|m| Envelope::seal(&mut OsRng, m.info.device, &m.info.box_key, &epoch, &key))
         .collect();
-    Ok(Body::Epoch {
+    let body = Body::CollectionEpoch {
+        collection: *collection,
         epoch,
         counter,
         commitment: key.commitment(&household.id, &epoch),
         envelopes,
-    })
+    };
+    Ok((body, key))
+}
+
+/// How a collection is named in messages.
+pub fn collection_name(household: &Household, collection: &CollectionId) -> String {
+    household.collection(collection).map_or_else(
+        || format!("collection {}", collection.short()),
+        |c| format!("collection {}", c.name),
+    )
 }
 
 fn signing_aad(me: &DeviceId) -> Vec<u8> {

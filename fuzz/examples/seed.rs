@@ -178,6 +178,7 @@ fn ipc_lines() {
         Request::Init {
             name: "alice-laptop".to_owned(),
             passphrase: Some(secret()),
+            person: Some("alice".to_owned()),
         },
         Request::Unlock { passphrase: None },
         Request::Lock,
@@ -193,6 +194,7 @@ fn ipc_lines() {
                 tags: vec!["shopping".to_owned()],
                 note: "family".to_owned(),
             },
+            collection: Some("shared".to_owned()),
         },
         Request::Code {
             query: query(),
@@ -243,6 +245,7 @@ fn ipc_lines() {
             name: "bob-phone".to_owned(),
             passphrase: None,
             relay: false,
+            person: Some("bob".to_owned()),
         },
         Request::Devices,
         Request::Revoke {

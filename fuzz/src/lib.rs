@@ -351,7 +351,10 @@ fn use_ledger(ledger: &Ledger) {
         }
         let _ = index.exposed_to(household, &fixture::joiner_id());
     }
-    let _ = household.current_epoch();
+    for collection in household.collections() {
+        let _ = household.current_epoch(&collection.id);
+        let _ = household.is_exposed(&collection.id);
+    }
 }
 
 /// Target `otpauth`: one `otpauth://` URI, as `authctl add --uri` and the

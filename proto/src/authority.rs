@@ -30,11 +30,13 @@
 //!    revocations that would void each other: the senior revoker stands).
 //!    Nothing a revoked device signed after its cap restores it or removes
 //!    anyone.
-//! 7. **Epochs.** Every epoch created by a record that counts can be opened
-//!    by its addressees (entries sealed to it stay readable), but only one
-//!    *in line* can become current: its counter is exactly one more than
-//!    the highest counter among the in-line epochs in its causal past (0 for
-//!    a household's first), in checked arithmetic. Its record carries a
+//! 7. **Epochs.** Each collection (rule 11) has its own line of epochs.
+//!    Every epoch created by a record that counts can be opened by its
+//!    addressees that read its collection (entries sealed to it stay
+//!    readable), but only one *in line* can become current: its counter is
+//!    exactly one more than the highest counter among its collection's
+//!    in-line epochs in its causal past (0 for the first), in checked
+//!    arithmetic, and its creator reads the collection now. Its record carries a
 //!    commitment to its key, and an envelope counts only if what it opens
 //!    matches it. The current epoch is the in-line one with the highest
 //!    counter; of two with one counter, the more senior creator's. (The rule
@@ -55,12 +57,36 @@
 //!    envelope addressed to a relay is refused, and epoch keys are sealed
 //!    only to [`Household::key_holders`]. A relay is revoked like any
 //!    device.
+//! 10. **Persons.** Every device belongs to at most one person. A `Person`
+//!     record putting a device in person P counts only if its origin belongs
+//!     to P, or P has no current device (a new person): so no member can make
+//!     a device of someone else's, and a device of another person's joins
+//!     that person only when one of that person's devices says so. They are
+//!     applied in order of their origins' seniority, then seq (no clock a
+//!     signer chose). A device a `Person` record never placed belongs to no
+//!     person (a household of format 2, or a joiner waiting to be
+//!     confirmed). A `Rename` counts from the device itself or a device of
+//!     its person; the newest (by clock) wins.
+//! 11. **Collections.** Entries live in collections, each read by the
+//!     devices of its persons: `shared` (every person until its membership is
+//!     first set; with no declaration, devices of no person read it too), one
+//!     personal collection per person (that person only, fixed), and named
+//!     ones. A `Collection` record sets a collection's persons; it counts
+//!     only if its origin's person is in the collection as it stood before
+//!     it (for a new one: in the list it sets). They are applied by clock,
+//!     then record id, the last standing one winning whole: an earlier-dated
+//!     record of a person since removed is overridden by the removal, and a
+//!     later-dated one finds its person out. Removing a person makes the
+//!     collection's current epoch exposed (its key holders include a
+//!     non-reader), and the next write starts a new one sealed to its
+//!     readers. A device never opens an epoch of a collection it does not
+//!     read, whatever envelopes it holds.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::crypto::{BoxKey, Envelope, SymKey};
-use crate::ids::{DeviceId, EpochId, HouseholdId, RecordId};
-use crate::record::{Body, MAX_RECORD_BYTES, MemberInfo, NO_BOX_KEY, Record, RecordHash};
+use crate::ids::{CollectionId, DeviceId, EpochId, HouseholdId, RecordId};
+use crate::record::{Body, MAX_RECORD_BYTES, MemberInfo, NO_BOX_KEY, Record, RecordHash, check_name};
 
 /// The most one origin's records may take in every member's store. A
 /// household's entries are a few hundred bytes each: 32 MiB is 10,000
@@ -113,8 +139,9 @@ pub enum Rejected {
     /// or admits a device id seen before.
     #[error("member record without the joiner's valid signature, or of a known device")]
     BadMember,
-    /// A malformed header (`seen` unsorted or naming its own origin).
-    #[error("malformed record header")]
+    /// A malformed header (`seen` unsorted or naming its own origin), or a
+    /// name or list of persons that breaks [`check_name`].
+    #[error("malformed record header or name")]
     Malformed,
     /// Longer than [`MAX_RECORD_BYTES`] encoded.
     #[error("record larger than {MAX_RECORD_BYTES} bytes")]
@@ -162,6 +189,8 @@ pub struct Member {
     /// Out because the record that admitted it no longer counts (the
     /// cascade of a revocation): none of its records count.
     pub voided: bool,
+    /// Whose device it is (rule 10); `None`: no person's.
+    pub person: Option<String>,
 }
 
 impl Member {
@@ -178,11 +207,13 @@ impl Member {
     }
 }
 
-/// An epoch of the household key.
+/// An epoch of a collection's key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Epoch {
     /// Its id.
     pub id: EpochId,
+    /// The collection whose entries it seals.
+    pub collection: CollectionId,
     /// Its place in the line of epochs.
     pub counter: u64,
     /// The creating record's commitment to the key.
@@ -209,6 +240,49 @@ pub struct Household {
     pub members: BTreeMap<DeviceId, Member>,
     /// Every epoch.
     pub epochs: BTreeMap<EpochId, Epoch>,
+    /// `shared` and the named collections, as their `Collection` records
+    /// set them (personal ones need no record: [`Household::collection`]).
+    pub declared: BTreeMap<CollectionId, Declared>,
+    /// Every person's own collection, by id: those of revoked devices'
+    /// persons too, so that an id derived from a name is never taken for
+    /// another kind.
+    pub personal: BTreeMap<CollectionId, String>,
+}
+
+/// A collection as its last standing `Collection` record set it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Declared {
+    /// Its name.
+    pub name: String,
+    /// The persons whose devices read it.
+    pub persons: BTreeSet<String>,
+    /// The record that set it.
+    pub by: RecordId,
+}
+
+/// What kind of collection an id names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `shared`.
+    Shared,
+    /// A person's own.
+    Personal(String),
+    /// Made with `collection new`.
+    Named,
+}
+
+/// A collection as a device shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collection {
+    /// Its id.
+    pub id: CollectionId,
+    /// Its name: `shared`, the person's, or the one it was made with.
+    pub name: String,
+    /// What kind it is.
+    pub kind: Kind,
+    /// The persons whose devices read it; `None` for `shared` before its
+    /// membership was first set (everyone, devices of no person too).
+    pub persons: Option<BTreeSet<String>>,
 }
 
 /// Proven forks: per origin, the first seq at which two histories differ.
@@ -242,13 +316,19 @@ impl Household {
                     permanent_cap: None,
                     forked_at: forks.get(&founder.device).copied(),
                     voided: false,
+                    person: None,
                 },
             )]),
             epochs: BTreeMap::new(),
+            declared: BTreeMap::new(),
+            personal: BTreeMap::new(),
         };
         household.admit_members(&set, forks);
         household.apply_revocations(&set);
         household.drop_void_members();
+        household.fold_persons(&set);
+        household.fold_renames(&set);
+        household.fold_collections(&set);
         household.fold_epochs(&set);
         Some(household)
     }
@@ -305,6 +385,7 @@ impl Household {
                             permanent_cap: None,
                             forked_at: forks.get(&member.device).copied(),
                             voided: false,
+                            person: None,
                         },
                     );
                     changed = true;
@@ -391,54 +472,168 @@ impl Household {
         }
     }
 
+    /// Places devices in persons (rule 10).
+    fn fold_persons(&mut self, set: &[&Record]) {
+        let mut placements: Vec<(Vec<u64>, u64, DeviceId, DeviceId, &str)> = set
+            .iter()
+            .filter(|r| self.accepts(r.id))
+            .filter_map(|r| match &r.body {
+                Body::Person { device, person } if check_name(person).is_ok() => {
+                    let origin = self.members.get(&r.id.origin)?;
+                    Some((
+                        origin.seniority.clone(),
+                        r.id.seq,
+                        r.id.origin,
+                        *device,
+                        person.as_str(),
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        placements.sort();
+        for (_, _, origin, device, person) in placements {
+            let origin_person = self.members.get(&origin).and_then(|m| m.person.as_deref());
+            let new_person = !self.current_members().any(|m| m.person.as_deref() == Some(person));
+            if origin_person != Some(person) && !new_person {
+                continue;
+            }
+            if let Some(member) = self.members.get_mut(&device).filter(|m| !m.voided) {
+                member.person = Some(person.to_owned());
+            }
+        }
+        self.personal = self
+            .members
+            .values()
+            .filter_map(|m| m.person.as_ref())
+            .map(|p| (CollectionId::personal(p), p.clone()))
+            .collect();
+    }
+
+    /// Applies renames (rule 10): the newest standing one per device.
+    fn fold_renames(&mut self, set: &[&Record]) {
+        let mut renames: Vec<&Record> = set
+            .iter()
+            .copied()
+            .filter(|r| matches!(&r.body, Body::Rename { name, .. } if check_name(name).is_ok()) && self.accepts(r.id))
+            .collect();
+        renames.sort_by_key(|r| (r.hlc, r.id));
+        for record in renames {
+            let Body::Rename { device, name } = &record.body else {
+                continue;
+            };
+            let origin_person = self.members.get(&record.id.origin).and_then(|m| m.person.clone());
+            let Some(member) = self.members.get_mut(device) else {
+                continue;
+            };
+            if record.id.origin == *device || (origin_person.is_some() && origin_person == member.person) {
+                member.info.name = name.clone();
+            }
+        }
+    }
+
+    /// Applies `Collection` records (rule 11), by clock then record id.
+    fn fold_collections(&mut self, set: &[&Record]) {
+        let personal: BTreeSet<CollectionId> = self.personal.keys().copied().collect();
+        let mut declarations: Vec<&Record> = set
+            .iter()
+            .copied()
+            .filter(|r| matches!(r.body, Body::Collection { .. }) && self.accepts(r.id))
+            .collect();
+        declarations.sort_by_key(|r| (r.hlc, r.id));
+        for record in declarations {
+            let Body::Collection {
+                collection,
+                name,
+                persons,
+            } = &record.body
+            else {
+                continue;
+            };
+            if personal.contains(collection) || !well_formed_persons(persons) || check_name(name).is_err() {
+                continue;
+            }
+            let Some(origin) = self.members.get(&record.id.origin) else {
+                continue;
+            };
+            let allowed = match (self.declared.get(collection), origin.person.as_ref()) {
+                (Some(held), Some(person)) => held.persons.contains(person),
+                (Some(_), None) => false,
+                // Undeclared `shared` is everyone's.
+                (None, _) if *collection == CollectionId::SHARED => true,
+                (None, Some(person)) => persons.contains(person),
+                (None, None) => false,
+            };
+            if allowed {
+                let name = if *collection == CollectionId::SHARED {
+                    "shared".to_owned()
+                } else {
+                    name.clone()
+                };
+                self.declared.insert(
+                    *collection,
+                    Declared {
+                        name,
+                        persons: persons.iter().cloned().collect(),
+                        by: record.id,
+                    },
+                );
+            }
+        }
+    }
+
     /// Epochs that keep the numbering rule, with their envelopes (rule 7).
     fn fold_epochs(&mut self, set: &[&Record]) {
         let mut creations: Vec<&Record> = set
             .iter()
             .copied()
-            .filter(|r| matches!(r.body, Body::Epoch { .. }) && self.accepts(r.id))
+            .filter(|r| epoch_of(&r.body).is_some() && self.accepts(r.id))
             .collect();
         // Of two records creating one epoch id, the first by record id.
         creations.sort_by_key(|r| r.id);
         let mut firsts: BTreeMap<EpochId, &Record> = BTreeMap::new();
         for record in creations {
-            if let Body::Epoch { epoch, .. } = &record.body {
-                firsts.entry(*epoch).or_insert(record);
+            if let Some(created) = epoch_of(&record.body) {
+                firsts.entry(created.epoch).or_insert(record);
             }
         }
-        let creations: Vec<&Record> = firsts.into_values().collect();
-        let mut memo: BTreeMap<RecordId, bool> = BTreeMap::new();
-        for record in &creations {
-            in_line(record, &creations, &mut memo, &mut Vec::new());
+        let mut lines: BTreeMap<CollectionId, Vec<&Record>> = BTreeMap::new();
+        for record in firsts.into_values() {
+            if let Some(created) = epoch_of(&record.body) {
+                lines.entry(created.collection).or_default().push(record);
+            }
         }
-        for record in creations {
-            let Body::Epoch {
-                epoch,
-                counter,
-                commitment,
-                ..
-            } = &record.body
-            else {
-                continue;
-            };
-            self.epochs.insert(
-                *epoch,
-                Epoch {
-                    id: *epoch,
-                    counter: *counter,
-                    commitment: *commitment,
-                    in_line: memo.get(&record.id).copied().unwrap_or(false),
-                    envelopes: BTreeMap::new(),
-                    created_by: record.id,
-                },
-            );
+        for creations in lines.values() {
+            let mut memo: BTreeMap<RecordId, bool> = BTreeMap::new();
+            for record in creations {
+                in_line(record, creations, &mut memo, &mut Vec::new());
+            }
+            for record in creations {
+                let Some(created) = epoch_of(&record.body) else {
+                    continue;
+                };
+                self.epochs.insert(
+                    created.epoch,
+                    Epoch {
+                        id: created.epoch,
+                        collection: created.collection,
+                        counter: created.counter,
+                        commitment: *created.commitment,
+                        in_line: memo.get(&record.id).copied().unwrap_or(false),
+                        envelopes: BTreeMap::new(),
+                        created_by: record.id,
+                    },
+                );
+            }
         }
         // Envelopes in record order: the creating record's first.
         let mut with_envelopes: Vec<&Record> = set.iter().copied().filter(|r| self.accepts(r.id)).collect();
         with_envelopes.sort_by_key(|r| r.id);
         for record in with_envelopes {
             let (epoch, envelopes) = match &record.body {
-                Body::Epoch { epoch, envelopes, .. } | Body::Envelopes { epoch, envelopes } => (epoch, envelopes),
+                Body::Epoch { epoch, envelopes, .. }
+                | Body::CollectionEpoch { epoch, envelopes, .. }
+                | Body::Envelopes { epoch, envelopes } => (epoch, envelopes),
                 _ => continue,
             };
             let Some(held) = self.epochs.get_mut(epoch) else {
@@ -456,15 +651,25 @@ impl Household {
         }
     }
 
-    /// The counter an `Epoch` written as `record` must carry to be in line:
-    /// one more than the highest among in-line epochs in its causal past, 0
-    /// if none; `None` on overflow.
-    pub fn next_counter(&self, record: &Record) -> Option<u64> {
+    /// The counter an epoch of `collection` written as `record` must carry
+    /// to be in line: one more than the highest among the collection's
+    /// in-line epochs in its causal past, 0 if none; `None` on overflow.
+    pub fn next_counter(&self, collection: &CollectionId, record: &Record) -> Option<u64> {
         let past = Past::of(record);
+        self.next_counter_among(collection, |e| past.contains(e.created_by))
+    }
+
+    /// The counter this device's next epoch of `collection` must carry (its
+    /// next record has seen every epoch it holds); `None` on overflow.
+    pub fn next_counter_held(&self, collection: &CollectionId) -> Option<u64> {
+        self.next_counter_among(collection, |_| true)
+    }
+
+    fn next_counter_among(&self, collection: &CollectionId, seen: impl Fn(&Epoch) -> bool) -> Option<u64> {
         match self
             .epochs
             .values()
-            .filter(|e| e.in_line && past.contains(e.created_by))
+            .filter(|e| e.in_line && e.collection == *collection && seen(e))
             .map(|e| e.counter)
             .max()
         {
@@ -497,18 +702,118 @@ impl Household {
         self.members.values().filter(|m| m.limit().is_none())
     }
 
-    /// The epoch new entries are sealed to: the highest counter; of two with
-    /// one counter, the more senior creator's; then the smaller id.
-    pub fn current_epoch(&self) -> Option<&Epoch> {
-        self.epochs.values().filter(|e| e.in_line).min_by(|a, b| {
-            b.counter
-                .cmp(&a.counter)
-                .then_with(|| {
-                    self.seniority_of(&a.created_by.origin)
-                        .cmp(&self.seniority_of(&b.created_by.origin))
-                })
-                .then_with(|| a.id.cmp(&b.id))
+    /// The epoch new entries of `collection` are sealed to: of the in-line
+    /// epochs whose creator reads the collection now, the highest counter;
+    /// of two with one counter, the more senior creator's; then the smaller
+    /// id. `None`: the collection has none yet (the next write makes one).
+    pub fn current_epoch(&self, collection: &CollectionId) -> Option<&Epoch> {
+        self.epochs
+            .values()
+            .filter(|e| e.in_line && e.collection == *collection && self.reads(collection, &e.created_by.origin))
+            .min_by(|a, b| {
+                b.counter
+                    .cmp(&a.counter)
+                    .then_with(|| {
+                        self.seniority_of(&a.created_by.origin)
+                            .cmp(&self.seniority_of(&b.created_by.origin))
+                    })
+                    .then_with(|| a.id.cmp(&b.id))
+            })
+    }
+
+    /// Whether the current epoch of `collection` is known to a device that
+    /// does not read it now (revoked, gone, or its person removed): what is
+    /// written next must go to a new epoch.
+    pub fn is_exposed(&self, collection: &CollectionId) -> bool {
+        self.current_epoch(collection).is_some_and(|epoch| {
+            epoch
+                .envelopes
+                .keys()
+                .any(|d| !self.is_current_member(d) || !self.reads(collection, d))
         })
+    }
+
+    /// The persons of the household: those of its current members.
+    pub fn persons(&self) -> BTreeSet<&str> {
+        self.current_members().filter_map(|m| m.person.as_deref()).collect()
+    }
+
+    /// The name of the collection `epoch` belongs to (`shared` for an
+    /// unknown one, which opens to no one anyway).
+    pub fn collection_name(&self, collection: &CollectionId) -> &str {
+        if let Some(person) = self.personal.get(collection) {
+            return person;
+        }
+        match self.declared.get(collection) {
+            Some(declared) if *collection != CollectionId::SHARED => &declared.name,
+            _ => "shared",
+        }
+    }
+
+    /// The collection `epoch` seals entries of.
+    pub fn collection_of(&self, epoch: &EpochId) -> Option<CollectionId> {
+        self.epochs.get(epoch).map(|e| e.collection)
+    }
+
+    /// What `id` names, if it is a collection of this household.
+    pub fn collection(&self, id: &CollectionId) -> Option<Collection> {
+        if let Some(person) = self.personal.get(id) {
+            return Some(Collection {
+                id: *id,
+                name: person.clone(),
+                kind: Kind::Personal(person.clone()),
+                persons: Some(BTreeSet::from([person.clone()])),
+            });
+        }
+        let declared = self.declared.get(id);
+        if *id == CollectionId::SHARED {
+            return Some(Collection {
+                id: *id,
+                name: "shared".to_owned(),
+                kind: Kind::Shared,
+                persons: declared.map(|d| d.persons.clone()),
+            });
+        }
+        declared.map(|d| Collection {
+            id: *id,
+            name: d.name.clone(),
+            kind: Kind::Named,
+            persons: Some(d.persons.clone()),
+        })
+    }
+
+    /// Every collection: `shared`, each current person's own, the named ones.
+    pub fn collections(&self) -> Vec<Collection> {
+        let mut ids = vec![CollectionId::SHARED];
+        ids.extend(self.persons().into_iter().map(CollectionId::personal));
+        ids.extend(self.declared.keys().filter(|id| **id != CollectionId::SHARED).copied());
+        ids.iter().filter_map(|id| self.collection(id)).collect()
+    }
+
+    /// Whether `device`'s person reads `collection` (rule 11). Says nothing
+    /// of whether it is still a member: a revoked device keeps reading what
+    /// it could, and is sealed nothing new ([`Household::readers`]).
+    pub fn reads(&self, collection: &CollectionId, device: &DeviceId) -> bool {
+        let Some(member) = self.members.get(device).filter(|m| !m.info.is_relay()) else {
+            return false;
+        };
+        match (self.collection(collection), member.person.as_ref()) {
+            (None, _) => false,
+            (Some(Collection { persons: None, .. }), _) => true,
+            (
+                Some(Collection {
+                    persons: Some(persons), ..
+                }),
+                Some(person),
+            ) => persons.contains(person),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The current members a new epoch of `collection` is sealed to.
+    pub fn readers(&self, collection: &CollectionId) -> impl Iterator<Item = &Member> {
+        self.key_holders()
+            .filter(move |m| self.reads(collection, &m.info.device))
     }
 
     fn seniority_of(&self, device: &DeviceId) -> Option<&[u64]> {
@@ -520,6 +825,7 @@ impl Household {
     pub fn open_epoch_keys(&self, me: &DeviceId, box_key: &BoxKey) -> BTreeMap<EpochId, SymKey> {
         self.epochs
             .values()
+            .filter(|epoch| self.reads(&epoch.collection, me))
             .filter_map(|epoch| {
                 let key = epoch.envelopes.get(me)?.iter().find_map(|envelope| {
                     let key = envelope.open(box_key, &epoch.id).ok()?;
@@ -554,7 +860,7 @@ fn in_line(
     if path.contains(&record.id) {
         return false;
     }
-    let Body::Epoch { counter, .. } = record.body else {
+    let Some(EpochOf { counter, .. }) = epoch_of(&record.body) else {
         return false;
     };
     path.push(record.id);
@@ -562,7 +868,7 @@ fn in_line(
     let mut highest: Option<u64> = None;
     for other in creations.iter().filter(|o| o.id != record.id && past.contains(o.id)) {
         if in_line(other, creations, memo, path) {
-            if let Body::Epoch { counter, .. } = other.body {
+            if let Some(EpochOf { counter, .. }) = epoch_of(&other.body) {
                 highest = Some(highest.map_or(counter, |h| h.max(counter)));
             }
         }
@@ -575,6 +881,55 @@ fn in_line(
     let answer = expected == Some(counter);
     memo.insert(record.id, answer);
     answer
+}
+
+/// What an epoch-creating record says, whichever format wrote it.
+struct EpochOf<'a> {
+    collection: CollectionId,
+    epoch: EpochId,
+    counter: u64,
+    commitment: &'a [u8; 32],
+}
+
+fn epoch_of(body: &Body) -> Option<EpochOf<'_>> {
+    match body {
+        Body::Epoch {
+            epoch,
+            counter,
+            commitment,
+            ..
+        } => Some(EpochOf {
+            collection: CollectionId::SHARED,
+            epoch: *epoch,
+            counter: *counter,
+            commitment,
+        }),
+        Body::CollectionEpoch {
+            collection,
+            epoch,
+            counter,
+            commitment,
+            ..
+        } => Some(EpochOf {
+            collection: *collection,
+            epoch: *epoch,
+            counter: *counter,
+            commitment,
+        }),
+        _ => None,
+    }
+}
+
+/// The most persons one `Collection` record may name.
+pub const MAX_COLLECTION_PERSONS: usize = 64;
+
+/// A `Collection` record's persons: at least one, at most
+/// [`MAX_COLLECTION_PERSONS`], valid names, sorted, no duplicates.
+fn well_formed_persons(persons: &[String]) -> bool {
+    !persons.is_empty()
+        && persons.len() <= MAX_COLLECTION_PERSONS
+        && persons.iter().all(|p| check_name(p).is_ok())
+        && persons.windows(2).all(|w| w[0] < w[1])
 }
 
 /// A record's causal past as its origin declared it.
@@ -706,7 +1061,16 @@ pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record
             }
             Ok(())
         }
-        Body::Epoch { envelopes, .. } | Body::Envelopes { envelopes, .. } => {
+        Body::Person { person: name, .. } | Body::Rename { name, .. } => {
+            check_name(name).map_err(|_| Rejected::Malformed)
+        }
+        Body::Collection { name, persons, .. } => {
+            if check_name(name).is_err() || !well_formed_persons(persons) {
+                return Err(Rejected::Malformed);
+            }
+            Ok(())
+        }
+        Body::Epoch { envelopes, .. } | Body::CollectionEpoch { envelopes, .. } | Body::Envelopes { envelopes, .. } => {
             if envelopes
                 .iter()
                 .any(|e| household.members.get(&e.recipient).is_some_and(|m| m.info.is_relay()))

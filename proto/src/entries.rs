@@ -189,6 +189,14 @@ impl EntryHistory {
         }
     }
 
+    /// The epoch of its newest head: its collection is that epoch's.
+    pub fn epoch(&self) -> Option<EpochId> {
+        self.versions
+            .iter()
+            .find(|v| self.heads.contains(&v.record))
+            .map(|v| v.epoch)
+    }
+
     /// Every version, newest first.
     pub fn versions(&self) -> &[Version] {
         &self.versions

@@ -89,9 +89,32 @@ id_type!(
     EntryId, 16, "entry"
 );
 id_type!(
-    /// An epoch of the household key: random.
+    /// An epoch of a collection's key: random.
     EpochId, 16, "epoch"
 );
+id_type!(
+    /// A collection of entries (who may read them): `shared`, a person's
+    /// own, or a named one (random).
+    CollectionId, 16, "collection"
+);
+
+impl CollectionId {
+    /// `shared`: every person of the household, unless its membership was
+    /// changed. Format 2's epochs are all of it.
+    pub const SHARED: CollectionId = CollectionId([0; 16]);
+
+    /// The personal collection of `person`: derived from the name, so every
+    /// device agrees on it without a record.
+    pub fn personal(person: &str) -> CollectionId {
+        let digest = Sha256::new()
+            .chain_update(b"authsync personal collection\0")
+            .chain_update(person.as_bytes())
+            .finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        CollectionId(id)
+    }
+}
 
 impl DeviceId {
     /// The id of the device whose Ed25519 public key is `public_key`.

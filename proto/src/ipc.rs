@@ -110,6 +110,9 @@ pub enum Request {
         name: String,
         /// The vault passphrase, or `None` for a key file.
         passphrase: Option<WireSecret>,
+        /// Whose device this is (default: the login name).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person: Option<String>,
     },
     /// Opens the vault.
     Unlock {
@@ -124,6 +127,11 @@ pub enum Request {
     Add {
         /// The entry.
         entry: NewEntry,
+        /// The collection it goes in (name); default: [`Request::Add`]'s
+        /// rule (the person's own once the household has two persons, or
+        /// `default_collection`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        collection: Option<String>,
     },
     /// The current code of the entry `query` names.
     Code {
@@ -223,6 +231,9 @@ pub enum Request {
         /// (the daemon must run with `--relay`; no passphrase).
         #[serde(default)]
         relay: bool,
+        /// Whose device this is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person: Option<String>,
     },
     /// The household's devices and what is known of each.
     Devices,
@@ -254,6 +265,9 @@ pub enum Request {
     Import {
         /// At most [`MAX_IMPORT_ENTRIES`].
         entries: Vec<NewEntry>,
+        /// The collection they go in (as for `add`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        collection: Option<String>,
     },
     /// The secrets of live entries (all, or those `query` matches): for
     /// `export` and `qr`. Needs the vault passphrase again when the vault has
@@ -278,6 +292,72 @@ pub enum Request {
     /// peers online changes (bursts coalesced), until the client hangs up
     /// or the daemon stops. No idle timeout applies to it.
     Watch,
+    /// The household's persons and their devices.
+    Persons,
+    /// The collections this device knows, with their persons and entries.
+    Collections,
+    /// Makes a named collection read by `persons` (this device's person
+    /// among them).
+    CollectionNew {
+        /// Its name.
+        name: String,
+        /// Who reads it besides this device's person.
+        persons: Vec<String>,
+    },
+    /// Adds a person to a collection (`shared` or a named one).
+    CollectionAdd {
+        /// The collection's name.
+        collection: String,
+        /// The person.
+        person: String,
+    },
+    /// Removes a person from a collection; its next epoch is sealed to the
+    /// others only. Replies with what that person's devices could read.
+    CollectionRemove {
+        /// The collection's name.
+        collection: String,
+        /// The person.
+        person: String,
+    },
+    /// Moves an entry to another collection (a new version there; the line
+    /// in the old one closed).
+    Share {
+        /// Names one entry.
+        query: String,
+        /// The collection it goes to, by name (`shared`, a person's name for
+        /// that person's own, or a named one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        collection: Option<String>,
+        /// Or: the collection read by exactly this device's person and this
+        /// one (made if there is none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<String>,
+    },
+    /// Moves an entry back to this device's person's own collection;
+    /// replies with who could read it.
+    Unshare {
+        /// Names one entry.
+        query: String,
+    },
+    /// Renames a device.
+    DeviceRename {
+        /// The device's name or id.
+        device: String,
+        /// Its new name.
+        name: String,
+    },
+    /// Says whose device a device is.
+    DeviceSetPerson {
+        /// The device's name or id.
+        device: String,
+        /// The person.
+        person: String,
+    },
+    /// Revokes every device of a person; replies with what they could read.
+    RevokePerson {
+        /// The person.
+        person: String,
+    },
 }
 
 impl Request {
@@ -310,6 +390,16 @@ impl Request {
             Request::Reveal { .. } => "reveal",
             Request::Codes => "codes",
             Request::Watch => "watch",
+            Request::Persons => "persons",
+            Request::Collections => "collections",
+            Request::CollectionNew { .. } => "collection-new",
+            Request::CollectionAdd { .. } => "collection-add",
+            Request::CollectionRemove { .. } => "collection-remove",
+            Request::Share { .. } => "share",
+            Request::Unshare { .. } => "unshare",
+            Request::DeviceRename { .. } => "device-rename",
+            Request::DeviceSetPerson { .. } => "device-set-person",
+            Request::RevokePerson { .. } => "revoke-person",
         }
     }
 }
@@ -335,6 +425,9 @@ pub struct EntrySummary {
     pub updated_ms: u64,
     /// More than one: edits made apart are being merged.
     pub heads: usize,
+    /// The collection it is in.
+    #[serde(default)]
+    pub collection: String,
 }
 
 impl EntrySummary {
@@ -385,6 +478,9 @@ pub struct Exposure {
     pub device: String,
     /// Its name.
     pub device_name: String,
+    /// Its person, if any.
+    #[serde(default)]
+    pub person: Option<String>,
     /// It left itself (`authctl leave`): only what it could still read
     /// (live entries not rotated since) is listed.
     #[serde(default)]
@@ -395,6 +491,11 @@ pub struct Exposure {
     /// before admitting it (the cascade), not revoked itself.
     #[serde(default)]
     pub cascaded: bool,
+    /// Whether it is out of the household (revoked, left or cascaded); a
+    /// current device is listed for what it reads no more (its person
+    /// removed from a collection, or an entry unshared).
+    #[serde(default)]
+    pub revoked: bool,
 }
 
 /// What a revocation would do, for the confirmation `revoke` asks for.
@@ -444,6 +545,10 @@ pub struct DeviceInfo {
     pub id: String,
     /// Its name.
     pub name: String,
+    /// Whose device it is; `None`: no person's (a household from before
+    /// persons, or waiting for one of its person's devices to confirm it).
+    #[serde(default)]
+    pub person: Option<String>,
     /// Whether it is this device.
     pub this_device: bool,
     /// Whether it was revoked (by another device, or itself: see `left`).
@@ -641,6 +746,37 @@ pub enum Reply {
     Codes(CodesReply),
     /// On a `watch` stream: something changed; ask again.
     Changed,
+    /// For `persons`.
+    Persons(Vec<PersonInfo>),
+    /// For `collections`.
+    Collections(Vec<CollectionInfo>),
+}
+
+/// A person of the household.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonInfo {
+    /// The person's name; `None` for devices of no person.
+    pub name: Option<String>,
+    /// The names of the person's current devices.
+    pub devices: Vec<String>,
+    /// Whether this device is one of them.
+    pub this_device: bool,
+}
+
+/// A collection as `collections` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionInfo {
+    /// Its name.
+    pub name: String,
+    /// `shared`, `personal` or `named`.
+    pub kind: String,
+    /// Who reads it; `None`: everyone (`shared` before its membership was
+    /// first set).
+    pub persons: Option<Vec<String>>,
+    /// Live entries in it this device can read.
+    pub entries: usize,
+    /// Whether this device reads it.
+    pub readable: bool,
 }
 
 /// Every live entry's codes at one moment, for the live view.
@@ -783,6 +919,7 @@ mod tests {
             deleted: false,
             updated_ms: 0,
             heads: 1,
+            collection: String::new(),
         };
         assert_eq!(summary(Some("Amazon"), "alice").label(), "Amazon: alice");
         assert_eq!(summary(Some("Test 4"), "").label(), "Test 4");
@@ -812,7 +949,11 @@ mod tests {
 
     #[test]
     fn import_lines_start_with_the_prefix() {
-        let line = serde_json::to_vec(&Request::Import { entries: Vec::new() }).unwrap();
+        let line = serde_json::to_vec(&Request::Import {
+            entries: Vec::new(),
+            collection: None,
+        })
+        .unwrap();
         assert!(
             line.starts_with(IMPORT_LINE_PREFIX),
             "{}",

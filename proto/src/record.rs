@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{self, CryptoError, DeviceKey, Envelope, Sealed, SymKey};
 use crate::hlc::Hlc;
-use crate::ids::{DeviceId, EntryId, EpochId, HouseholdId, RecordId};
+use crate::ids::{CollectionId, DeviceId, EntryId, EpochId, HouseholdId, RecordId};
 use crate::otp::{OtpSpec, Secret};
 
 /// The largest encoded record accepted from anyone. An entry's note and tags
@@ -19,11 +19,13 @@ use crate::otp::{OtpSpec, Secret};
 /// import or edit can write a record that a store or a peer refuses.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
-/// The record format: in every signature's domain separation, in the store's
-/// `meta` and in the sync protocol version. Version 2 split the device key
-/// (transport and signing), chained each origin's records by hash, and
-/// carries what the origin had admitted.
-pub const FORMAT_VERSION: u32 = 2;
+/// The record format: in the store's `meta` and in the sync protocol
+/// version. Version 2 split the device key (transport and signing), chained
+/// each origin's records by hash, and carries what the origin had admitted.
+/// Version 3 added persons and collections: new kinds of record only, so a
+/// vault of version 2 is read as it is (its epochs are `shared`'s, its
+/// devices no person's), and signatures keep version 2's domain.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Domain separation for record signatures.
 const SIGNING_CONTEXT: &[u8] = b"authsync record v2\0";
@@ -199,6 +201,67 @@ pub enum Body {
     },
     /// One version of an entry.
     Entry(SealedEntry),
+    /// Says whose device `device` is (authority rule 10).
+    Person {
+        /// The device.
+        device: DeviceId,
+        /// Its person's name ([`check_name`]).
+        person: String,
+    },
+    /// Renames a device (authority rule 10).
+    Rename {
+        /// The device.
+        device: DeviceId,
+        /// Its new name ([`check_name`]).
+        name: String,
+    },
+    /// Creates a named collection or sets who is in it; for `shared`, sets
+    /// who is in it (authority rule 11).
+    Collection {
+        /// The collection: [`CollectionId::SHARED`] or a random id.
+        collection: CollectionId,
+        /// Its name ([`check_name`]); ignored for `shared`.
+        name: String,
+        /// The persons whose devices read it, sorted, without duplicates.
+        persons: Vec<String>,
+    },
+    /// A new epoch of a collection's key, sealed to its readers (authority
+    /// rule 7). Format 2's `Epoch` is one of `shared`.
+    CollectionEpoch {
+        /// The collection.
+        collection: CollectionId,
+        /// The epoch.
+        epoch: EpochId,
+        /// Exactly one more than the highest counter of the collection's
+        /// epochs its origin had admitted (0 for the first).
+        counter: u64,
+        /// [`SymKey::commitment`] of the epoch key.
+        commitment: [u8; 32],
+        /// The epoch key, one envelope per addressee.
+        envelopes: Vec<Envelope>,
+    },
+}
+
+/// The longest person, device or collection name.
+pub const MAX_NAME_CHARS: usize = 40;
+
+/// Whether `name` may name a person, a device or a collection: 1 to
+/// [`MAX_NAME_CHARS`] characters, no control characters, no comma (lists of
+/// persons are written with commas), no leading or trailing space.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("a name cannot be empty");
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err("a name can be at most 40 characters");
+    }
+    if name.chars().any(|c| c.is_control() || c == ',') {
+        return Err("a name cannot hold control characters or commas");
+    }
+    if name.trim() != name {
+        return Err("a name cannot start or end with a space");
+    }
+    Ok(())
 }
 
 impl Body {
@@ -211,6 +274,10 @@ impl Body {
             Body::Epoch { .. } => "epoch",
             Body::Envelopes { .. } => "envelopes",
             Body::Entry(_) => "entry",
+            Body::Person { .. } => "person",
+            Body::Rename { .. } => "rename",
+            Body::Collection { .. } => "collection",
+            Body::CollectionEpoch { .. } => "epoch",
         }
     }
 }

@@ -92,7 +92,9 @@ fn effect(household: &Household) -> Effect {
                 (e.id, summary)
             })
             .collect(),
-        current: household.current_epoch().map(|e| e.id),
+        current: household
+            .current_epoch(&authsync_proto::ids::CollectionId::SHARED)
+            .map(|e| e.id),
     }
 }
 
@@ -207,7 +209,7 @@ fn try_write(device: &mut Device, body: Body) -> Option<Record> {
 /// A new entry sealed to the current epoch, if `device` holds its key.
 fn try_entry(rng: &mut StdRng, device: &mut Device) -> Option<Record> {
     let household = device.ledger.household()?;
-    let epoch = household.current_epoch()?.id;
+    let epoch = household.current_epoch(&authsync_proto::ids::CollectionId::SHARED)?.id;
     let key = SymKey::from_bytes(device.index.epoch_key(&epoch)?.expose());
     let mut entry = [0u8; 16];
     rng.fill_bytes(&mut entry);
@@ -461,8 +463,8 @@ proptest! {
                     .then_with(|| b.id.cmp(&a.id))
             })
             .map(|e| e.id);
-        prop_assert_eq!(household.current_epoch().map(|e| e.id), current);
-        if let Some(current) = household.current_epoch() {
+        prop_assert_eq!(household.current_epoch(&authsync_proto::ids::CollectionId::SHARED).map(|e| e.id), current);
+        if let Some(current) = household.current_epoch(&authsync_proto::ids::CollectionId::SHARED) {
             prop_assert!(current.counter != u64::MAX);
         }
     }
@@ -648,7 +650,7 @@ proptest! {
         for thief in &thieves {
             prop_assert!(!household.is_current_member(thief), "a thief's device is a member");
         }
-        if let Some(current) = household.current_epoch() {
+        if let Some(current) = household.current_epoch(&authsync_proto::ids::CollectionId::SHARED) {
             let made_by = current.created_by;
             prop_assert!(made_by.origin != victim_id || made_by.seq <= cap, "the thief made the current epoch");
             prop_assert!(!thieves.contains(&made_by.origin), "a thief's device made the current epoch");
@@ -737,7 +739,7 @@ proptest! {
             let household = device.ledger.household().unwrap();
             prop_assert_eq!(household.members[&junior].limit(), Some(cap), "{}: the junior's cap", device.name);
             prop_assert_eq!(household.members[&senior].limit(), None, "{}: the senior stands", device.name);
-            let current = household.current_epoch().unwrap();
+            let current = household.current_epoch(&authsync_proto::ids::CollectionId::SHARED).unwrap();
             prop_assert_eq!(current.created_by.origin, senior, "{}: the current epoch", device.name);
             prop_assert!(!current.envelopes.contains_key(&junior), "{}: sealed to the junior", device.name);
             prop_assert_eq!(&effect(household), &want, "{}", device.name);
@@ -776,7 +778,7 @@ proptest! {
         // The epoch, committed to `key`, sealed to the victim with `key` or
         // (if not `genuine`) with `wrong`.
         let first = if genuine { to_victim(&mut rng, &key) } else { to_victim(&mut rng, &wrong) };
-        let counter = household.current_epoch().unwrap().counter + 1;
+        let counter = household.current_epoch(&authsync_proto::ids::CollectionId::SHARED).unwrap().counter + 1;
         let creation = Body::Epoch {
             epoch: epoch_id,
             counter,
@@ -818,7 +820,13 @@ fn out_of_line_counters_never_become_current() {
     let mut rng = rng(50);
     let mut devices = common::household(&mut rng, &[0, 0]);
     sync_all(&mut devices);
-    let current = devices[0].ledger.household().unwrap().current_epoch().unwrap().clone();
+    let current = devices[0]
+        .ledger
+        .household()
+        .unwrap()
+        .current_epoch(&authsync_proto::ids::CollectionId::SHARED)
+        .unwrap()
+        .clone();
     assert_eq!(current.counter, 0);
     for counter in [Counter::Max, Counter::Ahead(1), Counter::Behind] {
         let body = epoch_body(&mut rng, &devices[1], counter);
@@ -828,7 +836,14 @@ fn out_of_line_counters_never_become_current() {
             unreachable!()
         };
         assert!(!household.epochs[&epoch].in_line, "{counter:?}");
-        assert_eq!(household.current_epoch().unwrap().id, current.id, "{counter:?}");
+        assert_eq!(
+            household
+                .current_epoch(&authsync_proto::ids::CollectionId::SHARED)
+                .unwrap()
+                .id,
+            current.id,
+            "{counter:?}"
+        );
     }
     let next = devices[1].new_epoch(&mut rng);
     let Body::Epoch { epoch, counter, .. } = next.body else {
@@ -836,10 +851,22 @@ fn out_of_line_counters_never_become_current() {
     };
     assert_eq!(counter, 1);
     let household = devices[1].ledger.household().unwrap();
-    assert_eq!(household.current_epoch().unwrap().id, epoch);
+    assert_eq!(
+        household
+            .current_epoch(&authsync_proto::ids::CollectionId::SHARED)
+            .unwrap()
+            .id,
+        epoch
+    );
     sync_all(&mut devices);
     assert_eq!(
-        devices[0].ledger.household().unwrap().current_epoch().unwrap().id,
+        devices[0]
+            .ledger
+            .household()
+            .unwrap()
+            .current_epoch(&authsync_proto::ids::CollectionId::SHARED)
+            .unwrap()
+            .id,
         epoch
     );
 }

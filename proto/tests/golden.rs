@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use authsync_proto::crypto::{BoxKey, SymKey};
 use authsync_proto::entries::Index;
+use authsync_proto::ids::CollectionId;
 use authsync_proto::ledger::{Admitted, Ledger};
 use authsync_proto::record::{Body, Record};
 use authsync_proto::wire::{self, Frame, PairFrame};
@@ -130,6 +131,53 @@ fn records_decode_verify_and_reencode_to_the_committed_bytes() {
     let entry = index.get(&fixture::ENTRY).unwrap();
     assert_eq!(entry.versions().len(), 2);
     assert_eq!(entry.view(), &fixture::joiner_entry());
+}
+
+/// Migration (format 2 to 3): the committed records are a household from
+/// before persons and collections. It reads as one of `shared`, read by
+/// every device, its devices no person's; a `Person` record then places the
+/// founder without changing what anyone reads.
+#[test]
+fn a_household_of_format_2_reads_as_one_of_shared() {
+    let mut ledger = Ledger::new();
+    for name in record_names() {
+        let bytes = std::fs::read(dir().join(&name)).unwrap();
+        ledger
+            .admit(Record::decode(&bytes).unwrap(), fixture::T0 + 60_000)
+            .unwrap();
+    }
+    let founder = fixture::founder_id();
+    let household = ledger.household().unwrap();
+    assert!(household.persons().is_empty());
+    assert!(household.members.values().all(|m| m.person.is_none()));
+    assert_eq!(household.collection_of(&fixture::EPOCH), Some(CollectionId::SHARED));
+    assert_eq!(
+        household.current_epoch(&CollectionId::SHARED).unwrap().id,
+        fixture::EPOCH
+    );
+    let names: Vec<String> = household.collections().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["shared"]);
+    assert!(household.reads(&CollectionId::SHARED, &founder));
+    let index = Index::build(&ledger, &founder, &BoxKey::from_bytes(fixture::FOUNDER_BOX));
+    assert_eq!(index.entries().count(), 1);
+
+    let signing = authsync_proto::crypto::DeviceKey::from_bytes(&fixture::FOUNDER_SIGNING);
+    let header = ledger.next_header(&founder, fixture::T0 + 60_000, None);
+    let placed = Record::sign(
+        &signing,
+        header,
+        Body::Person {
+            device: founder,
+            person: "alice".into(),
+        },
+    );
+    ledger.admit(placed, fixture::T0 + 60_000).unwrap();
+    let household = ledger.household().unwrap();
+    assert_eq!(household.members[&founder].person.as_deref(), Some("alice"));
+    assert!(household.reads(&CollectionId::SHARED, &founder));
+    assert!(household.reads(&CollectionId::SHARED, &fixture::joiner_id()));
+    let index = Index::build(&ledger, &founder, &BoxKey::from_bytes(fixture::FOUNDER_BOX));
+    assert_eq!(index.entries().count(), 1);
 }
 
 fn check_frame<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, frame: &T) {

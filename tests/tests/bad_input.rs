@@ -372,7 +372,10 @@ fn the_daemon_checks_new_entries_itself() {
             tags: Vec::new(),
             note: String::new(),
         };
-        let reply = inst.request(&Request::Add { entry });
+        let reply = inst.request(&Request::Add {
+            entry,
+            collection: None,
+        });
         let err = reply.expect_err("the daemon accepted an invalid entry");
         assert_eq!(err.code, ErrorCode::BadRequest, "{account}: {err:?}");
     }

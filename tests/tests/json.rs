@@ -30,6 +30,7 @@ const ENTRY: &[&str] = &[
     "deleted",
     "updated_ms",
     "heads",
+    "collection",
 ];
 
 #[track_caller]
@@ -140,6 +141,7 @@ fn every_listing_verb_has_its_documented_shape() {
         set(&[
             "id",
             "name",
+            "person",
             "this_device",
             "revoked",
             "left",
@@ -156,6 +158,20 @@ fn every_listing_verb_has_its_documented_shape() {
         ])
     );
     assert!(json(&inst, &["exposed"]).as_array().unwrap().is_empty());
+
+    let persons = json(&inst, &["persons"]);
+    assert_eq!(keys(&persons[0]), set(&["name", "devices", "this_device"]), "{persons}");
+    let collections = json(&inst, &["collections"]);
+    assert_eq!(
+        keys(&collections[0]),
+        set(&["name", "kind", "persons", "entries", "readable"]),
+        "{collections}"
+    );
+    assert_eq!(collections[0]["name"], "shared");
+    assert!(
+        collections[0]["persons"].is_null(),
+        "shared is everyone's: {collections}"
+    );
 
     let status = json(&inst, &["status"]);
     for k in [

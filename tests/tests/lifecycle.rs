@@ -251,9 +251,16 @@ fn an_entry_through_rename_edit_rotate_rm_restore_history_and_log() {
     let log: Vec<LogEvent> = inst.ctl_json(&["log"]);
     let whats: Vec<&str> = log.iter().map(|e| e.what.as_str()).collect();
     assert_eq!(&whats[..7], &changes[..], "{whats:?}");
+    // `init` places the device in a person: the login name by default.
+    let devices: Vec<authsync_proto::ipc::DeviceInfo> = inst.ctl_json(&["devices"]);
+    let person = devices[0].person.clone().expect("init gives the device a person");
     assert_eq!(
         &whats[7..],
-        ["created the household key", "started the household as test-device"]
+        [
+            "created the household key",
+            &format!("said test-device is {person}'s device"),
+            "started the household as test-device"
+        ]
     );
     assert!(log.windows(2).all(|w| w[0].time_ms >= w[1].time_ms));
     assert!(log.iter().all(|e| e.device_name.as_deref() == Some("test-device")));

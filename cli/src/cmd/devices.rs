@@ -39,15 +39,24 @@ pub(crate) struct Join {
     passphrase_file: Option<PathBuf>,
     /// Join as a relay (authd must run with --relay): stores and forwards
     /// the household's records, reads nothing, needs no passphrase.
-    #[arg(long, conflicts_with_all = ["passphrase_file", "no_passphrase"])]
+    #[arg(long, conflicts_with_all = ["passphrase_file", "no_passphrase", "person"])]
     relay: bool,
+    /// Whose device this is (on a terminal it asks; default: your login
+    /// name). Pair from one of that person's devices, or it waits for one of
+    /// them to confirm it (`authctl device set-person`).
+    #[arg(long, value_name = "NAME")]
+    person: Option<String>,
 }
 
 // `authctl revoke`.
 #[derive(clap::Args)]
 pub(crate) struct Revoke {
     /// The device's name or id (from `authctl devices`).
-    device: String,
+    #[arg(required_unless_present = "person")]
+    device: Option<String>,
+    /// Revoke every device of this person instead (`authctl persons`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["device", "lost_since"])]
+    person: Option<String>,
     /// When it was lost: its records that reached this device since then
     /// are undone, with every device they admitted (e.g. "2 hours ago",
     /// "2026-12-03 08:00:00" UTC).
@@ -111,6 +120,14 @@ pub(crate) fn join(paths: &Paths, json: bool, args: Join) -> Result<(), Exit> {
         new_passphrase(args.no_passphrase, args.passphrase_file.as_deref())?
     };
     let name = args.name.unwrap_or_else(|| default_name(paths));
+    let person = if args.relay {
+        None
+    } else {
+        Some(match args.person {
+            Some(person) => person,
+            None => ask_person()?,
+        })
+    };
     match call(
         paths,
         &Request::Join {
@@ -119,6 +136,7 @@ pub(crate) fn join(paths: &Paths, json: bool, args: Join) -> Result<(), Exit> {
             name,
             passphrase,
             relay: args.relay,
+            person,
         },
     )? {
         Reply::Status(s) if json => output::json(&s),
@@ -142,7 +160,27 @@ pub(crate) fn devices(paths: &Paths, json: bool) -> Result<(), Exit> {
 }
 
 pub(crate) fn revoke(paths: &Paths, json: bool, args: Revoke) -> Result<(), Exit> {
-    crate::revoke::run(paths, args.device, args.lost_since, args.yes, json)
+    match (args.device, args.person) {
+        (Some(device), None) => crate::revoke::run(paths, device, args.lost_since, args.yes, json),
+        (None, Some(person)) => crate::revoke::person(paths, person, args.yes, json),
+        _ => Err(Exit::Other(BadInput("name one device, or --person NAME".into()).into())),
+    }
+}
+
+/// Whose device a joining one is: asked on a terminal (the login name by
+/// default), else the login name.
+fn ask_person() -> Result<String, Exit> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let login = super::vault::login_name();
+    if !std::io::stdin().is_terminal() {
+        return Ok(login);
+    }
+    eprint!("Whose device is this? [{login}] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    let answer = answer.trim();
+    Ok(if answer.is_empty() { login } else { answer.to_string() })
 }
 
 pub(crate) fn leave(paths: &Paths, args: Leave) -> Result<(), Exit> {

@@ -34,6 +34,11 @@ pub(crate) struct Add {
     /// A note.
     #[arg(long)]
     pub(crate) note: Option<String>,
+    /// The collection it goes in (`authctl collections` lists them). By
+    /// default: your own once the household has two persons, else
+    /// `shared`; `default_collection` in config.toml overrides that.
+    #[arg(long = "in", value_name = "COLLECTION")]
+    pub(crate) collection: Option<String>,
 }
 
 // `authctl code`.
@@ -91,7 +96,7 @@ pub(crate) struct One {
     /// The entry: its issuer, account, issuer:account or id; a part of one,
     /// or its letters in order (amzn), do too.
     #[arg(value_name = "QUERY")]
-    query: String,
+    pub(crate) query: String,
 }
 
 // `authctl rename`.
@@ -144,7 +149,16 @@ pub(crate) struct Rotate {
 /// `add` from a URI or flags (`add --qr` is `transfer`'s).
 pub(crate) fn add(paths: &Paths, json: bool, args: Add) -> Result<(), Exit> {
     let entry = input::new_entry(args.uri.as_deref(), &args.secret, args.issuer, args.account)?;
-    add_entry(paths, json, entry, args.tags, args.note)
+    add_entry(paths, json, entry, args.tags, args.note, args.collection)
+}
+
+/// The collection new entries go in without `--in`: `default_collection`
+/// in config.toml, if set (else the daemon's rule).
+pub(crate) fn default_collection(paths: &Paths) -> Option<String> {
+    std::fs::read_to_string(&paths.config_file)
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        .and_then(|table| table.get("default_collection")?.as_str().map(str::to_string))
 }
 
 /// Adds `entry` with its tags and note and prints its first code.
@@ -154,11 +168,13 @@ pub(crate) fn add_entry(
     mut entry: NewEntry,
     tags: Vec<String>,
     note: Option<String>,
+    collection: Option<String>,
 ) -> Result<(), Exit> {
     entry.tags = tags;
     entry.note = note.unwrap_or_default();
     let warning = input::short_secret_warning(&entry.otp);
-    match call(paths, &Request::Add { entry })? {
+    let collection = collection.or_else(|| default_collection(paths));
+    match call(paths, &Request::Add { entry, collection })? {
         Reply::Code(c) if json => output::json(&c),
         Reply::Code(c) => output::new_code("Added", &c),
         other => return Err(unexpected(other)),

@@ -4,6 +4,7 @@
 //! - `vault`: init, unlock, lock, status, shutdown, log.
 //! - `entries`: add, code, list, show, rename, edit, rm, restore, history, rotate.
 //! - `devices`: pair, join, devices, revoke, leave, exposed.
+//! - `people`: persons, collections, collection, share, unshare, device.
 //! - `transfer`: import, export, qr, add --qr, completions, man (only linked
 //!   into `authctl-transfer`'s work; see the crate docs).
 //!
@@ -12,5 +13,6 @@
 
 pub(crate) mod devices;
 pub(crate) mod entries;
+pub(crate) mod people;
 pub(crate) mod transfer;
 pub(crate) mod vault;

@@ -27,6 +27,9 @@ pub(crate) struct Import {
     /// is tried on each encrypted file.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+    /// The collection the entries go in (default as for `add`).
+    #[arg(long = "in", value_name = "COLLECTION")]
+    collection: Option<String>,
 }
 
 // `authctl qr`.
@@ -62,6 +65,10 @@ pub(crate) struct Export {
     /// Read the export's password (--encrypt) from the first line of FILE.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+    /// Only the entries of this collection (every one this device reads by
+    /// default).
+    #[arg(long = "in", value_name = "COLLECTION")]
+    collection: Option<String>,
 }
 
 // `authctl completions`.
@@ -117,7 +124,7 @@ pub(crate) fn add_qr(paths: &Paths, json: bool, args: entries::Add) -> Result<()
         return entries::add(paths, json, args);
     };
     let entry = input::entry_from_image(&image, &args.secret, args.issuer, args.account)?;
-    entries::add_entry(paths, json, entry, args.tags, args.note)
+    entries::add_entry(paths, json, entry, args.tags, args.note, args.collection)
 }
 
 pub(crate) fn import(paths: &Paths, json: bool, args: Import) -> Result<(), Exit> {
@@ -125,7 +132,9 @@ pub(crate) fn import(paths: &Paths, json: bool, args: Import) -> Result<(), Exit
         files,
         format,
         password_file,
+        collection,
     } = args;
+    let collection = collection.or_else(|| entries::default_collection(paths));
     let format = format
         .map(|f| f.parse::<authsync_proto::import::Format>())
         .transpose()
@@ -136,6 +145,7 @@ pub(crate) fn import(paths: &Paths, json: bool, args: Import) -> Result<(), Exit
         paths,
         &Request::Import {
             entries: prepared.entries,
+            collection,
         },
     );
     if let Some(spinner) = spinner {
@@ -189,6 +199,7 @@ pub(crate) fn export(paths: &Paths, args: Export) -> Result<(), Exit> {
         output,
         passphrase_file,
         password_file,
+        collection,
     } = args;
     export::export(
         paths,
@@ -198,6 +209,7 @@ pub(crate) fn export(paths: &Paths, args: Export) -> Result<(), Exit> {
             output,
             passphrase_file,
             password_file,
+            collection,
         },
     )
 }

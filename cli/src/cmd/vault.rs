@@ -17,6 +17,10 @@ pub(crate) struct Init {
     /// This device's name (default: the host name).
     #[arg(long)]
     name: Option<String>,
+    /// Whose device this is (default: your login name). Your entries go in
+    /// your own collection once the household has a second person.
+    #[arg(long, value_name = "NAME")]
+    person: Option<String>,
     /// Keep the vault key in a key file instead of deriving it from a passphrase.
     #[arg(long, conflicts_with = "passphrase_file")]
     no_passphrase: bool,
@@ -45,7 +49,15 @@ pub(crate) fn init(paths: &Paths, json: bool, args: Init) -> Result<(), Exit> {
     let name = args.name.unwrap_or_else(|| default_name(paths));
     refuse_if_initialized(paths, "this device already has a household; nothing was changed")?;
     let passphrase = new_passphrase(args.no_passphrase, args.passphrase_file.as_deref())?;
-    match call(paths, &Request::Init { name, passphrase })? {
+    let person = Some(args.person.unwrap_or_else(login_name));
+    match call(
+        paths,
+        &Request::Init {
+            name,
+            passphrase,
+            person,
+        },
+    )? {
         Reply::Status(s) if json => output::json(&s),
         Reply::Status(s) => {
             outln!(
@@ -141,6 +153,22 @@ pub(crate) fn default_name(paths: &Paths) -> String {
         .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
         .and_then(|table| table.get("name")?.as_str().map(str::to_string))
         .unwrap_or_else(host_name)
+}
+
+/// The login name: whose device this is when not told (`$USER`, else the
+/// name of this process's user).
+pub(crate) fn login_name() -> String {
+    std::env::var("USER")
+        .ok()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
+        .unwrap_or_else(|| "me".into())
 }
 
 fn host_name() -> String {

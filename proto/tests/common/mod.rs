@@ -283,7 +283,9 @@ impl Device {
         body: &EntryBody,
     ) -> Record {
         let household = self.ledger.household().unwrap();
-        let epoch = household.current_epoch().unwrap();
+        let epoch = household
+            .current_epoch(&authsync_proto::ids::CollectionId::SHARED)
+            .unwrap();
         let key = self.index.epoch_key(&epoch.id).unwrap();
         let record = Record::seal_entry(rng, &self.key, self.next(), entry, parents, (epoch.id, key), body);
         self.append(record.clone());
