@@ -130,6 +130,14 @@ enum Command {
     /// Move an entry back to your own collection; lists who could read it.
     #[command(after_help = "Examples:\n  authctl unshare amazon")]
     Unshare(entries::One),
+    /// Lend an entry's codes (never its secret) to a person for a while.
+    #[command(
+        after_help = "Examples:\n  authctl lend amazon --to carol --for 2h\n  authctl lent                            # what is lent, to whom, until when"
+    )]
+    Lend(people::Lend),
+    /// What is lent: to whom, by which device, until when.
+    #[command(after_help = "Examples:\n  authctl lent\n  authctl lent --json")]
+    Lent,
     /// Rename a device, or say whose it is.
     #[command(subcommand)]
     Device(people::Device),
@@ -317,6 +325,8 @@ fn run(cli: Cli, helpers: Helpers) -> Result<(), Exit> {
         Command::Leave(args) => devices::leave(&paths, args),
         Command::Exposed(args) => devices::exposed(&paths, json, args),
         Command::Persons => people::persons(&paths, json),
+        Command::Lend(args) => people::lend(&paths, json, args),
+        Command::Lent => people::lent(&paths, json),
         Command::Collections => people::collections(&paths, json),
         Command::Collection(command) => people::collection(&paths, json, command),
         Command::Share(args) => people::share(&paths, json, args),

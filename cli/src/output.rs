@@ -3,7 +3,7 @@
 use authsync_proto::ipc::{CodeReply, DeviceInfo, EntrySummary, Exposure, LogEvent, StatusReply, VersionInfo};
 use authsync_proto::otp::OtpKind;
 
-fn time(ms: u64) -> String {
+pub fn time(ms: u64) -> String {
     // UTC, ISO 8601, without pulling in a date library.
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
@@ -126,6 +126,9 @@ pub fn candidates(list: &[EntrySummary]) {
 /// one ends.
 pub fn code(reply: &CodeReply, verbose: bool, next: bool) {
     outln!("{}", reply.code);
+    if let Some(lent) = &reply.lent {
+        eprintln!("lent by {}, until {}", lent.by, time(lent.until_ms));
+    }
     if verbose {
         match reply.seconds_left {
             Some(left) if next => eprintln!("{}: starts in {left} s", reply.entry.label()),
@@ -319,6 +322,24 @@ pub fn status(s: &StatusReply) {
     outln!("data:       {}", s.data_dir);
     if let Some(secs) = s.auto_lock_secs {
         outln!("auto-lock:  after {secs} s idle");
+    }
+}
+
+/// `authctl lent`.
+pub fn lent(list: &[authsync_proto::ipc::LentInfo]) {
+    if list.is_empty() {
+        outln!("nothing is lent");
+    }
+    for l in list {
+        let state = if l.active { "until" } else { "ran out" };
+        let here = if l.here { "  (lent to this device)" } else { "" };
+        outln!(
+            "{:<28}  to {:<12}  by {:<14}  {state} {}{here}",
+            l.entry.as_deref().unwrap_or("(an entry this device cannot read)"),
+            l.to,
+            l.by,
+            time(l.until_ms)
+        );
     }
 }
 

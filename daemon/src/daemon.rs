@@ -473,6 +473,8 @@ impl Daemon {
                 handlers::add(vault, entry, collection)
             }
             Request::Persons => collections::persons(vault),
+            Request::Lend { query, to, for_secs } => crate::lending::lend(vault, &query, &to, for_secs),
+            Request::Lent => crate::lending::lent(vault),
             Request::Collections => collections::collections(vault),
             Request::CollectionNew { name, persons } => collections::collection_new(vault, &name, &persons),
             Request::CollectionAdd { collection, person } => collections::collection_add(vault, &collection, &person),

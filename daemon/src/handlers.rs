@@ -190,6 +190,7 @@ fn code_reply(household: Option<&Household>, entry: &EntryHistory, body: &EntryB
         seconds_left: otp::seconds_left(&body.spec, unix_secs()),
         entry: summary(household, entry),
         clock_skew_ms: None,
+        lent: None,
     })
 }
 
@@ -270,7 +271,14 @@ fn show_code(body: &mut EntryBody) -> Result<String> {
 }
 
 pub fn code(vault: &mut Vault, query: &str, next: bool, previous: bool) -> Result<Reply> {
-    let entry = resolve(index(vault)?, query, Scope::Live)?;
+    let entry = match resolve(index(vault)?, query, Scope::Live) {
+        Ok(entry) => entry,
+        // No entry of its own: codes lent to this device, if any match.
+        Err(e) if e.code == ErrorCode::NotFound && !previous => {
+            return crate::lending::code(vault, query, next).unwrap_or(Err(e));
+        }
+        Err(e) => return Err(e),
+    };
     let household = vault.ledger().household();
     let now = unix_secs();
     if previous {
@@ -579,6 +587,20 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
                             } else {
                                 " (not counted: not one of that person's devices)"
                             }
+                        ),
+                    )
+                }
+                Body::Lend(lend) => {
+                    let entry = index.and_then(|i| i.get(&lend.entry)).map(|e| e.view().label());
+                    event.entry = Some(lend.entry.to_string());
+                    event.entry_label = entry.clone();
+                    (
+                        "codes_lent",
+                        format!(
+                            "lent the codes of {} to {} for {} min",
+                            entry.unwrap_or_else(|| "an entry".to_string()),
+                            lend.to,
+                            lend.until_secs.saturating_sub(lend.from_secs) / 60
                         ),
                     )
                 }

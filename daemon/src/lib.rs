@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod discovery;
 pub mod handlers;
 pub mod ipc;
+pub mod lending;
 pub mod membership;
 pub mod network;
 pub mod pairing;

@@ -568,7 +568,7 @@ fn plan(
                 Body::Person { device, person } => format!("said device {} is {person}'s", name(device)),
                 Body::Rename { device, name: new } => format!("renamed device {} to {new}", name(device)),
                 Body::Collection { persons, .. } => format!("set who reads a collection: {}", persons.join(", ")),
-                Body::Envelopes { .. } | Body::Entry(_) | Body::Genesis { .. } => return None,
+                Body::Envelopes { .. } | Body::Entry(_) | Body::Genesis { .. } | Body::Lend(_) => return None,
             };
             Some(RecentAct {
                 seq: r.id.seq,

@@ -874,6 +874,12 @@ impl Vault {
         self.rotate_exposed()
     }
 
+    /// Signs `bodies` (records no rule of rules 10 and 11 weighs, such as
+    /// `Lend`) as this device's next records and commits them together.
+    pub fn append(&mut self, bodies: Vec<Body>) -> Result<()> {
+        self.append_own(bodies)
+    }
+
     /// Signs `bodies` as this device's next records and commits them. Needs
     /// the unlocked vault: a locked daemon signs nothing.
     fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {

@@ -1070,6 +1070,19 @@ pub fn check(household: Option<&Household>, held: &Holdings<'_>, record: &Record
             }
             Ok(())
         }
+        Body::Lend(lend) => {
+            if check_name(&lend.to).is_err() || !lend.well_formed() {
+                return Err(Rejected::Malformed);
+            }
+            if lend
+                .envelopes
+                .iter()
+                .any(|e| household.members.get(&e.recipient).is_some_and(|m| m.info.is_relay()))
+            {
+                return Err(Rejected::EnvelopeToRelay);
+            }
+            Ok(())
+        }
         Body::Epoch { envelopes, .. } | Body::CollectionEpoch { envelopes, .. } | Body::Envelopes { envelopes, .. } => {
             if envelopes
                 .iter()

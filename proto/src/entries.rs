@@ -276,6 +276,16 @@ pub struct Index {
     /// `authctl code amazon` is a hash lookup, not a scan.
     by_name: HashMap<String, Vec<EntryId>>,
     unreadable: usize,
+    lent: Vec<Lent>,
+}
+
+/// Codes lent to this device ([`crate::lend`]): no secret.
+#[derive(Debug)]
+pub struct Lent {
+    /// The `Lend` record.
+    pub record: RecordId,
+    /// The codes and what they are for.
+    pub codes: crate::lend::LentCodes,
 }
 
 impl Index {
@@ -286,6 +296,16 @@ impl Index {
             index.keys = household.open_epoch_keys(me, box_key);
             for record in ledger.records() {
                 index.apply(household, record);
+                if let Body::Lend(lend) = &record.body {
+                    if household.accepts(record.id) {
+                        if let Ok(codes) = lend.open(&household.id, me, box_key) {
+                            index.lent.push(Lent {
+                                record: record.id,
+                                codes,
+                            });
+                        }
+                    }
+                }
             }
         }
         index
@@ -343,6 +363,11 @@ impl Index {
     /// Adds an epoch key (one this device just made).
     pub fn add_epoch_key(&mut self, epoch: EpochId, key: SymKey) {
         self.keys.insert(epoch, key);
+    }
+
+    /// The codes lent to this device, in record order.
+    pub fn lent(&self) -> &[Lent] {
+        &self.lent
     }
 
     /// Every entry, deleted ones included, in id order.

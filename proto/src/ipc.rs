@@ -358,6 +358,18 @@ pub enum Request {
         /// The person.
         person: String,
     },
+    /// Lends the TOTP codes of an entry for a while (never its secret) to a
+    /// person's devices.
+    Lend {
+        /// Names one entry.
+        query: String,
+        /// The person.
+        to: String,
+        /// How long, seconds (at most a week).
+        for_secs: u64,
+    },
+    /// What is lent: by this device's household, to whom, until when.
+    Lent,
 }
 
 impl Request {
@@ -400,6 +412,8 @@ impl Request {
             Request::DeviceRename { .. } => "device-rename",
             Request::DeviceSetPerson { .. } => "device-set-person",
             Request::RevokePerson { .. } => "revoke-person",
+            Request::Lend { .. } => "lend",
+            Request::Lent => "lent",
         }
     }
 }
@@ -454,6 +468,37 @@ pub struct CodeReply {
     /// worst skew (peer minus us), ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_skew_ms: Option<i64>,
+    /// Set when the code was lent to this device: by whom, until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lent: Option<Box<LentMark>>,
+}
+
+/// Who lent a code, and until when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LentMark {
+    /// The lending device's name.
+    pub by: String,
+    /// When the lent codes run out, Unix ms.
+    pub until_ms: u64,
+}
+
+/// One lend, as `lent` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LentInfo {
+    /// The entry's label, when this device can read it (or was lent it).
+    pub entry: Option<String>,
+    /// The person it was lent to.
+    pub to: String,
+    /// The lending device's name.
+    pub by: String,
+    /// The window, Unix ms.
+    pub from_ms: u64,
+    /// The window's end, Unix ms.
+    pub until_ms: u64,
+    /// Whether the window holds now.
+    pub active: bool,
+    /// Whether it was lent to this device.
+    pub here: bool,
 }
 
 /// An open pairing offer.
@@ -750,6 +795,8 @@ pub enum Reply {
     Persons(Vec<PersonInfo>),
     /// For `collections`.
     Collections(Vec<CollectionInfo>),
+    /// For `lend` (what was lent) and `lent`.
+    Lent(Vec<LentInfo>),
 }
 
 /// A person of the household.

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod import;
 pub mod ipc;
 pub mod ledger;
+pub mod lend;
 pub mod otp;
 pub mod otpauth;
 pub mod pairing;

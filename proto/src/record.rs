@@ -240,6 +240,9 @@ pub enum Body {
         /// The epoch key, one envelope per addressee.
         envelopes: Vec<Envelope>,
     },
+    /// The TOTP codes of a window, sealed to one person's devices
+    /// ([`crate::lend`]).
+    Lend(crate::lend::Lend),
 }
 
 /// The longest person, device or collection name.
@@ -278,6 +281,7 @@ impl Body {
             Body::Rename { .. } => "rename",
             Body::Collection { .. } => "collection",
             Body::CollectionEpoch { .. } => "epoch",
+            Body::Lend(_) => "lend",
         }
     }
 }

@@ -172,6 +172,7 @@ fn every_listing_verb_has_its_documented_shape() {
         collections[0]["persons"].is_null(),
         "shared is everyone's: {collections}"
     );
+    assert!(json(&inst, &["lent"]).as_array().unwrap().is_empty());
 
     let status = json(&inst, &["status"]);
     for k in [

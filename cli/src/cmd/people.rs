@@ -63,6 +63,21 @@ pub(crate) enum Device {
     },
 }
 
+// `authctl lend`.
+#[derive(clap::Args)]
+pub(crate) struct Lend {
+    /// The entry: its issuer, account, issuer:account or id; a part of one,
+    /// or its letters in order (amzn), do too.
+    #[arg(value_name = "QUERY")]
+    query: String,
+    /// The person whose devices get the codes.
+    #[arg(long, value_name = "PERSON")]
+    to: String,
+    /// How long: 30m, 2h, 3days (at most a week).
+    #[arg(long = "for", value_name = "DURATION")]
+    duration: String,
+}
+
 // `authctl share`.
 #[derive(clap::Args)]
 pub(crate) struct Share {
@@ -79,6 +94,49 @@ pub(crate) struct Share {
     /// Move it to this collection.
     #[arg(long = "in", value_name = "COLLECTION")]
     collection: Option<String>,
+}
+
+pub(crate) fn lend(paths: &Paths, json: bool, args: Lend) -> Result<(), Exit> {
+    let duration = humantime::parse_duration(args.duration.trim()).map_err(|_| {
+        Exit::Other(BadInput(format!("--for: '{}' is not a duration (30m, 2h, 3days)", args.duration)).into())
+    })?;
+    let for_secs = duration.as_secs();
+    if for_secs == 0 || for_secs > authsync_proto::lend::MAX_LEND_SECS {
+        return Err(Exit::Other(
+            BadInput("--for: a code can be lent for at most a week, and at least a second".into()).into(),
+        ));
+    }
+    match call(
+        paths,
+        &Request::Lend {
+            query: args.query,
+            to: args.to,
+            for_secs,
+        },
+    )? {
+        Reply::Lent(l) if json => output::json(&l),
+        Reply::Lent(l) => {
+            if let (Some(first), Some(last)) = (l.first(), l.last()) {
+                outln!(
+                    "Lent the codes of {} to {} until {} (the secret stays here).",
+                    first.entry.as_deref().unwrap_or("the entry"),
+                    first.to,
+                    output::time(last.until_ms)
+                );
+            }
+        }
+        other => return Err(unexpected(other)),
+    }
+    Ok(())
+}
+
+pub(crate) fn lent(paths: &Paths, json: bool) -> Result<(), Exit> {
+    match call(paths, &Request::Lent)? {
+        Reply::Lent(l) if json => output::json(&l),
+        Reply::Lent(l) => output::lent(&l),
+        other => return Err(unexpected(other)),
+    }
+    Ok(())
 }
 
 pub(crate) fn persons(paths: &Paths, json: bool) -> Result<(), Exit> {
