@@ -115,6 +115,12 @@ enum Command {
     /// The entries revoked devices could read, ticked once rotated.
     #[command(after_help = "Examples:\n  authctl exposed\n  authctl exposed bobs-phone")]
     Exposed(devices::Exposed),
+    /// Delete this device's vault and start over: after it was removed from
+    /// its household, or to begin again. Asks first.
+    #[command(
+        after_help = "Examples:\n  authctl reset                           # then: authctl join CODE\n  authctl reset --yes                     # no question (scripts)"
+    )]
+    Reset(devices::Reset),
     /// Import entries from other apps' exports or QR code images, all or nothing.
     ///
     /// Reads otpauth URI lists, Google Authenticator exports
@@ -295,6 +301,7 @@ fn run(cli: Cli, helpers: Helpers) -> Result<(), Exit> {
         Command::Revoke(args) => devices::revoke(&paths, json, args),
         Command::Leave(args) => devices::leave(&paths, args),
         Command::Exposed(args) => devices::exposed(&paths, json, args),
+        Command::Reset(args) => devices::reset(&paths, args),
         Command::Add(args) => entries::add(&paths, json, args),
         Command::Code(args) => entries::code(&paths, json, args),
         Command::List(args) => entries::list(&paths, json, args),

@@ -57,6 +57,9 @@ pub(crate) struct Shared {
     pub(crate) relay: std::sync::atomic::AtomicBool,
     /// Bumped when the vault locks or unlocks, for `watch` streams.
     lock_changes: watch::Sender<u64>,
+    /// Set once a member showed this device the record that removed it
+    /// (`removed.rs`).
+    pub(crate) removed: std::sync::OnceLock<authsync_proto::ipc::Removed>,
 }
 
 /// Where the network is: it starts once there is a household.
@@ -109,6 +112,10 @@ impl Daemon {
     pub fn new(vault: Vault, auto_lock: Option<Duration>, discovery: crate::discovery::Lazy) -> Daemon {
         let (shutdown, _) = watch::channel(false);
         let established = watch::channel(vault.is_initialized()).0;
+        let removed = std::sync::OnceLock::new();
+        if let Some(news) = crate::removed::stored(&vault) {
+            let _ = removed.set(news);
+        }
         Daemon(Arc::new(Shared {
             vault: Mutex::new(vault),
             auto_lock,
@@ -126,6 +133,7 @@ impl Daemon {
             offer: Mutex::new(None),
             relay: std::sync::atomic::AtomicBool::new(false),
             lock_changes: watch::channel(0).0,
+            removed,
         }))
     }
 
@@ -233,12 +241,22 @@ impl Daemon {
                     .current_members()
                     .map(|m| (m.info.transport_key, m.info.device)),
             );
+            self.0.trust.set_revoked(
+                household
+                    .members
+                    .values()
+                    .filter(|m| m.revoked_after.is_some() && m.forked_at.is_none())
+                    .map(|m| (m.info.transport_key, m.info.device)),
+            );
             // A revoked (or forked) device loses its open connection at
             // once, not only the next one.
             for member in household.members.values().filter(|m| m.limit().is_some()) {
                 self.0.peers.disconnect(&member.info.device, b"revoked");
             }
         }
+        drop(vault);
+        // The record that removed this device may come by ordinary sync.
+        self.check_own_removal();
     }
 
     /// Runs `f` with this device's transport key, if it has one.
@@ -328,7 +346,7 @@ impl Daemon {
     }
 
     /// Tells `watch` streams that the vault locked or unlocked.
-    fn lock_changed(&self) {
+    pub(crate) fn lock_changed(&self) {
         self.0.lock_changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
@@ -409,8 +427,14 @@ impl Daemon {
         if !matches!(request, Request::Codes) {
             *self.0.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
         }
+        if crate::removed::refuses(&request) {
+            if let Some(e) = self.removed_error() {
+                return Err(e);
+            }
+        }
         match request {
             Request::Init { name, passphrase } => self.init(name, passphrase).await,
+            Request::Reset => self.reset().await,
             Request::Pair { ttl_secs } => self.pair(ttl_secs).await,
             Request::Revoke {
                 device,
@@ -510,6 +534,7 @@ impl Daemon {
             | Request::Revoke { .. }
             | Request::Leave
             | Request::Watch
+            | Request::Reset
             | Request::Join { .. } => Err(IpcError::new(
                 ErrorCode::Internal,
                 "request routed to the wrong handler",

@@ -42,6 +42,7 @@ impl Daemon {
         if let Reply::Status(status) = &mut reply {
             status.listen = self.0.net.get().and_then(|n| n.local_addr()).map(|a| a.to_string());
             status.peers_online = self.peers().snapshot().values().filter(|s| s.connected).count();
+            status.removed = self.removed().map(Box::new);
         }
         reply
     }

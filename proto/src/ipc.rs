@@ -273,6 +273,10 @@ pub enum Request {
     /// entries come without, as showing one would use it up): the live
     /// view. Never a secret.
     Codes,
+    /// Wipes this device's data dir and stops the daemon: `authctl reset`,
+    /// after this device was removed from its household (or to start over).
+    /// Tells no one: a current member should `leave` instead.
+    Reset,
     /// Turns the connection into a stream: [`Reply::Done`] at once, then
     /// [`Reply::Changed`] each time an entry, the lock state or the set of
     /// peers online changes (bursts coalesced), until the client hangs up
@@ -310,6 +314,7 @@ impl Request {
             Request::Reveal { .. } => "reveal",
             Request::Codes => "codes",
             Request::Watch => "watch",
+            Request::Reset => "reset",
         }
     }
 }
@@ -376,6 +381,46 @@ pub struct PairingReply {
     /// this machine's non-loopback addresses when listening on all of them.
     #[serde(default)]
     pub addresses: Vec<String>,
+}
+
+/// This device was removed from its household: what the signed `Revoke`
+/// that a member showed it says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    /// When the member revoked it (Unix ms, the revoker's clock).
+    pub time_ms: u64,
+    /// The revoker's device id.
+    pub by: String,
+    /// The revoker's name.
+    pub by_name: String,
+}
+
+impl Removed {
+    /// The one line every verb shows on a removed device.
+    pub fn message(&self) -> String {
+        format!(
+            "this device was removed from its household on {} by {}; run `authctl reset` to wipe it and start over",
+            utc_date(self.time_ms),
+            self.by_name
+        )
+    }
+}
+
+/// `YYYY-MM-DD HH:MMZ` of a Unix time in ms (civil-from-days, Howard
+/// Hinnant's algorithm).
+fn utc_date(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}Z", rem / 3600, rem % 3600 / 60)
 }
 
 /// What a revoked device could read.
@@ -605,6 +650,9 @@ pub struct StatusReply {
     /// Stored records set aside at start because they no longer pass.
     #[serde(default)]
     pub quarantined: usize,
+    /// Set once a member showed this device the record that removed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Box<Removed>>,
 }
 
 /// A successful reply.
@@ -692,6 +740,8 @@ pub enum ErrorCode {
     AlreadyExists,
     /// The vault could not be read or written.
     Storage,
+    /// This device was removed from its household (`authctl reset`).
+    Revoked,
     /// Anything else.
     Internal,
 }
@@ -709,7 +759,7 @@ impl ErrorCode {
             | ErrorCode::NotInitialized => 2,
             ErrorCode::Locked => 3,
             ErrorCode::NotFound | ErrorCode::Ambiguous => 4,
-            ErrorCode::Protocol | ErrorCode::Storage | ErrorCode::Internal => 1,
+            ErrorCode::Protocol | ErrorCode::Storage | ErrorCode::Revoked | ErrorCode::Internal => 1,
         }
     }
 }

@@ -40,6 +40,10 @@ pub enum Frame {
     /// The sender's record where the receiver's hello showed a different
     /// one: proof that its origin signed two histories.
     Evidence(Record),
+    /// Member → a device it knows was revoked, instead of a hello: the
+    /// signed `Revoke` record that removed it. The session ends there; the
+    /// receiver believes it only if a member it knows signed it.
+    Removed(Record),
 }
 
 /// Who is speaking and what it has.

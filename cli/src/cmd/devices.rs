@@ -1,5 +1,5 @@
 //! The household's devices: `pair`, `join`, `devices`, `revoke`, `leave`,
-//! `exposed`.
+//! `exposed`, `reset`.
 
 use std::path::PathBuf;
 
@@ -71,6 +71,14 @@ pub(crate) struct Leave {
 pub(crate) struct Exposed {
     /// One revoked device; all of them by default.
     device: Option<String>,
+}
+
+// `authctl reset`.
+#[derive(clap::Args)]
+pub(crate) struct Reset {
+    /// Do not ask for confirmation (for scripts).
+    #[arg(long)]
+    yes: bool,
 }
 
 pub(crate) fn pair(paths: &Paths, json: bool, args: Pair) -> Result<(), Exit> {
@@ -164,22 +172,59 @@ pub(crate) fn exposed(paths: &Paths, json: bool, args: Exposed) -> Result<(), Ex
     Ok(())
 }
 
-/// Asks on the terminal before `leave` deletes the vault.
-fn confirm_leave() -> Result<(), Exit> {
+pub(crate) fn reset(paths: &Paths, args: Reset) -> Result<(), Exit> {
+    let status = match call(paths, &Request::Status)? {
+        Reply::Status(s) => s,
+        other => return Err(unexpected(other)),
+    };
+    if !status.initialized {
+        return Err(BadInput("this device has no household: there is nothing to reset".into()).into());
+    }
+    if !args.yes {
+        let what = match &status.removed {
+            Some(removed) => format!("This device was removed from its household by {}.", removed.by_name),
+            None if status.members > 1 => "This device is still a member: the others keep listing it until one of them revokes it (`authctl leave` tells them).".to_string(),
+            None => "This is its household's only device: every entry is lost for good (`authctl export` first).".to_string(),
+        };
+        confirm(
+            &format!(
+                "{what}\nreset deletes this device's vault ({}). Type 'reset' to go on: ",
+                status.data_dir
+            ),
+            "reset",
+            "reset deletes this device's vault; confirm with --yes",
+        )?;
+    }
+    call(paths, &Request::Reset)?;
+    client::wait_stopped(paths)?;
+    outln!("This device's vault is deleted; `authctl init` or `authctl join CODE` starts over.");
+    Ok(())
+}
+
+/// Asks on the terminal for `word` after `prompt`; off a terminal, refuses
+/// with `off_terminal`.
+fn confirm(prompt: &str, word: &str, off_terminal: &str) -> Result<(), Exit> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
-        return Err(Exit::Other(
-            BadInput("leave deletes this device's vault; confirm with --yes".into()).into(),
-        ));
+        return Err(Exit::Other(BadInput(off_terminal.into()).into()));
     }
-    out!("This device will leave its household and delete its vault. Type 'leave' to go on: ");
+    out!("{prompt}");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
-    if answer.trim() != "leave" {
+    if answer.trim() != word {
         return Err(Exit::Other(
             BadInput("not confirmed; nothing was changed".into()).into(),
         ));
     }
     Ok(())
+}
+
+/// Asks on the terminal before `leave` deletes the vault.
+fn confirm_leave() -> Result<(), Exit> {
+    confirm(
+        "This device will leave its household and delete its vault. Type 'leave' to go on: ",
+        "leave",
+        "leave deletes this device's vault; confirm with --yes",
+    )
 }
