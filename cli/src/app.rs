@@ -88,7 +88,7 @@ enum Command {
     Rotate(entries::Rotate),
     /// Let a new device join: prints a one-time code to type on it.
     #[command(
-        after_help = "Examples:\n  authctl pair                            # then on the new device: authctl join CODE\n  authctl pair --ttl 600"
+        after_help = "Examples:\n  authctl pair                            # then on the new device: authctl join CODE\n  authctl pair --wait                     # returns once it joined, says who\n  authctl pair --ttl 600"
     )]
     Pair(devices::Pair),
     /// Join a household with the code `authctl pair` printed on one of its devices.

@@ -60,6 +60,12 @@ pub(crate) struct Shared {
     /// Set once a member showed this device the record that removed it
     /// (`removed.rs`).
     pub(crate) removed: std::sync::OnceLock<authsync_proto::ipc::Removed>,
+    /// How the last pairing offer ended (`None` while one is open), for
+    /// `pair --wait`.
+    pub(crate) offer_ended: watch::Sender<Option<authsync_proto::ipc::PairOutcome>>,
+    /// The static peers of the command line or `config.toml`, where `join`
+    /// looks for an offer.
+    pub(crate) static_peers: std::sync::OnceLock<Vec<String>>,
 }
 
 /// Where the network is: it starts once there is a household.
@@ -134,6 +140,8 @@ impl Daemon {
             relay: std::sync::atomic::AtomicBool::new(false),
             lock_changes: watch::channel(0).0,
             removed,
+            offer_ended: watch::channel(None).0,
+            static_peers: std::sync::OnceLock::new(),
         }))
     }
 
@@ -141,6 +149,11 @@ impl Daemon {
     /// only as a relay and never founds one.
     pub fn set_relay(&self, relay: bool) {
         self.0.relay.store(relay, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The static peers configured (`--peer`, `config.toml`).
+    pub fn set_static_peers(&self, peers: Vec<String>) {
+        let _ = self.0.static_peers.set(peers);
     }
 
     /// Whether it was started as a relay.
@@ -435,6 +448,8 @@ impl Daemon {
         match request {
             Request::Init { name, passphrase } => self.init(name, passphrase).await,
             Request::Reset => self.reset().await,
+            Request::PairWait => self.pair_wait().await,
+            Request::FindOffer { code, peer } => self.find_offer_for(code, peer).await,
             Request::Pair { ttl_secs } => self.pair(ttl_secs).await,
             Request::Revoke {
                 device,
@@ -535,6 +550,8 @@ impl Daemon {
             | Request::Leave
             | Request::Watch
             | Request::Reset
+            | Request::PairWait
+            | Request::FindOffer { .. }
             | Request::Join { .. } => Err(IpcError::new(
                 ErrorCode::Internal,
                 "request routed to the wrong handler",

@@ -15,6 +15,7 @@ pub mod ipc;
 pub mod journal;
 pub mod membership;
 pub mod network;
+pub mod offers;
 pub mod pairing;
 pub mod peers;
 pub mod removed;

@@ -277,6 +277,18 @@ pub enum Request {
     /// after this device was removed from its household (or to start over).
     /// Tells no one: a current member should `leave` instead.
     Reset,
+    /// Waits until the open pairing offer is used, expires or is cancelled:
+    /// [`Reply::PairOutcome`] (`pair --wait`).
+    PairWait,
+    /// Looks for the pairing offer `code` names (at `peer`, the configured
+    /// static peers, then by mDNS) without joining: `join` asks for a
+    /// passphrase only once it is found. Replies [`Reply::Done`].
+    FindOffer {
+        /// The one-time code.
+        code: String,
+        /// The sponsor's `host:port`, if given.
+        peer: Option<String>,
+    },
     /// Turns the connection into a stream: [`Reply::Done`] at once, then
     /// [`Reply::Changed`] each time an entry, the lock state or the set of
     /// peers online changes (bursts coalesced), until the client hangs up
@@ -315,6 +327,8 @@ impl Request {
             Request::Codes => "codes",
             Request::Watch => "watch",
             Request::Reset => "reset",
+            Request::PairWait => "pair_wait",
+            Request::FindOffer { .. } => "find_offer",
         }
     }
 }
@@ -381,6 +395,20 @@ pub struct PairingReply {
     /// this machine's non-loopback addresses when listening on all of them.
     #[serde(default)]
     pub addresses: Vec<String>,
+}
+
+/// How a pairing offer ended (`pair --wait`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairOutcome {
+    /// `joined`, `expired`, `cancelled` (a wrong code), or `replaced` (a
+    /// newer `pair` took its place).
+    pub outcome: String,
+    /// For `joined`: the new device's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+    /// For `joined`: the new device's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// This device was removed from its household: what the signed `Revoke`
@@ -689,6 +717,8 @@ pub enum Reply {
     Codes(CodesReply),
     /// On a `watch` stream: something changed; ask again.
     Changed,
+    /// For `pair_wait`.
+    PairOutcome(PairOutcome),
 }
 
 /// Every live entry's codes at one moment, for the live view.

@@ -106,6 +106,15 @@ pub enum PairFrame {
     WelcomeDone,
     /// Either way: the exchange is over, and why.
     Refused(String),
+    /// Joiner → sponsor, instead of `Join`: is the offer with this nameplate
+    /// open here? Answered `Open` or `Refused`; claims nothing, so a joiner
+    /// finds the offer before it asks its user for anything.
+    Probe {
+        /// The offer's nameplate.
+        nameplate: u16,
+    },
+    /// Sponsor → joiner: the offer a `Probe` named is open here.
+    Open,
 }
 
 /// Why a frame could not be read.

@@ -18,6 +18,10 @@ pub(crate) struct Pair {
     /// How long the code stays valid, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     ttl: u64,
+    /// Wait until a device joins (or the offer expires or is cancelled),
+    /// and say which.
+    #[arg(long)]
+    wait: bool,
 }
 
 // `authctl join`.
@@ -104,6 +108,39 @@ pub(crate) fn pair(paths: &Paths, json: bool, args: Pair) -> Result<(), Exit> {
         }
         other => return Err(unexpected(other)),
     }
+    if args.wait {
+        if !json {
+            eprintln!("Waiting for the new device (Ctrl-C stops waiting; the offer stays open)...");
+        }
+        let limit = std::time::Duration::from_secs(args.ttl.saturating_add(30));
+        let reply = client::Client::connect(paths, true)?.call_waiting(&Request::PairWait, limit)?;
+        let Reply::PairOutcome(outcome) = reply else {
+            return Err(unexpected(reply));
+        };
+        if json {
+            output::json(&outcome);
+        }
+        match outcome.outcome.as_str() {
+            "joined" => {
+                if !json {
+                    outln!(
+                        "{} joined the household.",
+                        outcome.device_name.as_deref().unwrap_or("A new device")
+                    );
+                }
+            }
+            "expired" => {
+                return Err(anyhow::anyhow!("the offer expired and no device joined; run `authctl pair` again").into());
+            }
+            "cancelled" => {
+                return Err(anyhow::anyhow!(
+                    "the offer was cancelled (a wrong code was tried) and no device joined; run `authctl pair` again"
+                )
+                .into());
+            }
+            _ => return Err(anyhow::anyhow!("a newer `authctl pair` replaced this offer").into()),
+        }
+    }
     Ok(())
 }
 
@@ -113,6 +150,15 @@ pub(crate) fn join(paths: &Paths, json: bool, args: Join) -> Result<(), Exit> {
         return Err(Exit::Other(BadInput(format!("{e}")).into()));
     }
     refuse_if_initialized(paths, "this device already has a household; `join` is for a new device")?;
+    // Find the offer before asking anything: a wrong code or an unreachable
+    // sponsor is said at once, with nothing typed for nothing.
+    call(
+        paths,
+        &Request::FindOffer {
+            code: code.clone(),
+            peer: args.peer.clone(),
+        },
+    )?;
     let passphrase = if args.relay {
         None
     } else {
