@@ -113,7 +113,9 @@ enum Command {
     )]
     Leave(devices::Leave),
     /// The entries revoked devices could read, ticked once rotated.
-    #[command(after_help = "Examples:\n  authctl exposed\n  authctl exposed bobs-phone")]
+    #[command(
+        after_help = "Examples:\n  authctl exposed\n  authctl exposed bobs-phone\n  authctl exposed --dismiss netflix        # nothing to re-enroll there"
+    )]
     Exposed(devices::Exposed),
     /// Delete this device's vault and start over: after it was removed from
     /// its household, or to begin again. Asks first.

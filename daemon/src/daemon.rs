@@ -540,6 +540,7 @@ impl Daemon {
             Request::Codes => handlers::codes(vault, self.peers().worst_skew_ms()),
             Request::Devices => Ok(self.devices(vault)),
             Request::Exposed { device } => self.exposed(vault, device.as_deref()),
+            Request::Dismiss { query, device } => self.dismiss(vault, &query, device.as_deref()),
             Request::Import { entries } => handlers::import(vault, entries),
             Request::Init { .. }
             | Request::Unlock { .. }

@@ -7,6 +7,7 @@
 //! - `removed`, `journal`: a device told it was revoked, `reset`; the local log.
 //! - `transport`, `network`, `sync`, `pairing`, `peers`, `discovery`: other devices.
 
+pub mod checklist;
 pub mod config;
 pub mod daemon;
 pub mod discovery;

@@ -197,6 +197,7 @@ impl Daemon {
             .unlocked()
             .ok_or_else(|| IpcError::new(ErrorCode::Locked, "the vault is locked; run `authctl unlock`"))?
             .index;
+        let dismissed = crate::checklist::dismissed(vault);
         let reports = devices
             .into_iter()
             .filter_map(|device| household.members.get(&device))
@@ -215,6 +216,7 @@ impl Daemon {
                         })
                     })
                     .filter(|e| !left || (!e.rotated && !e.entry.deleted))
+                    .filter(|e| !dismissed.contains(&(member.info.device.to_string(), e.entry.id.clone())))
                     .collect();
                 entries.sort_by_key(|e| e.entry.label().to_lowercase());
                 Exposure {

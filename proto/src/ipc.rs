@@ -289,6 +289,15 @@ pub enum Request {
         /// The sponsor's `host:port`, if given.
         peer: Option<String>,
     },
+    /// Takes the entry `query` names off the exposure checklist of every
+    /// revoked device (or of `device`), on this device only.
+    Dismiss {
+        /// Names one entry.
+        query: String,
+        /// One revoked device (name or id); all of them when absent.
+        #[serde(default)]
+        device: Option<String>,
+    },
     /// Turns the connection into a stream: [`Reply::Done`] at once, then
     /// [`Reply::Changed`] each time an entry, the lock state or the set of
     /// peers online changes (bursts coalesced), until the client hangs up
@@ -329,6 +338,7 @@ impl Request {
             Request::Reset => "reset",
             Request::PairWait => "pair_wait",
             Request::FindOffer { .. } => "find_offer",
+            Request::Dismiss { .. } => "dismiss",
         }
     }
 }

@@ -75,6 +75,10 @@ pub(crate) struct Leave {
 pub(crate) struct Exposed {
     /// One revoked device; all of them by default.
     device: Option<String>,
+    /// Take the entry QUERY names off the checklist (a site that needs no
+    /// re-enrolment), on this device; recorded in `log`.
+    #[arg(long, value_name = "QUERY")]
+    dismiss: Option<String>,
 }
 
 // `authctl reset`.
@@ -210,7 +214,14 @@ pub(crate) fn leave(paths: &Paths, args: Leave) -> Result<(), Exit> {
 }
 
 pub(crate) fn exposed(paths: &Paths, json: bool, args: Exposed) -> Result<(), Exit> {
-    match call(paths, &Request::Exposed { device: args.device })? {
+    let request = match args.dismiss {
+        Some(query) => Request::Dismiss {
+            query,
+            device: args.device,
+        },
+        None => Request::Exposed { device: args.device },
+    };
+    match call(paths, &request)? {
         Reply::Exposure(reports) if json => output::json(&reports),
         Reply::Exposure(reports) => output::exposure(&reports),
         other => return Err(unexpected(other)),
