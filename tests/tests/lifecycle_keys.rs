@@ -493,13 +493,14 @@ fn a_replacement_device_reads_everything_from_before_and_after_the_revocation() 
     // C knocks while D pairs. While the offer is open, A's TLS lets any
     // key through (the joiner is no member yet): C must still get nothing
     // but the record that removed it.
-    let c_records = c.status().records;
+    // (C is stopped: asking it anything before would start its daemon.)
     let (a_told, b_told) = (told(&a), told(&b));
     let code = pair(&a);
     start_dialling(&mut c, &[&a, &b]);
     wait_until(SYNC, "A or B to tell C it was removed", || {
         told(&a) > a_told || told(&b) > b_told
     });
+    let c_records = c.status().records;
     let d = join_with(&a, "d", &code, &["--no-passphrase"]);
     let entries = wait_same_entries(&a, &[&b, &d], "D to read every entry");
     let labels: Vec<String> = entries.iter().map(EntrySummary::label).collect();
