@@ -599,14 +599,17 @@ pub struct LogEvent {
     pub device: String,
     /// Its name, if known.
     pub device_name: Option<String>,
-    /// `origin/seq` of the record.
+    /// `origin/seq` of the record; empty for an event of the local journal.
     pub record: String,
     /// What happened, in words (names, never secrets).
     pub what: String,
     /// What happened, for scripts: `household_started`, `device_admitted`,
     /// `device_revoked`, `device_left`, `key_created`, `key_rotated`,
     /// `key_shared`, `entry_changed`, or `entry_unreadable` (locked, or
-    /// sealed to a key this device lacks).
+    /// sealed to a key this device lacks); and from this device's own
+    /// journal (`record` empty): `offer_opened`, `offer_joined`,
+    /// `offer_expired`, `offer_cancelled`, `offer_replaced`, `joined`,
+    /// `exposure_dismissed`, `removed`.
     #[serde(default)]
     pub event: String,
     /// For `entry_changed`: the entry's id.
