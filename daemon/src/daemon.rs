@@ -60,9 +60,9 @@ pub(crate) struct Shared {
     /// Set once a member showed this device the record that removed it
     /// (`removed.rs`).
     pub(crate) removed: std::sync::OnceLock<authsync_proto::ipc::Removed>,
-    /// How the last pairing offer ended (`None` while one is open), for
-    /// `pair --wait`.
-    pub(crate) offer_ended: watch::Sender<Option<authsync_proto::ipc::PairOutcome>>,
+    /// Which offer this is (counting from 0), and how it ended (`None`
+    /// while open), for `pair --wait`.
+    pub(crate) offer_ended: watch::Sender<(u64, Option<authsync_proto::ipc::PairOutcome>)>,
     /// The static peers of the command line or `config.toml`, where `join`
     /// looks for an offer.
     pub(crate) static_peers: std::sync::OnceLock<Vec<String>>,
@@ -140,7 +140,7 @@ impl Daemon {
             relay: std::sync::atomic::AtomicBool::new(false),
             lock_changes: watch::channel(0).0,
             removed,
-            offer_ended: watch::channel(None).0,
+            offer_ended: watch::channel((0, None)).0,
             static_peers: std::sync::OnceLock::new(),
         }))
     }

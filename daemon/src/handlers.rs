@@ -523,7 +523,7 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
         .collect();
     // What no record says (offers, dismissals), newest first with the rest;
     // the sort is stable, so records of one millisecond keep their order.
-    events.extend(crate::journal::log_events(vault));
+    events.extend(crate::journal::log_events(vault).into_iter().rev());
     events.sort_by_key(|e| std::cmp::Reverse(e.time_ms));
     events.truncate(limit);
     Ok(Reply::Log(events))

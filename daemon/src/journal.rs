@@ -84,7 +84,7 @@ pub fn record(vault: &Vault, event: Event) {
 }
 
 /// The journal as `log` events of this device (`record` empty: no record
-/// says it).
+/// says it), oldest first.
 pub fn log_events(vault: &Vault) -> Vec<LogEvent> {
     let me = vault.device_id().map(|d| d.to_string()).unwrap_or_default();
     events(vault)

@@ -23,7 +23,11 @@ impl Daemon {
         if replaced {
             self.offer_ended("replaced", None, "the pairing offer was replaced by a new one");
         }
-        self.0.offer_ended.send_replace(None);
+        // A new offer: a `pair --wait` on the old one sees the number change.
+        self.0.offer_ended.send_modify(|(offer, outcome)| {
+            *offer += 1;
+            *outcome = None;
+        });
         journal::record(
             &self.vault(),
             Event::new(
@@ -41,11 +45,13 @@ impl Daemon {
             event = event.device(device, name.clone());
         }
         journal::record(&self.vault(), event);
-        self.0.offer_ended.send_replace(Some(PairOutcome {
-            outcome: outcome.to_string(),
-            device_name: joiner.as_ref().map(|(_, name)| name.clone()),
-            device: joiner.map(|(device, _)| device.to_string()),
-        }));
+        self.0.offer_ended.send_modify(|(_, ended)| {
+            *ended = Some(PairOutcome {
+                outcome: outcome.to_string(),
+                device_name: joiner.as_ref().map(|(_, name)| name.clone()),
+                device: joiner.map(|(device, _)| device.to_string()),
+            });
+        });
     }
 
     /// The offer admitted the device whose `Member` record leads `welcome`.
@@ -66,14 +72,23 @@ impl Daemon {
     /// `pair --wait`: waits until the open offer ends, and says how.
     pub async fn pair_wait(&self) -> Result<Reply> {
         let mut ended = self.0.offer_ended.subscribe();
-        if ended.borrow().is_none() && self.0.offer.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+        let (offer, done) = ended.borrow().clone();
+        if done.is_none() && self.0.offer.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
             return Err(IpcError::new(
                 ErrorCode::NotFound,
                 "no pairing offer is open here; run `authctl pair --wait`",
             ));
         }
+        let replaced = PairOutcome {
+            outcome: "replaced".into(),
+            device_name: None,
+            device: None,
+        };
         let outcome = tokio::select! {
-            outcome = ended.wait_for(Option::is_some) => outcome.ok().and_then(|o| o.clone()),
+            seen = ended.wait_for(|(o, done)| *o != offer || done.is_some()) => seen.ok().and_then(|seen| {
+                let (o, done) = &*seen;
+                if *o == offer { done.clone() } else { Some(replaced) }
+            }),
             _ = self.stopped() => None,
         };
         outcome

@@ -131,6 +131,16 @@ impl Daemon {
         let Some(me) = self.vault().device_id() else {
             return;
         };
+        // Only a device its own records show revoked looks for the record.
+        let revoked = self
+            .vault()
+            .ledger()
+            .household()
+            .and_then(|h| h.members.get(&me))
+            .is_some_and(|m| m.revoked_after.is_some());
+        if !revoked {
+            return;
+        }
         if let Some(record) = self.removal_of(&me).filter(|r| r.id.origin != me) {
             self.learn_removed(&record, record.id.origin);
         }

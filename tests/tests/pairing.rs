@@ -494,7 +494,7 @@ fn pair_wait_says_who_joined_and_both_logs_tell_it() {
 }
 
 #[test]
-fn pair_wait_says_when_the_offer_expired_or_was_cancelled() {
+fn pair_wait_says_when_the_offer_expired_was_cancelled_or_replaced() {
     let a = founder("a");
     let b = newcomer(&a);
 
@@ -521,9 +521,19 @@ fn pair_wait_says_when_the_offer_expired_or_was_cancelled() {
     );
     assert_nothing_written(&b);
 
+    // A newer `pair` replaces the offer a `pair --wait` waits on.
+    let waiting = pair_waiting(&a, &[]);
+    pair(&a, &[]);
+    let (code, _, err) = waiting.end();
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("a newer `authctl pair` replaced this offer"), "{err}");
+
     assert_eq!(
         journal(&a),
         [
+            event("offer_opened", None),
+            event("offer_replaced", None),
+            event("offer_opened", None),
             event("offer_cancelled", None),
             event("offer_opened", None),
             event("offer_expired", None),
