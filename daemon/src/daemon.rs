@@ -57,9 +57,9 @@ pub(crate) struct Shared {
     pub(crate) relay: std::sync::atomic::AtomicBool,
     /// Bumped when the vault locks or unlocks, for `watch` streams.
     lock_changes: watch::Sender<u64>,
-    /// Set once a member showed this device the record that removed it
+    /// Set while this device counts itself removed from its household
     /// (`removed.rs`).
-    pub(crate) removed: std::sync::OnceLock<authsync_proto::ipc::Removed>,
+    pub(crate) removed: Mutex<Option<authsync_proto::ipc::Removed>>,
     /// Which offer this is (counting from 0), and how it ended (`None`
     /// while open), for `pair --wait`.
     pub(crate) offer_ended: watch::Sender<(u64, Option<authsync_proto::ipc::PairOutcome>)>,
@@ -118,10 +118,7 @@ impl Daemon {
     pub fn new(vault: Vault, auto_lock: Option<Duration>, discovery: crate::discovery::Lazy) -> Daemon {
         let (shutdown, _) = watch::channel(false);
         let established = watch::channel(vault.is_initialized()).0;
-        let removed = std::sync::OnceLock::new();
-        if let Some(news) = crate::removed::stored(&vault) {
-            let _ = removed.set(news);
-        }
+        let removed = Mutex::new(crate::removed::stored(&vault));
         Daemon(Arc::new(Shared {
             vault: Mutex::new(vault),
             auto_lock,

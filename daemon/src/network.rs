@@ -215,9 +215,13 @@ async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
     let mut backoff = FIRST_BACKOFF;
     let mut known: Option<DeviceId> = None;
     loop {
-        // A device told it was removed has no one left to sync with.
+        // A device told it was removed has no one left to sync with (for
+        // as long as it is: its records may yet restore it).
         if daemon.removed().is_some() {
-            return;
+            if !pause(&daemon, MAX_BACKOFF).await {
+                return;
+            }
+            continue;
         }
         if known.is_some_and(|id| daemon.peers().is_connected(&id)) {
             if !pause(&daemon, Duration::from_secs(1)).await {

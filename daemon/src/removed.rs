@@ -7,11 +7,14 @@
 //! it reads nothing from it and closes. The removed device believes the
 //! record only if it names this device and verifies with the signing key of
 //! a device it still counts a current member: a stranger, or a member
-//! without that record, cannot make it say so. It then keeps the news in
-//! its `meta` (`local/removed`), says so in `status`, refuses every request
-//! that reads or changes the household with that one line, and dials no
-//! one. Nothing a peer sends wipes anything: only `authctl reset`, the
-//! user's own decision, deletes the data dir.
+//! without that record, cannot make it say so. The `Revoke` may also reach
+//! it by ordinary sync; and when the held records hold a `Revoke` of it,
+//! they have the last word (a founder that a thief revoked, and that
+//! revoked the thief, counts as a member again: seniority). While removed
+//! it keeps the news in its `meta` (`local/removed`), says so in `status`,
+//! refuses every request that reads or changes entries with that one line,
+//! and dials no one. Nothing a peer sends wipes anything: only `authctl
+//! reset`, the user's own decision, deletes the data dir.
 
 use std::time::Duration;
 
@@ -60,13 +63,26 @@ pub fn verify(vault: &Vault, record: &Record) -> Option<Removed> {
     })
 }
 
+/// Keeps (or with `None`, forgets) the news in `vault`'s meta.
+fn keep(vault: &Vault, removed: Option<&Removed>) {
+    let written = serde_json::to_vec(&removed)
+        .map_err(anyhow::Error::from)
+        .and_then(|bytes| vault.set_local(KEY, &bytes));
+    if let Err(e) = written {
+        tracing::warn!(error = %format!("{e:#}"), "could not keep the removal notice");
+    }
+}
+
 /// Whether a removed device refuses `request`: everything but looking at
-/// its state and log, locking, exporting what it holds, stopping and
-/// `reset`.
+/// its state, log and checklists, locking, exporting what it holds,
+/// revoking (a device a thief revoked may revoke the thief: the authority
+/// rules decide which stands), stopping and `reset`.
 pub fn refuses(request: &Request) -> bool {
     !matches!(
         request,
         Request::Status
+            | Request::Revoke { .. }
+            | Request::Exposed { .. }
             | Request::Shutdown
             | Request::Reset
             | Request::Lock
@@ -79,9 +95,9 @@ pub fn refuses(request: &Request) -> bool {
 }
 
 impl Daemon {
-    /// Set once this device was shown the record that removed it.
+    /// Set while this device counts itself removed (see the module docs).
     pub fn removed(&self) -> Option<Removed> {
-        self.0.removed.get().cloned()
+        self.0.removed.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The error every refused request gets on a removed device.
@@ -90,23 +106,27 @@ impl Daemon {
     }
 
     /// Takes `record`, sent by the member `from` as the reason it will not
-    /// sync: kept if it proves this device was removed. Whether it did.
+    /// sync (or found in the held records): kept if it proves this device
+    /// was removed. Whether it did.
     pub fn learn_removed(&self, record: &Record, from: DeviceId) -> bool {
         let vault = self.vault();
         let Some(removed) = verify(&vault, record) else {
             tracing::warn!(peer = %from.short(), "a peer sent a removal notice that does not hold; ignored");
             return false;
         };
-        if self.0.removed.get().is_some() {
+        // A revocation this device holds and that no longer counts (a
+        // senior member undid a thief's) says nothing.
+        if let Some(held) = vault.ledger().get(&record.id) {
+            let counts = vault.ledger().household().is_some_and(|h| h.accepts(held.id));
+            if !counts {
+                return false;
+            }
+        }
+        let mut current = self.0.removed.lock().unwrap_or_else(|p| p.into_inner());
+        if current.is_some() {
             return true;
         }
-        match serde_json::to_vec(&removed)
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| vault.set_local(KEY, &bytes))
-        {
-            Ok(()) => {}
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not keep the removal notice"),
-        }
+        keep(&vault, Some(&removed));
         journal::record(
             &vault,
             journal::Event::new(
@@ -116,33 +136,51 @@ impl Daemon {
             .device(&removed.by, removed.by_name.clone()),
         );
         tracing::warn!(by = %removed.by_name, "this device was removed from its household; `authctl reset` wipes it");
-        let _ = self.0.removed.set(removed);
+        *current = Some(removed);
+        drop(current);
         drop(vault);
         self.lock_changed();
         true
     }
 
-    /// Learns from the held records whether a member revoked this device
-    /// (the `Revoke` reached it by ordinary sync before the cut).
+    /// Brings the news up to date with the held records, which have the
+    /// last word when they hold a `Revoke` of this device: one that counts
+    /// (it came by ordinary sync before the cut) makes it removed; if none
+    /// counts any more (the founder a thief revoked revoked the thief, and
+    /// seniority restored her) it is not.
     pub(crate) fn check_own_removal(&self) {
-        if self.0.removed.get().is_some() {
-            return;
-        }
         let Some(me) = self.vault().device_id() else {
             return;
         };
-        // Only a device its own records show revoked looks for the record.
         let revoked = self
             .vault()
             .ledger()
             .household()
             .and_then(|h| h.members.get(&me))
             .is_some_and(|m| m.revoked_after.is_some());
-        if !revoked {
+        if !revoked && self.removed().is_none() {
             return;
         }
         if let Some(record) = self.removal_of(&me).filter(|r| r.id.origin != me) {
             self.learn_removed(&record, record.id.origin);
+            return;
+        }
+        let holds_one = {
+            let vault = self.vault();
+            vault
+                .ledger()
+                .records()
+                .any(|r| r.id.origin != me && matches!(&r.body, Body::Revoke { device, .. } if *device == me))
+        };
+        if !revoked && holds_one {
+            let vault = self.vault();
+            keep(&vault, None);
+            journal::record(
+                &vault,
+                journal::Event::new("restored", "this device counts as a member again"),
+            );
+            *self.0.removed.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            tracing::info!("the revocation of this device no longer counts: it is a member again");
         }
     }
 
