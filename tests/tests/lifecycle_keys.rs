@@ -256,6 +256,27 @@ fn a_revoked_device_is_listed_for_re_enrolment_and_shut_out() {
     out.assert_exit(2);
     assert!(out.stderr.contains("--yes"), "{out}");
     assert!(c.data_dir().exists(), "an unconfirmed reset deleted something");
+    // On a terminal it says why and asks; anything but 'reset' keeps all.
+    let command = format!("{} reset", authsync_tests::authctl_bin().display());
+    let mut child = authsync_tests::on_a_terminal(&c, &command)
+        .spawn()
+        .expect("script runs (bsdutils)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"no\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{screen}");
+    for shown in [
+        "removed from its household by a",
+        "Type 'reset' to go on",
+        "not confirmed",
+    ] {
+        assert!(screen.contains(shown), "{shown:?} not shown:\n{screen}");
+    }
+    assert!(
+        c.data_dir().join("vault").exists(),
+        "an unconfirmed reset deleted something"
+    );
     c.ctl_ok(&["reset", "--yes"]);
     // C's daemon has exited (cleanly): `stop` finds none to shut down.
     c.stop();
