@@ -421,9 +421,23 @@ fn pair_waiting(sponsor: &Instance, args: &[&str]) -> Waiting {
         .spawn()
         .unwrap();
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut code = String::new();
-    stdout.read_line(&mut code).unwrap();
-    let code = code.trim().to_string();
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let code = if first.trim() == "{" {
+        // --json: the pairing reply is a document of its own, first.
+        for _ in 0..20 {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            first.push_str(&line);
+            if line.trim_end() == "}" {
+                break;
+            }
+        }
+        let reply: serde_json::Value = serde_json::from_str(&first).unwrap();
+        reply["code"].as_str().unwrap().to_string()
+    } else {
+        first.trim().to_string()
+    };
     assert!(!code.is_empty(), "pair --wait printed no code");
     Waiting { code, child, stdout }
 }
@@ -521,12 +535,15 @@ fn pair_wait_says_when_the_offer_expired_was_cancelled_or_replaced() {
     );
     assert_nothing_written(&b);
 
-    // A newer `pair` replaces the offer a `pair --wait` waits on.
-    let waiting = pair_waiting(&a, &[]);
+    // A newer `pair` replaces the offer a `pair --wait` waits on; under
+    // --json the outcome is the second document, the reason one line.
+    let waiting = pair_waiting(&a, &["--json"]);
     pair(&a, &[]);
-    let (code, _, err) = waiting.end();
+    let (code, out, err) = waiting.end();
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("a newer `authctl pair` replaced this offer"), "{err}");
+    assert_eq!(err.trim(), "authctl: a newer `authctl pair` replaced this offer");
+    let outcome: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(outcome, serde_json::json!({"outcome": "replaced"}));
 
     assert_eq!(
         journal(&a),

@@ -124,25 +124,28 @@ pub(crate) fn pair(paths: &Paths, json: bool, args: Pair) -> Result<(), Exit> {
         if json {
             output::json(&outcome);
         }
-        match outcome.outcome.as_str() {
-            "joined" => {
-                if !json {
-                    outln!(
-                        "{} joined the household.",
-                        outcome.device_name.as_deref().unwrap_or("A new device")
-                    );
-                }
-            }
-            "expired" => {
-                return Err(anyhow::anyhow!("the offer expired and no device joined; run `authctl pair` again").into());
-            }
+        let failed = match outcome.outcome.as_str() {
+            "joined" => None,
+            "expired" => Some("the offer expired and no device joined; run `authctl pair` again"),
             "cancelled" => {
-                return Err(anyhow::anyhow!(
-                    "the offer was cancelled (a wrong code was tried) and no device joined; run `authctl pair` again"
-                )
-                .into());
+                Some("the offer was cancelled (a wrong code was tried) and no device joined; run `authctl pair` again")
             }
-            _ => return Err(anyhow::anyhow!("a newer `authctl pair` replaced this offer").into()),
+            _ => Some("a newer `authctl pair` replaced this offer"),
+        };
+        match failed {
+            // The report is the output (under --json too): one line on
+            // stderr and exit 1, never a JSON error object after it.
+            Some(message) => {
+                return Err(Exit::Partial {
+                    code: 1,
+                    message: message.to_string(),
+                });
+            }
+            None if !json => outln!(
+                "{} joined the household.",
+                outcome.device_name.as_deref().unwrap_or("A new device")
+            ),
+            None => {}
         }
     }
     Ok(())
