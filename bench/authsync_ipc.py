@@ -41,8 +41,8 @@ class Conn:
         self.s.close()
 
 
-def totp_entry(issuer, account, secret):
-    return {
+def totp_entry(issuer, account, secret, collection=None):
+    req = {
         "op": "add",
         "entry": {
             "issuer": issuer,
@@ -50,6 +50,9 @@ def totp_entry(issuer, account, secret):
             "otp": {"secret": secret, "spec": {"type": "totp", "algorithm": "SHA1", "digits": 6, "period": 30}},
         },
     }
+    if collection:
+        req["collection"] = collection
+    return req
 
 
 class Daemon:
@@ -110,17 +113,21 @@ class Daemon:
     def status(self):
         return self.call({"op": "status"})["status"]
 
-    def init(self):
-        return self.call({"op": "init", "name": self.name, "passphrase": None})
+    def init(self, person=None):
+        req = {"op": "init", "name": self.name, "passphrase": None}
+        if person:
+            req["person"] = person
+        return self.call(req)
 
     def pair(self):
         return self.call({"op": "pair", "ttl_secs": 300})["pairing"]["code"]
 
-    def join(self, sponsor, via_peer=True):
+    def join(self, sponsor, via_peer=True, person=None):
         code = sponsor.pair()
-        return self.call(
-            {"op": "join", "code": code, "peer": sponsor.addr if via_peer else None, "name": self.name, "passphrase": None}
-        )
+        req = {"op": "join", "code": code, "peer": sponsor.addr if via_peer else None, "name": self.name, "passphrase": None}
+        if person:
+            req["person"] = person
+        return self.call(req)
 
 
 def wait(cond, timeout, step=0.001):

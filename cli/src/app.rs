@@ -88,7 +88,7 @@ enum Command {
     Rotate(entries::Rotate),
     /// Let a new device join: prints a one-time code to type on it.
     #[command(
-        after_help = "Examples:\n  authctl pair                            # then on the new device: authctl join CODE\n  authctl pair --ttl 600"
+        after_help = "Examples:\n  authctl pair                            # then on the new device: authctl join CODE\n  authctl pair --wait                     # returns once it joined, says who\n  authctl pair --ttl 600"
     )]
     Pair(devices::Pair),
     /// Join a household with the code `authctl pair` printed on one of its devices.
@@ -119,7 +119,10 @@ enum Command {
     #[command(after_help = "Examples:\n  authctl collections")]
     Collections,
     /// Make a collection, or change who reads one.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  authctl collection new parents --with carol\n  authctl collection add parents bob\n  authctl collection remove shared bob"
+    )]
     Collection(people::Collection),
     /// Move an entry where others read it: to you and a person, to everyone
     /// (`--household`), or to a collection.
@@ -139,11 +142,22 @@ enum Command {
     #[command(after_help = "Examples:\n  authctl lent\n  authctl lent --json")]
     Lent,
     /// Rename a device, or say whose it is.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  authctl device rename vm alice-laptop\n  authctl device set-person kitchen-tablet carol"
+    )]
     Device(people::Device),
     /// The entries revoked devices could read, ticked once rotated.
-    #[command(after_help = "Examples:\n  authctl exposed\n  authctl exposed bobs-phone")]
+    #[command(
+        after_help = "Examples:\n  authctl exposed\n  authctl exposed bobs-phone\n  authctl exposed --dismiss netflix        # nothing to re-enroll there"
+    )]
     Exposed(devices::Exposed),
+    /// Delete this device's vault and start over: after it was removed from
+    /// its household, or to begin again. Asks first.
+    #[command(
+        after_help = "Examples:\n  authctl reset                           # then: authctl join CODE\n  authctl reset --yes                     # no question (scripts)"
+    )]
+    Reset(devices::Reset),
     /// Import entries from other apps' exports or QR code images, all or nothing.
     ///
     /// Reads otpauth URI lists, Google Authenticator exports
@@ -332,6 +346,7 @@ fn run(cli: Cli, helpers: Helpers) -> Result<(), Exit> {
         Command::Share(args) => people::share(&paths, json, args),
         Command::Unshare(args) => people::unshare(&paths, json, args.query),
         Command::Device(command) => people::device(&paths, json, command),
+        Command::Reset(args) => devices::reset(&paths, args),
         Command::Add(args) => entries::add(&paths, json, args),
         Command::Code(args) => entries::code(&paths, json, args),
         Command::List(args) => entries::list(&paths, json, args),

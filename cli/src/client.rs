@@ -115,6 +115,16 @@ impl Client {
             .and_then(|r| Result::from(r).map_err(Failure::Refused))
     }
 
+    /// [`Client::call`] for a request that may take up to `limit` (`pair
+    /// --wait`) rather than the usual reply timeout.
+    pub fn call_waiting(self, request: &Request, limit: Duration) -> Result<Reply, Failure> {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(limit.max(REPLY_TIMEOUT)))
+            .map_err(|e| Unavailable(format!("lost the connection to authd: {e}")))?;
+        self.call(request)
+    }
+
     /// Opens a `watch` stream (see `Request::Watch`): [`Watch::changed`]
     /// then blocks until the daemon reports a change, with no timeout.
     pub fn watch(mut self) -> Result<Watch, Failure> {

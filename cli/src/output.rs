@@ -304,6 +304,9 @@ pub fn status(s: &StatusReply) {
         s.household.as_deref().unwrap_or("?"),
         count(s.members, "member", "members")
     );
+    if let Some(removed) = &s.removed {
+        outln!("removed:    {}", removed.message());
+    }
     outln!("vault:      {}", if s.locked { "locked" } else { "unlocked" });
     if let Some(n) = s.entries {
         outln!("entries:    {n}");

@@ -58,6 +58,15 @@ pub(crate) struct Shared {
     pub(crate) relay: std::sync::atomic::AtomicBool,
     /// Bumped when the vault locks or unlocks, for `watch` streams.
     lock_changes: watch::Sender<u64>,
+    /// Set while this device counts itself removed from its household
+    /// (`removed.rs`).
+    pub(crate) removed: Mutex<Option<authsync_proto::ipc::Removed>>,
+    /// Which offer this is (counting from 0), and how it ended (`None`
+    /// while open), for `pair --wait`.
+    pub(crate) offer_ended: watch::Sender<(u64, Option<authsync_proto::ipc::PairOutcome>)>,
+    /// The static peers of the command line or `config.toml`, where `join`
+    /// looks for an offer.
+    pub(crate) static_peers: std::sync::OnceLock<Vec<String>>,
 }
 
 /// Where the network is: it starts once there is a household.
@@ -119,6 +128,7 @@ impl Daemon {
     pub fn new(vault: Vault, auto_lock: Option<Duration>, discovery: crate::discovery::Lazy) -> Daemon {
         let (shutdown, _) = watch::channel(false);
         let established = watch::channel(vault.is_initialized()).0;
+        let removed = Mutex::new(crate::removed::stored(&vault));
         Daemon(Arc::new(Shared {
             vault: Mutex::new(vault),
             auto_lock,
@@ -136,6 +146,9 @@ impl Daemon {
             offer: Mutex::new(None),
             relay: std::sync::atomic::AtomicBool::new(false),
             lock_changes: watch::channel(0).0,
+            removed,
+            offer_ended: watch::channel((0, None)).0,
+            static_peers: std::sync::OnceLock::new(),
         }))
     }
 
@@ -143,6 +156,11 @@ impl Daemon {
     /// only as a relay and never founds one.
     pub fn set_relay(&self, relay: bool) {
         self.0.relay.store(relay, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The static peers configured (`--peer`, `config.toml`).
+    pub fn set_static_peers(&self, peers: Vec<String>) {
+        let _ = self.0.static_peers.set(peers);
     }
 
     /// Whether it was started as a relay.
@@ -243,12 +261,22 @@ impl Daemon {
                     .current_members()
                     .map(|m| (m.info.transport_key, m.info.device)),
             );
+            self.0.trust.set_revoked(
+                household
+                    .members
+                    .values()
+                    .filter(|m| m.revoked_after.is_some() && m.forked_at.is_none())
+                    .map(|m| (m.info.transport_key, m.info.device)),
+            );
             // A revoked (or forked) device loses its open connection at
             // once, not only the next one.
             for member in household.members.values().filter(|m| m.limit().is_some()) {
                 self.0.peers.disconnect(&member.info.device, b"revoked");
             }
         }
+        drop(vault);
+        // The record that removed this device may come by ordinary sync.
+        self.check_own_removal();
     }
 
     /// Runs `f` with this device's transport key, if it has one.
@@ -338,7 +366,7 @@ impl Daemon {
     }
 
     /// Tells `watch` streams that the vault locked or unlocked.
-    fn lock_changed(&self) {
+    pub(crate) fn lock_changed(&self) {
         self.0.lock_changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
@@ -419,12 +447,20 @@ impl Daemon {
         if !matches!(request, Request::Codes) {
             *self.0.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
         }
+        if crate::removed::refuses(&request) {
+            if let Some(e) = self.removed_error() {
+                return Err(e);
+            }
+        }
         match request {
             Request::Init {
                 name,
                 passphrase,
                 person,
             } => self.init(name, passphrase, person).await,
+            Request::Reset => self.reset().await,
+            Request::PairWait => self.pair_wait().await,
+            Request::FindOffer { code, peer } => self.find_offer_for(code, peer).await,
             Request::Pair { ttl_secs } => self.pair(ttl_secs).await,
             Request::Revoke {
                 device,
@@ -549,6 +585,7 @@ impl Daemon {
             Request::Codes => handlers::codes(vault, self.peers().worst_skew_ms()),
             Request::Devices => Ok(self.devices(vault)),
             Request::Exposed { device } => self.exposed(vault, device.as_deref()),
+            Request::Dismiss { query, device } => self.dismiss(vault, &query, device.as_deref()),
             Request::Import { entries, collection } => {
                 let collection = match collection {
                     Some(name) => handlers::collection_named(vault, &name)?,
@@ -569,6 +606,9 @@ impl Daemon {
             | Request::Unshare { .. }
             | Request::DeviceRename { .. }
             | Request::DeviceSetPerson { .. }
+            | Request::Reset
+            | Request::PairWait
+            | Request::FindOffer { .. }
             | Request::Join { .. } => Err(IpcError::new(
                 ErrorCode::Internal,
                 "request routed to the wrong handler",

@@ -35,7 +35,7 @@ fn bad(message: impl Into<String>) -> IpcError {
     IpcError::new(ErrorCode::BadRequest, message)
 }
 
-fn index(vault: &Vault) -> Result<&Index> {
+pub(crate) fn index(vault: &Vault) -> Result<&Index> {
     if !vault.is_initialized() {
         return Err(not_initialized());
     }
@@ -136,7 +136,7 @@ pub enum Scope {
 }
 
 /// The one entry `query` names.
-pub fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryHistory> {
+pub(crate) fn resolve<'a>(index: &'a Index, query: &str, scope: Scope) -> Result<&'a EntryHistory> {
     let mut found = index.find(query, scope != Scope::Live);
     if scope == Scope::Deleted {
         found.retain(|e| e.view().deleted);
@@ -214,6 +214,7 @@ pub fn status(vault: &Vault, auto_lock_secs: Option<u64>) -> Reply {
         listen: None,
         peers_online: 0,
         quarantined: vault.quarantined(),
+        removed: None,
     })
 }
 
@@ -480,9 +481,10 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
     let mut records: Vec<_> = ledger.records().collect();
     records.sort_by_key(|r| std::cmp::Reverse((r.hlc, r.id)));
     let name = |d| device_name(vault, d).unwrap_or_else(|| d.short());
-    let events = records
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut events: Vec<LogEvent> = records
         .into_iter()
-        .take(limit.unwrap_or(usize::MAX))
+        .take(limit)
         .map(|record| {
             let mut event = LogEvent {
                 time_ms: record.hlc.ms,
@@ -656,6 +658,11 @@ pub fn log(vault: &Vault, limit: Option<usize>) -> Result<Reply> {
             event
         })
         .collect();
+    // What no record says (offers, dismissals), newest first with the rest;
+    // the sort is stable, so records of one millisecond keep their order.
+    events.extend(crate::journal::log_events(vault).into_iter().rev());
+    events.sort_by_key(|e| std::cmp::Reverse(e.time_ms));
+    events.truncate(limit);
     Ok(Reply::Log(events))
 }
 

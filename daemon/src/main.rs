@@ -177,6 +177,7 @@ async fn run(args: Args, paths: &Paths) -> Result<bool> {
         })
     };
     let daemon = daemon::Daemon::new(vault, auto_lock, discovery);
+    daemon.set_static_peers(net_config.peers.clone());
     daemon.set_relay(args.relay || config.relay == Some(true));
     daemon
         .unlock_with_key_file()

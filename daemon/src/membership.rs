@@ -42,6 +42,7 @@ impl Daemon {
         if let Reply::Status(status) = &mut reply {
             status.listen = self.0.net.get().and_then(|n| n.local_addr()).map(|a| a.to_string());
             status.peers_online = self.peers().snapshot().values().filter(|s| s.connected).count();
+            status.removed = self.removed().map(Box::new);
         }
         reply
     }
@@ -215,6 +216,7 @@ impl Daemon {
             .unlocked()
             .ok_or_else(|| IpcError::new(ErrorCode::Locked, "the vault is locked; run `authctl unlock`"))?
             .index;
+        let dismissed = crate::checklist::dismissed(vault);
         let reports = devices
             .into_iter()
             .filter_map(|device| household.members.get(&device))
@@ -239,6 +241,7 @@ impl Daemon {
                         rotated: exposed.rotated,
                     })
                     .filter(|e| !left || (!e.rotated && !e.entry.deleted))
+                    .filter(|e| !dismissed.contains(&(member.info.device.to_string(), e.entry.id.clone())))
                     .collect();
                 entries.sort_by_key(|e| e.entry.label().to_lowercase());
                 Exposure {
@@ -288,12 +291,16 @@ impl Daemon {
         };
         let nameplate = code.nameplate;
         let expires = Instant::now() + ttl;
-        *self.offer() = Some(Offer {
-            code,
-            expires,
-            busy: false,
-            spent: false,
-        });
+        let replaced = self
+            .offer()
+            .replace(Offer {
+                code,
+                expires,
+                busy: false,
+                spent: false,
+            })
+            .is_some_and(|old| !old.spent);
+        self.offer_opened(nameplate, ttl.as_secs(), replaced);
         self.trust().set_pairing_open(true);
         net.announce_pairing(Some(nameplate));
         tracing::info!(nameplate, ttl_secs = ttl.as_secs(), "pairing offer open");
@@ -307,31 +314,32 @@ impl Daemon {
             if expired {
                 daemon.close_offer();
                 net.announce_pairing(None);
+                daemon.offer_ended("expired", None, &format!("pairing offer {nameplate} expired unused"));
                 tracing::info!(nameplate, "pairing offer expired");
             }
         });
         Ok(Reply::Pairing(reply))
     }
 
+    /// Whether a joiner naming `nameplate` would be served now (a probe:
+    /// claims nothing).
+    pub fn offer_open(&self, nameplate: u16) -> std::result::Result<(), String> {
+        let mut guard = self.offer();
+        usable(guard.as_mut(), nameplate).map(|_| ())
+    }
+
+    /// Lets the claimed offer serve another joiner (the last one was
+    /// refused after proving the code, for its name).
+    pub fn release_offer(&self) {
+        if let Some(offer) = self.offer().as_mut() {
+            offer.busy = false;
+        }
+    }
+
     /// Claims the open offer for a joiner that named `nameplate`.
     pub fn claim_offer(&self, nameplate: u16) -> std::result::Result<PairingCode, String> {
         let mut guard = self.offer();
-        let Some(offer) = guard.as_mut() else {
-            return Err("no pairing offer is open here; run `authctl pair` on a member device".into());
-        };
-        if offer.code.nameplate != nameplate {
-            return Err(format!("no pairing offer numbered {nameplate} is open here"));
-        }
-        if offer.spent {
-            return Err("that pairing code was already used; run `authctl pair` again".into());
-        }
-        if Instant::now() >= offer.expires {
-            offer.spent = true;
-            return Err("that pairing code has expired; run `authctl pair` again".into());
-        }
-        if offer.busy {
-            return Err("another device is pairing with this offer right now".into());
-        }
+        let offer = usable(guard.as_mut(), nameplate)?;
         offer.busy = true;
         Ok(offer.code.clone())
     }
@@ -427,13 +435,11 @@ impl Daemon {
             ));
         }
         let code: PairingCode = code.parse().map_err(|e| bad(&format!("{e}")))?;
+        // `authctl join` found the offer first (`find_offer`): an address
+        // given is dialled as it is, not probed again.
         let addr = match &peer {
-            Some(peer) => tokio::net::lookup_host(peer)
-                .await
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| bad(&format!("cannot resolve the peer address '{peer}'; give HOST:PORT")))?,
-            None => self.find_offer(code.nameplate).await?,
+            Some(peer) => crate::offers::resolve(peer).await?,
+            None => self.locate_offer(code.nameplate, None).await?,
         };
         let remember: Vec<String> = peer.iter().cloned().collect();
         let (kek, source) = new_kek(passphrase).await?;
@@ -447,6 +453,8 @@ impl Daemon {
             let message = format!("{e:#}");
             let code = if message.contains("did not match") {
                 ErrorCode::BadRequest
+            } else if message.contains("already called") {
+                ErrorCode::AlreadyExists
             } else {
                 ErrorCode::Internal
             };
@@ -462,12 +470,19 @@ impl Daemon {
         }
         self.refresh_trust();
         self.0.established.send_replace(true);
+        crate::journal::record(
+            &self.vault(),
+            crate::journal::Event::new(
+                "joined",
+                format!("joined the household with pairing offer {}", code.nameplate),
+            ),
+        );
         tracing::info!(sponsor = %addr, "joined a household");
         Ok(self.status(&self.vault()))
     }
 
     /// Looks for the offer numbered `nameplate` with discovery.
-    async fn find_offer(&self, nameplate: u16) -> Result<std::net::SocketAddr> {
+    pub(crate) async fn find_offer(&self, nameplate: u16) -> Result<std::net::SocketAddr> {
         let discovery = self.0.discovery.get().map_err(internal)?.ok_or_else(|| {
             bad("discovery is off (--no-mdns); give the other device's address with --peer HOST:PORT")
         })?;
@@ -498,8 +513,27 @@ impl Daemon {
     }
 }
 
-/// The member `query` names: its name (any case), or its id or an id prefix
-/// of at least 4 characters.
+/// The open offer, if a joiner naming `nameplate` may be served by it now.
+fn usable(offer: Option<&mut Offer>, nameplate: u16) -> std::result::Result<&mut Offer, String> {
+    let Some(offer) = offer else {
+        return Err("no pairing offer is open here; run `authctl pair` on a member device".into());
+    };
+    if offer.code.nameplate != nameplate {
+        return Err(format!("no pairing offer numbered {nameplate} is open here"));
+    }
+    if offer.spent {
+        return Err("that pairing code was already used; run `authctl pair` again".into());
+    }
+    if Instant::now() >= offer.expires {
+        offer.spent = true;
+        return Err("that pairing code has expired; run `authctl pair` again".into());
+    }
+    if offer.busy {
+        return Err("another device is pairing with this offer right now".into());
+    }
+    Ok(offer)
+}
+
 /// The highest seq such that it and every record of the device before it
 /// reached this device before `since` (Unix ms): a thief cannot backdate
 /// arrival times, which only this device recorded.
@@ -590,6 +624,8 @@ fn plan(
     }
 }
 
+/// The member `query` names: its name (any case), or its id or an id prefix
+/// of at least 4 characters.
 pub(crate) fn resolve_device(vault: &Vault, query: &str) -> Result<DeviceId> {
     let household = vault.ledger().household().ok_or_else(not_initialized)?;
     let q = query.trim().to_lowercase();

@@ -186,6 +186,11 @@ async fn accept_loop(daemon: Daemon, net: Arc<Net>) {
                     crate::sync::run(daemon, conn, Via::Incoming).await;
                 }
                 (Some(ALPN_PAIR), Some(_), _) => crate::pairing::sponsor(daemon, net, conn).await,
+                (Some(ALPN_SYNC), Some(key), None) if daemon.trust().revoked(&key).is_some() => {
+                    if let Some(device) = daemon.trust().revoked(&key) {
+                        crate::removed::tell(daemon, conn, device).await;
+                    }
+                }
                 _ => {
                     tracing::debug!(%remote, "refused a connection that is neither a member's sync nor a pairing");
                     conn.close(2u32.into(), b"not a member");
@@ -210,6 +215,14 @@ async fn dial_static(daemon: Daemon, net: Arc<Net>, target: String) {
     let mut backoff = FIRST_BACKOFF;
     let mut known: Option<DeviceId> = None;
     loop {
+        // A device told it was removed has no one left to sync with (for
+        // as long as it is: its records may yet restore it).
+        if daemon.removed().is_some() {
+            if !pause(&daemon, MAX_BACKOFF).await {
+                return;
+            }
+            continue;
+        }
         if known.is_some_and(|id| daemon.peers().is_connected(&id)) {
             if !pause(&daemon, Duration::from_secs(1)).await {
                 return;
@@ -285,6 +298,7 @@ async fn discovered(daemon: Daemon, net: Arc<Net>, discovery: Arc<dyn Discovery>
         };
         let ours = daemon.household_tag();
         if peer.device == me
+            || daemon.removed().is_some()
             || peer.household_tag.is_none()
             || peer.household_tag != ours
             || !daemon.trust().is_member(&peer.device)

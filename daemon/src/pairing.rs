@@ -85,7 +85,22 @@ pub async fn sponsor(daemon: Daemon, net: Arc<Net>, conn: quinn::Connection) {
         Ok(streams) => streams,
         Err(_) => return conn.close(2u32.into(), b"no stream"),
     };
-    match serve(&daemon, &mut send, &mut recv, joiner_key).await {
+    let first = match step("join", read_frame(&mut recv)).await {
+        Ok(PairFrame::Probe { nameplate }) => {
+            // A joiner looking for the offer: say whether it is here, claim nothing.
+            let answer = match daemon.offer_open(nameplate) {
+                Ok(()) => PairFrame::Open,
+                Err(why) => PairFrame::Refused(why),
+            };
+            let _ = write_frame(&mut send, &answer).await;
+            let _ = send.finish();
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn.closed()).await;
+            return;
+        }
+        Ok(frame) => frame,
+        Err(_) => return conn.close(2u32.into(), b"no join"),
+    };
+    match serve(&daemon, first, &mut send, &mut recv, joiner_key).await {
         Ok(()) => {
             tracing::info!(device = %joiner.short(), "paired a new device");
             let _ = send.finish();
@@ -93,6 +108,9 @@ pub async fn sponsor(daemon: Daemon, net: Arc<Net>, conn: quinn::Connection) {
         }
         Err(Refusal { reason, cancel }) => {
             tracing::warn!(device = %joiner.short(), %reason, cancelled = cancel, "pairing refused");
+            if cancel {
+                daemon.offer_cancelled(&reason);
+            }
             refuse(&mut send, &reason).await;
             let _ = tokio::time::timeout(Duration::from_secs(2), conn.closed()).await;
         }
@@ -120,12 +138,12 @@ fn refusal(reason: impl Into<String>, cancel: bool) -> Refusal {
 
 async fn serve(
     daemon: &Daemon,
+    first: PairFrame,
     send: &mut quinn::SendStream,
     recv: &mut quinn::RecvStream,
     joiner_key: [u8; 32],
 ) -> std::result::Result<(), Refusal> {
-    let broken = |e: anyhow::Error| refusal(format!("{e:#}"), false);
-    let PairFrame::Join { nameplate, spake } = step("join", read_frame(recv)).await.map_err(broken)? else {
+    let PairFrame::Join { nameplate, spake } = first else {
         return Err(refusal("expected a join", false));
     };
     let code = daemon.claim_offer(nameplate).map_err(|why| refusal(why, false))?;
@@ -180,6 +198,11 @@ async fn serve(
         return Err(spend("expected the joiner's details".into()));
     };
     let details = open_details(&key.seal_key(), &sealed).ok_or_else(|| spend("unreadable joiner details".into()))?;
+    if let Err(why) = daemon.check_new_name(&details.name) {
+        // The joiner proved the code: it may try again with another name.
+        daemon.release_offer();
+        return Err(refusal(why, false));
+    }
     let member = MemberInfo {
         device: DeviceId::from_public_key(&details.signing_key),
         name: details.name,
@@ -194,6 +217,7 @@ async fn serve(
         .await
         .map_err(|e| spend(format!("{e:#}")))?;
     daemon.spend_offer();
+    daemon.offer_used(&welcome);
     for batch in authsync_proto::wire::record_batches(&welcome) {
         write_frame(send, &PairFrame::Welcome(batch))
             .await
@@ -240,6 +264,47 @@ pub async fn join(identity: &Identity, code: &PairingCode, addr: SocketAddr) -> 
         }
     });
     conn.close(0u32.into(), b"done");
+    endpoint.wait_idle().await;
+    result
+}
+
+/// Whether the offer numbered `nameplate` is open at `addr`: `Ok(())`, or
+/// why not (nothing answered, no offer open, another one, spent). Claims
+/// nothing and uses a throwaway key.
+pub async fn probe(addr: SocketAddr, nameplate: u16) -> Result<()> {
+    let key = authsync_proto::crypto::DeviceKey::generate(&mut OsRng);
+    let tls = Tls::new(&key, Arc::new(Trust::default()))?;
+    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+        .parse()
+        .context("bind address")?;
+    let endpoint = quinn::Endpoint::client(bind).context("cannot open a UDP socket")?;
+    let connecting = endpoint
+        .connect_with(tls.client_config(Expect::Anyone, ALPN_PAIR)?, addr, SERVER_NAME)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    let asked = async {
+        let conn = tokio::time::timeout(Duration::from_secs(3), connecting)
+            .await
+            .map_err(|_| anyhow!("nothing answered at {addr}"))?
+            .map_err(|_| anyhow!("nothing answered at {addr}"))?;
+        let answer = async {
+            let (mut send, mut recv) = conn.open_bi().await?;
+            write_frame(&mut send, &PairFrame::Probe { nameplate }).await?;
+            step("probe", read_frame::<PairFrame>(&mut recv)).await
+        }
+        .await;
+        let result = match answer {
+            Ok(PairFrame::Open) => Ok(()),
+            Ok(PairFrame::Refused(why)) => Err(anyhow!("{addr}: {why}")),
+            Ok(_) => Err(anyhow!("{addr} answered out of turn")),
+            Err(_) if refused_our_key(&conn) => Err(anyhow!(
+                "no pairing offer is open at {addr} (a code works once, a wrong guess cancels it, and it expires)"
+            )),
+            Err(e) => Err(e.context(format!("{addr} did not answer"))),
+        };
+        conn.close(0u32.into(), b"done");
+        result
+    };
+    let result = asked.await;
     endpoint.wait_idle().await;
     result
 }

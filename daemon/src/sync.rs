@@ -130,6 +130,13 @@ async fn session(daemon: &Daemon, conn: &quinn::Connection, via: Via, peer: Devi
         Frame::Hello(hello) => hello,
         Frame::Records(_) => bail!("the peer sent records before its hello"),
         Frame::Evidence(_) => bail!("the peer sent evidence before its hello"),
+        Frame::Removed(record) => {
+            if daemon.learn_removed(&record, peer) {
+                conn.close(0u32.into(), b"removed");
+                return Ok(());
+            }
+            bail!("the peer refused this device with a removal notice that does not hold");
+        }
     };
     if theirs.protocol != SYNC_PROTOCOL {
         bail!(
@@ -189,6 +196,7 @@ async fn session(daemon: &Daemon, conn: &quinn::Connection, via: Via, peer: Devi
                     None => return Ok(()),
                     Some(Err(e)) => return Err(e),
                     Some(Ok(Frame::Hello(_))) => bail!("the peer sent a second hello"),
+                    Some(Ok(Frame::Removed(_))) => bail!("the peer sent a removal notice after its hello"),
                     Some(Ok(Frame::Evidence(evidence))) => {
                         let id = evidence.id;
                         if daemon.prove_fork(evidence).await? {

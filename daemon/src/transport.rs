@@ -4,7 +4,8 @@
 //! accepted only if its key is the transport key of a current member (whose
 //! `Member` record, signed with signing keys, names it), except on a pairing
 //! connection while an offer is open (the joiner is not a member yet; the
-//! pairing exchange then authenticates it). The transport key authorises
+//! pairing exchange then authenticates it), and a revoked member's key, let
+//! through only to be sent the record that removed it (`removed.rs`). The transport key authorises
 //! nothing else: it signs no record.
 //!
 //! Raw public keys rather than self-signed certificates: an Ed25519 SPKI is a
@@ -63,6 +64,9 @@ pub fn peer_key(connection: &quinn::Connection) -> Option<[u8; 32]> {
 pub struct Trust {
     /// Current members' transport keys, and whose they are.
     members: RwLock<HashMap<[u8; 32], DeviceId>>,
+    /// Revoked members' transport keys: let through TLS only to be told
+    /// so (`removed.rs`), never to sync.
+    revoked: RwLock<HashMap<[u8; 32], DeviceId>>,
     pairing_open: AtomicBool,
 }
 
@@ -75,6 +79,16 @@ impl Trust {
     /// The current member whose transport key is `key`.
     pub fn member(&self, key: &[u8; 32]) -> Option<DeviceId> {
         self.members.read().unwrap_or_else(|p| p.into_inner()).get(key).copied()
+    }
+
+    /// Replaces the set of revoked members: (transport key, device id).
+    pub fn set_revoked(&self, revoked: impl IntoIterator<Item = ([u8; 32], DeviceId)>) {
+        *self.revoked.write().unwrap_or_else(|p| p.into_inner()) = revoked.into_iter().collect();
+    }
+
+    /// The revoked member whose transport key is `key`.
+    pub fn revoked(&self, key: &[u8; 32]) -> Option<DeviceId> {
+        self.revoked.read().unwrap_or_else(|p| p.into_inner()).get(key).copied()
     }
 
     /// Whether `device` is a current member.
@@ -151,7 +165,8 @@ macro_rules! ed25519_raw_keys_only {
     };
 }
 
-/// Verifies clients (the server side): members, or anyone while pairing is open.
+/// Verifies clients (the server side): members, revoked members (to be told
+/// so, `removed.rs`), or anyone while pairing is open.
 #[derive(Debug)]
 struct ClientVerifier(Arc<Trust>);
 
@@ -167,7 +182,7 @@ impl ClientCertVerifier for ClientVerifier {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         let key = key_of(end_entity)?;
-        if self.0.member(&key).is_some() || self.0.pairing_open() {
+        if self.0.member(&key).is_some() || self.0.revoked(&key).is_some() || self.0.pairing_open() {
             Ok(ClientCertVerified::assertion())
         } else {
             tracing::debug!(peer = %DeviceId::from_public_key(&key).short(), "refused a client that is not a member");

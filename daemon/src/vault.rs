@@ -270,6 +270,17 @@ impl Vault {
             .unwrap_or_default()
     }
 
+    /// A value this device keeps for itself in `meta` (never synced): the
+    /// removal notice, the local journal, dismissed checklist items.
+    pub fn local(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.meta(&format!("local/{key}"))?.map(|v| v.to_vec()))
+    }
+
+    /// Sets a [`Vault::local`] value, durably.
+    pub fn set_local(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.store.put_meta(&format!("local/{key}"), value)
+    }
+
     /// How the vault key is derived (None before `init`).
     pub fn kek_source(&self) -> Result<Option<KekSource>> {
         self.store

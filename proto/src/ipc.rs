@@ -287,6 +287,31 @@ pub enum Request {
     /// entries come without, as showing one would use it up): the live
     /// view. Never a secret.
     Codes,
+    /// Wipes this device's data dir and stops the daemon: `authctl reset`,
+    /// after this device was removed from its household (or to start over).
+    /// Tells no one: a current member should `leave` instead.
+    Reset,
+    /// Waits until the open pairing offer is used, expires or is cancelled:
+    /// [`Reply::PairOutcome`] (`pair --wait`).
+    PairWait,
+    /// Looks for the pairing offer `code` names (at `peer`, the configured
+    /// static peers, then by mDNS) without joining: `join` asks for a
+    /// passphrase only once it is found. Replies [`Reply::Done`].
+    FindOffer {
+        /// The one-time code.
+        code: String,
+        /// The sponsor's `host:port`, if given.
+        peer: Option<String>,
+    },
+    /// Takes the entry `query` names off the exposure checklist of every
+    /// revoked device (or of `device`), on this device only.
+    Dismiss {
+        /// Names one entry.
+        query: String,
+        /// One revoked device (name or id); all of them when absent.
+        #[serde(default)]
+        device: Option<String>,
+    },
     /// Turns the connection into a stream: [`Reply::Done`] at once, then
     /// [`Reply::Changed`] each time an entry, the lock state or the set of
     /// peers online changes (bursts coalesced), until the client hangs up
@@ -414,6 +439,10 @@ impl Request {
             Request::RevokePerson { .. } => "revoke-person",
             Request::Lend { .. } => "lend",
             Request::Lent => "lent",
+            Request::Reset => "reset",
+            Request::PairWait => "pair_wait",
+            Request::FindOffer { .. } => "find_offer",
+            Request::Dismiss { .. } => "dismiss",
         }
     }
 }
@@ -514,6 +543,60 @@ pub struct PairingReply {
     /// this machine's non-loopback addresses when listening on all of them.
     #[serde(default)]
     pub addresses: Vec<String>,
+}
+
+/// How a pairing offer ended (`pair --wait`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairOutcome {
+    /// `joined`, `expired`, `cancelled` (a wrong code), or `replaced` (a
+    /// newer `pair` took its place).
+    pub outcome: String,
+    /// For `joined`: the new device's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+    /// For `joined`: the new device's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// This device was removed from its household: what the signed `Revoke`
+/// that a member showed it says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    /// When the member revoked it (Unix ms, the revoker's clock).
+    pub time_ms: u64,
+    /// The revoker's device id.
+    pub by: String,
+    /// The revoker's name.
+    pub by_name: String,
+}
+
+impl Removed {
+    /// The one line every verb shows on a removed device.
+    pub fn message(&self) -> String {
+        format!(
+            "this device was removed from its household on {} by {}; run `authctl reset` to wipe it and start over",
+            utc_date(self.time_ms),
+            self.by_name
+        )
+    }
+}
+
+/// `YYYY-MM-DD HH:MMZ` of a Unix time in ms (civil-from-days, Howard
+/// Hinnant's algorithm).
+fn utc_date(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}Z", rem / 3600, rem % 3600 / 60)
 }
 
 /// What a revoked device could read.
@@ -666,14 +749,17 @@ pub struct LogEvent {
     pub device: String,
     /// Its name, if known.
     pub device_name: Option<String>,
-    /// `origin/seq` of the record.
+    /// `origin/seq` of the record; empty for an event of the local journal.
     pub record: String,
     /// What happened, in words (names, never secrets).
     pub what: String,
     /// What happened, for scripts: `household_started`, `device_admitted`,
     /// `device_revoked`, `device_left`, `key_created`, `key_rotated`,
     /// `key_shared`, `entry_changed`, or `entry_unreadable` (locked, or
-    /// sealed to a key this device lacks).
+    /// sealed to a key this device lacks); and from this device's own
+    /// journal (`record` empty): `offer_opened`, `offer_joined`,
+    /// `offer_expired`, `offer_cancelled`, `offer_replaced`, `joined`,
+    /// `exposure_dismissed`, `removed`.
     #[serde(default)]
     pub event: String,
     /// For `entry_changed`: the entry's id.
@@ -755,6 +841,9 @@ pub struct StatusReply {
     /// Stored records set aside at start because they no longer pass.
     #[serde(default)]
     pub quarantined: usize,
+    /// Set once a member showed this device the record that removed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Box<Removed>>,
 }
 
 /// A successful reply.
@@ -797,6 +886,8 @@ pub enum Reply {
     Collections(Vec<CollectionInfo>),
     /// For `lend` (what was lent) and `lent`.
     Lent(Vec<LentInfo>),
+    /// For `pair_wait`.
+    PairOutcome(PairOutcome),
 }
 
 /// A person of the household.
@@ -875,6 +966,8 @@ pub enum ErrorCode {
     AlreadyExists,
     /// The vault could not be read or written.
     Storage,
+    /// This device was removed from its household (`authctl reset`).
+    Revoked,
     /// Anything else.
     Internal,
 }
@@ -892,7 +985,7 @@ impl ErrorCode {
             | ErrorCode::NotInitialized => 2,
             ErrorCode::Locked => 3,
             ErrorCode::NotFound | ErrorCode::Ambiguous => 4,
-            ErrorCode::Protocol | ErrorCode::Storage | ErrorCode::Internal => 1,
+            ErrorCode::Protocol | ErrorCode::Storage | ErrorCode::Revoked | ErrorCode::Internal => 1,
         }
     }
 }

@@ -40,6 +40,10 @@ pub enum Frame {
     /// The sender's record where the receiver's hello showed a different
     /// one: proof that its origin signed two histories.
     Evidence(Record),
+    /// Member → a device it knows was revoked, instead of a hello: the
+    /// signed `Revoke` record that removed it. The session ends there; the
+    /// receiver believes it only if a member it knows signed it.
+    Removed(Record),
 }
 
 /// Who is speaking and what it has.
@@ -102,6 +106,15 @@ pub enum PairFrame {
     WelcomeDone,
     /// Either way: the exchange is over, and why.
     Refused(String),
+    /// Joiner → sponsor, instead of `Join`: is the offer with this nameplate
+    /// open here? Answered `Open` or `Refused`; claims nothing, so a joiner
+    /// finds the offer before it asks its user for anything.
+    Probe {
+        /// The offer's nameplate.
+        nameplate: u16,
+    },
+    /// Sponsor → joiner: the offer a `Probe` named is open here.
+    Open,
 }
 
 /// Why a frame could not be read.

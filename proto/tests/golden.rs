@@ -200,11 +200,12 @@ fn frames_decode_and_reencode_to_the_committed_bytes() {
     let frames = fixture::frames();
     assert!(frames.iter().any(|(_, f)| matches!(f, Frame::Hello(_))));
     assert!(frames.iter().any(|(_, f)| matches!(f, Frame::Records(_))));
+    assert!(frames.iter().any(|(_, f)| matches!(f, Frame::Removed(_))));
     for (name, frame) in &frames {
         check_frame(&format!("frame_{name}.bin"), frame);
     }
     let pair = fixture::pair_frames();
-    assert_eq!(pair.len(), 7, "a PairFrame variant without a golden file?");
+    assert_eq!(pair.len(), 9, "a PairFrame variant without a golden file?");
     for (name, frame) in &pair {
         check_frame(&format!("pair_{name}.bin"), frame);
     }

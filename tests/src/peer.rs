@@ -391,6 +391,18 @@ impl Session {
         Ok(self.theirs.insert(hello))
     }
 
+    /// The daemon's first frame, whatever it is (a revoked member gets
+    /// `Frame::Removed` instead of a hello); nothing is read after it.
+    pub fn first_frame(&mut self) -> Result<Frame, String> {
+        let mut recv = self.recv.take().expect("the first frame is read once");
+        rt().block_on(async {
+            tokio::time::timeout(PEER_TIMEOUT, read_frame::<Frame>(&mut recv))
+                .await
+                .map_err(|_| "no frame within the timeout".to_string())?
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+
     /// The seq `origin`'s next record must have, by the daemon's hello.
     pub fn next_seq(&self, origin: &DeviceId) -> u64 {
         let hello = self.theirs.as_ref().expect("hellos were exchanged");

@@ -508,12 +508,22 @@ fn a_missing_authctl_transfer_is_named() {
     let bin = tempfile::tempdir().unwrap();
     let authctl = bin.path().join("authctl");
     std::fs::copy(authsync_tests::authctl_bin(), &authctl).unwrap();
+    // A copy just written may be briefly busy while another test thread's
+    // child still holds it open from before its exec (ETXTBSY): retry.
     let run = |args: &[&str]| {
-        std::process::Command::new(&authctl)
-            .args(args)
-            .env("AUTHSYNC_HOME", inst.home())
-            .output()
-            .unwrap()
+        for _ in 0..50 {
+            match std::process::Command::new(&authctl)
+                .args(args)
+                .env("AUTHSYNC_HOME", inst.home())
+                .output()
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result.unwrap(),
+            }
+        }
+        panic!("{} stayed busy", authctl.display());
     };
     let out = run(&["import", "/nonexistent"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

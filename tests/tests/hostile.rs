@@ -257,27 +257,61 @@ fn a_stranger_is_refused_at_the_handshake() {
     assert_eq!(devices(&a).len(), 1);
 }
 
-/// Once bob is revoked, his key is refused at the handshake on the sync
-/// ALPN, as a stranger's is: he cannot even say hello.
+/// Once bob is revoked, his key gets through TLS on the sync ALPN only to
+/// be shown the signed record that removed him: no hello, nothing of the
+/// household, and what he sends is not read. A stranger is still refused at
+/// the handshake (`a_stranger_is_refused_at_the_handshake`).
 #[test]
-fn a_revoked_member_is_refused_at_the_handshake() {
+fn a_revoked_member_is_shown_its_revocation_and_nothing_else() {
     let h = household();
     // bob's key is good before the revocation (the control).
     assert!(h.session(BTreeMap::new()).is_up());
     h.a.ctl_ok(&["revoke", "bob", "--yes"]);
+    let records = h.a.status().records;
     let since = mark(&h.a);
-    let outcome = peer::dial_outcome(&h.bob.transport, &h.target, ALPN_SYNC);
-    assert!(matches!(outcome, Some(Ended::TlsAlert(_))), "{outcome:?}");
+    let mut session = Session::connect(&h.bob, &h.target);
+    session.send(&Frame::Hello(session.hello(BTreeMap::new()))).unwrap();
+    let first = session.first_frame().unwrap();
+    let Frame::Removed(record) = first else {
+        panic!("a revoked member got {first:?}, not its revocation");
+    };
+    let alice: DeviceId = h.a.status().device.unwrap().parse().unwrap();
+    assert_eq!(record.id.origin, alice);
+    assert!(matches!(record.body, Body::Revoke { device, .. } if device == h.bob.device));
     logged(
         &h.a,
         since,
-        &[
-            "refused a client that is not a member",
-            &DeviceId::from_public_key(&h.bob.transport.public()).short(),
-        ],
+        &["told a revoked device it was removed", &h.bob.device.short()],
     );
+    // What bob sends next is not taken.
+    let junk = session.sign(h.bob.device, 99, junk_entry(3));
+    let _ = session.send(&Frame::Records(vec![junk]));
+    assert!(session.ended().is_some(), "A kept a revoked member's connection open");
+    assert_eq!(h.a.status().records, records);
     h.a.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
     assert!(!h.a.daemon_log().contains("panicked"));
+}
+
+/// A removal notice that does not hold changes nothing: a `Revoke` of alice
+/// signed by a stranger, and one that names another device, sent by a
+/// member in place of its hello. Only a member's signature over alice's own
+/// revocation would make her say she was removed, and even that wipes
+/// nothing (`authctl reset` is her decision).
+#[test]
+fn a_forged_removal_notice_changes_nothing() {
+    let h = household();
+    let alice: DeviceId = h.a.status().device.unwrap().parse().unwrap();
+    let stranger = peer::stranger();
+    for (signer, device) in [(&stranger, alice), (&h.bob, h.bob.device)] {
+        let since = mark(&h.a);
+        let mut session = Session::connect(&h.bob, &h.target);
+        let header = session.header(h.target.household, signer.device, 5, peer::now_ms());
+        let record = Record::sign(signer.signing(), header, Body::Revoke { device, last_seq: 1 });
+        session.send(&Frame::Removed(record)).unwrap();
+        logged(&h.a, since, &["removal notice that does not hold"]);
+        assert!(h.a.status().removed.is_none());
+    }
+    h.assert_healthy();
 }
 
 // ---------------------------------------------------------------- frames
@@ -739,8 +773,9 @@ fn a_relay_in_the_middle_of_pairing_fails() {
     );
     let said = out.error_line().to_lowercase();
     assert!(said.contains("intercepted"), "{out}");
-    // The SPAKE2 messages and confirmations really went through the relay.
-    assert_eq!(relay.relayed.joiners.load(Ordering::SeqCst), 1);
+    // The SPAKE2 messages and confirmations really went through the relay
+    // (after the probe by which `join` found the offer: two connections).
+    assert_eq!(relay.relayed.joiners.load(Ordering::SeqCst), 2);
     assert!(relay.relayed.to_sponsor.load(Ordering::SeqCst) > 0);
     assert!(relay.relayed.to_joiner.load(Ordering::SeqCst) > 0);
     // A refused the relay and cancelled the offer. Which check fires first

@@ -212,6 +212,33 @@ fn the_real_export_screenshot_imports() {
     assert!(!out.stderr.contains("bits"), "{out}");
 }
 
+/// Other apps' screenshots of their export QR (`realworld/`): the
+/// anti-aliased, non-integer-module PNG of 10 accounts and a cropped JPEG
+/// phone screenshot import; a webcam photo, which zbarimg cannot read
+/// either, is refused with a reason and nothing written.
+#[test]
+fn real_screenshots_of_export_qr_codes_import() {
+    let dir = vectors::dir().join("realworld/files");
+    for (file, imported) in [
+        ("proton__qr_GoogleAuthenticatorExport_1.png", 10),
+        ("proton__qr_GoogleAuthImportScreenshotCropped.jpg", 1),
+    ] {
+        let (inst, _) = household();
+        let out = inst.ctl(&["import", path_str(&dir.join(file))]);
+        out.assert_exit(0);
+        assert!(
+            out.stdout.starts_with(&format!("imported {imported}, skipped 0")),
+            "{file}: {out}"
+        );
+        assert_eq!(inst.list().len(), imported, "{file}");
+    }
+    let (inst, _) = household();
+    let photo = dir.join("scito__cv2_capture_screenshot.png");
+    let out = inst.ctl(&["import", path_str(&photo)]);
+    out.assert_error(2, &["no QR code could be read"]);
+    assert!(inst.list().is_empty());
+}
+
 #[test]
 fn batches_in_one_file_and_across_files_import_together() {
     let (inst, _) = household();

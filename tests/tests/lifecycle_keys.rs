@@ -33,11 +33,9 @@ const SYNC: Duration = Duration::from_secs(10);
 /// How long something that must never happen is watched for, once the
 /// attempts that would make it happen were seen.
 const QUIET: Duration = Duration::from_secs(2);
-/// What the daemon logs (at debug) when TLS refuses a client's key.
-const REFUSED_CLIENT: &str = "refused a client that is not a member";
-/// What it logs (at debug) when it closes a connection TLS let through (a
-/// pairing offer lets any key through) that is no member's sync.
-const REFUSED_SESSION: &str = "refused a connection that is neither a member's sync nor a pairing";
+/// What a member logs when a revoked device dials it and is shown the
+/// record that removed it (its only answer to a revoked device).
+const TOLD_REMOVED: &str = "told a revoked device it was removed";
 
 // ---------------------------------------------------------------- helpers
 
@@ -106,15 +104,37 @@ fn checklist(device: &str, entries: &[(&str, bool)]) -> Vec<(String, Vec<(String
     )]
 }
 
-/// How many times `inst`'s daemons logged refusing a client key.
-fn refusals(inst: &Instance) -> usize {
-    inst.daemon_log().matches(REFUSED_CLIENT).count()
+/// How many times `inst`'s daemons told a revoked device so.
+fn told(inst: &Instance) -> usize {
+    inst.daemon_log().matches(TOLD_REMOVED).count()
 }
 
-/// How many times `inst`'s daemons logged closing a connection TLS let
-/// through that was no member's sync.
-fn sessions_refused(inst: &Instance) -> usize {
-    inst.daemon_log().matches(REFUSED_SESSION).count()
+/// Waits until the revoked `inst` says it was removed (by `by`), and checks
+/// that it refuses to write, saying so in one line.
+#[track_caller]
+fn wait_removed(inst: &Instance, by: &str) {
+    wait_until(SYNC, "the revoked device to learn it was removed", || {
+        inst.status().removed.is_some()
+    });
+    assert_eq!(inst.status().removed.unwrap().by_name, by);
+    let out = inst.ctl(&[
+        "add",
+        "--secret",
+        TWITTER_SECRET,
+        "--issuer",
+        "Twitter",
+        "--account",
+        "carol",
+    ]);
+    out.assert_exit(1);
+    assert!(
+        out.stderr.contains("this device was removed from its household on ")
+            && out
+                .stderr
+                .contains(&format!(" by {by}; run `authctl reset` to wipe it and start over")),
+        "{out}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
 }
 
 /// A, B and C in one household (B and C joined through A, dialling it), with
@@ -183,6 +203,7 @@ fn trio_with_c_revoked() -> Trio {
 #[test]
 fn a_revoked_device_is_listed_for_re_enrolment_and_shut_out() {
     let Trio { a, b, mut c } = trio_with_amazon();
+    let c_records = c.status().records;
     take_offline(&mut c, "c", &a);
 
     let out = a.ctl(&["revoke", "c", "--yes"]);
@@ -205,14 +226,12 @@ fn a_revoked_device_is_listed_for_re_enrolment_and_shut_out() {
     assert_eq!(b.status().members, 2);
     let (a_before, b_before) = (a.list(), b.list());
 
-    // C comes back dialling both, and writes while cut off.
-    let (a_refused, b_refused) = (refusals(&a), refusals(&b));
+    // C comes back dialling both: it is shown the record that removed it,
+    // says so, and writes nothing.
     start_dialling(&mut c, &[&a, &b]);
-    add(&c, "Twitter", "carol", TWITTER_SECRET);
-    assert_eq!(c.list().len(), 2, "C itself still works offline");
-    wait_until(SYNC, "A and B to refuse C's connections, twice each", || {
-        refusals(&a) >= a_refused + 2 && refusals(&b) >= b_refused + 2
-    });
+    wait_removed(&c, "a");
+    assert!(told(&a) + told(&b) >= 1);
+    assert_eq!(c.status().records, c_records, "C got records after its revocation");
     let let_in = poll_until(QUIET, || {
         a.status().peers_online != 1
             || b.status().peers_online != 1
@@ -231,6 +250,51 @@ fn a_revoked_device_is_listed_for_re_enrolment_and_shut_out() {
     );
     assert_eq!(a.list(), a_before);
     assert_eq!(b.list(), b_before);
+
+    // `reset` (confirmed with --yes) wipes C; it can join again as new.
+    let out = c.ctl(&["reset"]);
+    out.assert_exit(2);
+    assert!(out.stderr.contains("--yes"), "{out}");
+    assert!(c.data_dir().exists(), "an unconfirmed reset deleted something");
+    // On a terminal it says why and asks; anything but 'reset' keeps all.
+    let command = format!("{} reset", authsync_tests::authctl_bin().display());
+    let mut child = authsync_tests::on_a_terminal(&c, &command)
+        .spawn()
+        .expect("script runs (bsdutils)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"no\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{screen}");
+    for shown in [
+        "removed from its household by a",
+        "Type 'reset' to go on",
+        "not confirmed",
+    ] {
+        assert!(screen.contains(shown), "{shown:?} not shown:\n{screen}");
+    }
+    assert!(
+        c.data_dir().join("vault").exists(),
+        "an unconfirmed reset deleted something"
+    );
+    c.ctl_ok(&["reset", "--yes"]);
+    // C's daemon has exited (cleanly): `stop` finds none to shut down.
+    c.stop();
+    assert!(!c.data_dir().exists(), "reset left the data dir");
+    c.start();
+    let status = c.status();
+    assert!(!status.initialized && status.removed.is_none(), "{status:?}");
+    let code = pair(&a);
+    c.ctl_ok(&[
+        "join",
+        &code,
+        "--peer",
+        &a.listen_addr(),
+        "--name",
+        "c-again",
+        "--no-passphrase",
+    ]);
+    wait_same_entries(&a, &[&c], "A's entries to reach C, joined again");
 }
 
 #[test]
@@ -247,18 +311,18 @@ fn a_revoked_device_holds_no_key_to_what_is_written_after() {
     let new_fingerprint = fingerprints(&b, "amazon")[0].clone();
     let old_fingerprint = fingerprints(&b, "amazon")[1].clone();
 
-    // C back, with no peer that would let it in: what it holds is what it had.
+    // C back, with no peer that would let it in: A shows it the record
+    // that removed it and nothing else; what it holds is what it had.
     c.start();
-    c.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
-    c.ctl(&["code", "amazon", "--previous"])
-        .assert_error(4, &["no previous secret"]);
-    c.ctl(&["code", "github"]).assert_error(4, &["github"]);
-    assert_eq!(fingerprints(&c, "amazon"), [old_fingerprint]);
-    assert!(!fingerprints(&c, "amazon").contains(&new_fingerprint));
+    wait_removed(&c, "a");
     let status = c.status();
     assert_eq!((status.records, status.entries), (c_records, Some(1)), "{status:?}");
-    let labels: Vec<String> = c.list().iter().map(EntrySummary::label).collect();
-    assert_eq!(labels, ["Amazon: alice"]);
+    let log: Vec<LogEvent> = c.ctl_json(&["log"]);
+    assert!(
+        !log.iter().any(|e| e.entry_label.as_deref() == Some("GitHub: carol")),
+        "{log:?}"
+    );
+    assert_ne!(old_fingerprint, new_fingerprint);
 
     // And nothing of the new secrets sits in its data dir, in any form.
     let mut needles = Vec::new();
@@ -279,8 +343,8 @@ fn a_rotation_reaches_the_members_not_the_revoked_device_and_ticks_the_checklist
     wait_until(SYNC, "B to learn that C is revoked", || revoked(&b, "c"));
 
     // C is back and knocking while B rotates.
-    let (a_refused, b_refused) = (refusals(&a), refusals(&b));
     start_dialling(&mut c, &[&a, &b]);
+    let c_records = c.status().records;
     b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
     b.assert_totp(&["code", "amazon"], NEW_SECRET, &totp(), 0);
     wait_until(Duration::from_secs(5), "A to serve the new secret's code", || {
@@ -298,12 +362,9 @@ fn a_rotation_reaches_the_members_not_the_revoked_device_and_ticks_the_checklist
         "{text}"
     );
 
-    wait_until(SYNC, "A and B to refuse C's connections", || {
-        refusals(&a) > a_refused && refusals(&b) > b_refused
-    });
-    let got_it = poll_until(QUIET, || !shows_code_of(&c, &["code", "amazon"], AMAZON_SECRET));
-    assert!(!got_it, "the revoked C got the new secret");
-    assert_eq!(history(&c, "amazon").len(), 1);
+    wait_removed(&c, "a");
+    let got_it = poll_until(QUIET, || c.status().records != c_records);
+    assert!(!got_it, "the revoked C got a record (the new secret)");
 }
 
 #[test]
@@ -450,15 +511,17 @@ fn a_replacement_device_reads_everything_from_before_and_after_the_revocation() 
     b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
     wait_same_entries(&a, &[&b], "A's entry and B's rotation to reach both");
 
-    // C knocks all through D's pairing. While the offer is open, A's TLS
-    // lets any key through (the joiner is no member yet): C must still be
-    // turned away before it syncs.
-    let (a_refused, a_sessions_refused) = (refusals(&a), sessions_refused(&a));
-    start_dialling(&mut c, &[&a, &b]);
+    // C knocks while D pairs. While the offer is open, A's TLS lets any
+    // key through (the joiner is no member yet): C must still get nothing
+    // but the record that removed it.
+    // (C is stopped: asking it anything before would start its daemon.)
+    let (a_told, b_told) = (told(&a), told(&b));
     let code = pair(&a);
-    wait_until(SYNC, "A to turn C away while its pairing offer is open", || {
-        sessions_refused(&a) > a_sessions_refused
+    start_dialling(&mut c, &[&a, &b]);
+    wait_until(SYNC, "A or B to tell C it was removed", || {
+        told(&a) > a_told || told(&b) > b_told
     });
+    let c_records = c.status().records;
     let d = join_with(&a, "d", &code, &["--no-passphrase"]);
     let entries = wait_same_entries(&a, &[&b, &d], "D to read every entry");
     let labels: Vec<String> = entries.iter().map(EntrySummary::label).collect();
@@ -473,24 +536,44 @@ fn a_replacement_device_reads_everything_from_before_and_after_the_revocation() 
     add(&d, "Twitter", "dave", TWITTER_SECRET);
     wait_same_entries(&d, &[&a, &b], "D's entry to reach A and B");
 
-    wait_until(SYNC, "A to refuse C", || refusals(&a) > a_refused);
+    wait_removed(&c, "a");
     assert!(!online(&a, "c"));
-    let labels: Vec<String> = c.list().iter().map(EntrySummary::label).collect();
-    assert_eq!(labels, ["Amazon: alice"], "the revoked C got something");
-    c.assert_totp(&["code", "amazon"], AMAZON_SECRET, &totp(), 0);
+    let status = c.status();
+    assert_eq!(
+        (status.records, status.entries),
+        (c_records, Some(1)),
+        "the revoked C got something"
+    );
 }
 
 #[test]
 fn the_log_tells_pairing_revocation_the_new_household_key_and_the_rotation() {
     let Trio { a, b, .. } = trio_with_c_revoked();
     b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
+    // The records' events are the same everywhere; each device adds its
+    // own journal (offers on A, the join on B), which no record says.
+    let records_only = |inst: &Instance| -> Vec<LogEvent> {
+        let log: Vec<LogEvent> = inst.ctl_json(&["log"]);
+        log.into_iter().filter(|e| !e.record.is_empty()).collect()
+    };
     wait_until(SYNC, "A and B to hold the same log", || {
-        let log: Vec<LogEvent> = a.ctl_json(&["log"]);
-        log.first().is_some_and(|e| e.what.contains("rotated the secret"))
-            && log == b.ctl_json::<Vec<LogEvent>>(&["log"])
+        let log = records_only(&a);
+        log.first().is_some_and(|e| e.what.contains("rotated the secret")) && log == records_only(&b)
     });
+    let journal = |inst: &Instance| -> Vec<String> {
+        let log: Vec<LogEvent> = inst.ctl_json(&["log"]);
+        log.into_iter()
+            .filter(|e| e.record.is_empty())
+            .map(|e| e.event)
+            .collect()
+    };
+    assert_eq!(
+        journal(&a),
+        ["offer_joined", "offer_opened", "offer_joined", "offer_opened"]
+    );
+    assert_eq!(journal(&b), ["joined"]);
 
-    let log: Vec<LogEvent> = a.ctl_json(&["log"]);
+    let log = records_only(&a);
     let at = |what: &str, by: &str| -> usize {
         log.iter()
             .position(|e| e.what.starts_with(what) && e.device_name.as_deref() == Some(by))
@@ -527,10 +610,10 @@ fn the_log_tells_pairing_revocation_the_new_household_key_and_the_rotation() {
 fn revoking_a_device_that_is_online_drops_its_session_at_once() {
     let Trio { a, b, c } = trio_with_amazon();
     assert!(online(&a, "c") && device(&devices(&c), "a").online);
-    let a_refused = refusals(&a);
     a.ctl_ok(&["revoke", "c", "--yes"]);
     wait_until(SYNC, "B to learn that C is revoked", || revoked(&b, "c"));
-    wait_until(SYNC, "A to refuse C's new connections", || refusals(&a) > a_refused);
+    // By the `Revoke` record itself, or when A shows it on its next dial.
+    wait_removed(&c, "a");
     wait_until(SYNC, "C to lose its session with A", || {
         !device(&devices(&c), "a").online
     });
@@ -542,12 +625,13 @@ fn revoking_a_device_that_is_online_drops_its_session_at_once() {
         a.status()
     );
 
+    let c_records = c.status().records;
     b.ctl_ok(&["rotate", "amazon", "--secret", NEW_SECRET]);
     wait_until(SYNC, "A to get B's rotation", || {
         shows_code_of(&a, &["code", "amazon"], NEW_SECRET)
     });
-    let got_it = poll_until(QUIET, || !shows_code_of(&c, &["code", "amazon"], AMAZON_SECRET));
-    assert!(!got_it, "the revoked C got the new secret");
+    let got_it = poll_until(QUIET, || c.status().records != c_records);
+    assert!(!got_it, "the revoked C got a record (the new secret)");
 }
 
 /// A daemon that stops closes its QUIC endpoint and waits for the close to

@@ -42,6 +42,7 @@ fn fake_daemon(listener: UnixListener, passphrases: mpsc::Sender<String>) {
         listen: None,
         peers_online: 0,
         quarantined: 0,
+        removed: None,
     };
     for stream in listener.incoming().take(4) {
         let Ok(stream) = stream else { return };

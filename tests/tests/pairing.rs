@@ -3,7 +3,9 @@
 //! way a join must fail without writing anything: a wrong code (which also
 //! cancels the offer), a used or expired code, a device that has a household,
 //! an address where nothing listens, a locked sponsor, and two joiners racing
-//! for one offer.
+//! for one offer. `pair --wait` saying how the offer ended, both sides'
+//! logs, `join` finding the offer (`--peer`, `config.toml` peers) before it
+//! asks anything, and a taken name refused with a free one suggested.
 #![allow(clippy::unwrap_used)]
 
 use std::net::UdpSocket;
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use authsync_proto::ipc::{DeviceInfo, EntrySummary, LogEvent};
 use authsync_tests::household::{founder, online};
 use authsync_tests::otp::{codes_between, totp};
-use authsync_tests::{Instance, Output, unix_now, wait_until};
+use authsync_tests::{Instance, Output, authctl_bin, authd_bin, poll_until, unix_now, wait_until};
 
 const AMAZON_SECRET: &str = "JBSWY3DPEHPK3PXP";
 const GITHUB_SECRET: &str = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
@@ -192,9 +194,10 @@ fn a_wrong_code_fails_cancels_the_offer_and_writes_nothing() {
     );
     assert_nothing_written(&b);
 
-    // The offer is gone: the right code no longer works either.
+    // The offer is gone: the right code no longer works either, and the
+    // joiner finds that out before asking anything.
     let out = join(&b, &a, &code, "b");
-    assert_join_failed(&out, &["pairing failed"]);
+    assert_join_failed(&out, &["reached no device", "cancels"]);
     assert_nothing_written(&b);
     assert_eq!(a.status().members, 1);
     assert!(admissions(&a).is_empty());
@@ -213,7 +216,7 @@ fn a_code_works_once() {
     join(&b, &a, &code, "b").assert_exit(0);
     let c = newcomer(&a);
     let out = join(&c, &a, &code, "c");
-    assert_join_failed(&out, &["pairing failed"]);
+    assert_join_failed(&out, &["reached no device", "works once"]);
     assert_nothing_written(&c);
     assert_eq!(device_names(&a), ["a", "b"]);
     assert_eq!(a.status().members, 2);
@@ -228,7 +231,7 @@ fn an_expired_code_is_refused() {
         a.daemon_log().contains("pairing offer expired")
     });
     let out = join(&b, &a, &code, "b");
-    assert_join_failed(&out, &["pairing failed"]);
+    assert_join_failed(&out, &["reached no device", "expires"]);
     assert_nothing_written(&b);
     assert_eq!(a.status().members, 1);
 }
@@ -279,7 +282,7 @@ fn join_to_an_address_where_nothing_listens_fails_cleanly() {
         "--no-passphrase",
     ]);
     let took = started.elapsed();
-    assert_join_failed(&out, &["pairing failed", &addr]);
+    assert_join_failed(&out, &["reached no device", "nothing answered", &addr]);
     assert!(took < Duration::from_secs(20), "join took {took:?}\n{out}");
     assert_nothing_written(&b);
     // The device is as new: it can still start a household.
@@ -391,4 +394,235 @@ fn pair_prints_the_address_to_join_through() {
     join(&b, &a, out.stdout.trim(), "b").assert_exit(0);
     let json: serde_json::Value = a.ctl_json(&["pair"]);
     assert_eq!(json["addresses"], serde_json::json!([listen]));
+}
+
+// ------------------------------------------------ pair --wait, finding, names
+
+/// `authctl pair --wait ARGS` running on `sponsor`: its code (the first line
+/// of its stdout, read as soon as it is printed) and the process.
+struct Waiting {
+    code: String,
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+#[track_caller]
+fn pair_waiting(sponsor: &Instance, args: &[&str]) -> Waiting {
+    use std::io::BufRead;
+    sponsor.listen_addr();
+    let mut child = std::process::Command::new(authctl_bin())
+        .args(["pair", "--wait"])
+        .args(args)
+        .env("AUTHSYNC_HOME", sponsor.home())
+        .env("AUTHSYNC_AUTHD", authd_bin())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let code = if first.trim() == "{" {
+        // --json: the pairing reply is a document of its own, first.
+        for _ in 0..20 {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            first.push_str(&line);
+            if line.trim_end() == "}" {
+                break;
+            }
+        }
+        let reply: serde_json::Value = serde_json::from_str(&first).unwrap();
+        reply["code"].as_str().unwrap().to_string()
+    } else {
+        first.trim().to_string()
+    };
+    assert!(!code.is_empty(), "pair --wait printed no code");
+    Waiting { code, child, stdout }
+}
+
+impl Waiting {
+    /// Waits (bounded) for `pair --wait` to end: (exit code, stdout after
+    /// the code, stderr).
+    #[track_caller]
+    fn end(mut self) -> (i32, String, String) {
+        use std::io::Read;
+        let mut status = None;
+        let ended = poll_until(CONNECT, || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        if !ended {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            panic!("pair --wait did not return");
+        }
+        let mut out = String::new();
+        self.stdout.read_to_string(&mut out).unwrap();
+        let mut err = String::new();
+        self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        (status.unwrap().code().unwrap_or(-1), out, err)
+    }
+}
+
+/// The local journal's events in `inst`'s log (no record says them), newest
+/// first: (event, subject device name).
+#[track_caller]
+fn journal(inst: &Instance) -> Vec<(String, Option<String>)> {
+    let log: Vec<LogEvent> = inst.ctl_json(&["log"]);
+    log.into_iter()
+        .filter(|e| e.record.is_empty())
+        .map(|e| (e.event, e.subject_device_name))
+        .collect()
+}
+
+fn event(name: &str, device: Option<&str>) -> (String, Option<String>) {
+    (name.to_string(), device.map(str::to_string))
+}
+
+#[test]
+fn pair_wait_says_who_joined_and_both_logs_tell_it() {
+    let a = founder("a");
+    let b = newcomer(&a);
+    let waiting = pair_waiting(&a, &[]);
+    join(&b, &a, &waiting.code, "kitchen").assert_exit(0);
+    let (code, out, err) = waiting.end();
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim(), "kitchen joined the household.", "{err}");
+    assert!(err.contains("Waiting for the new device"), "{err}");
+
+    assert_eq!(
+        journal(&a),
+        [event("offer_joined", Some("kitchen")), event("offer_opened", None)]
+    );
+    assert_eq!(journal(&b), [event("joined", None)]);
+    let log: Vec<LogEvent> = b.ctl_json(&["log"]);
+    assert!(
+        log.iter()
+            .any(|e| e.event == "device_admitted" && e.subject_device_name.as_deref() == Some("kitchen")),
+        "{log:?}"
+    );
+    let text = a.ctl_ok(&["log"]);
+    assert!(text.contains("kitchen joined with the pairing offer"), "{text}");
+}
+
+#[test]
+fn pair_wait_says_when_the_offer_expired_was_cancelled_or_replaced() {
+    let a = founder("a");
+    let b = newcomer(&a);
+
+    let waiting = pair_waiting(&a, &["--ttl", "1"]);
+    let (code, out, err) = waiting.end();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.lines()
+            .last()
+            .unwrap_or_default()
+            .contains("the offer expired and no device joined"),
+        "{err}"
+    );
+
+    let waiting = pair_waiting(&a, &[]);
+    let wrong = wrong_words(&waiting.code);
+    assert_join_failed(&join(&b, &a, &wrong, "b"), &["did not match"]);
+    let (code, _, err) = waiting.end();
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("the offer was cancelled (a wrong code was tried)"),
+        "{err}"
+    );
+    assert_nothing_written(&b);
+
+    // A newer `pair` replaces the offer a `pair --wait` waits on; under
+    // --json the outcome is the second document, the reason one line.
+    let waiting = pair_waiting(&a, &["--json"]);
+    pair(&a, &[]);
+    let (code, out, err) = waiting.end();
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.trim(), "authctl: a newer `authctl pair` replaced this offer");
+    let outcome: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(outcome, serde_json::json!({"outcome": "replaced"}));
+
+    assert_eq!(
+        journal(&a),
+        [
+            event("offer_opened", None),
+            event("offer_replaced", None),
+            event("offer_opened", None),
+            event("offer_cancelled", None),
+            event("offer_opened", None),
+            event("offer_expired", None),
+            event("offer_opened", None),
+        ]
+    );
+}
+
+/// `join` looks for the offer before it asks for anything: on a terminal,
+/// with nothing listening, it says it reached nobody and never prompts.
+#[test]
+fn join_finds_the_offer_before_it_asks_for_a_passphrase() {
+    let b = Instance::started();
+    let addr = closed_port();
+    let command = format!(
+        "{} join 7-orbit-velvet-cactus --peer {addr} --name b",
+        authctl_bin().display()
+    );
+    let child = authsync_tests::on_a_terminal(&b, &command)
+        .spawn()
+        .expect("script runs (bsdutils)");
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{screen}");
+    assert!(
+        screen.contains("reached no device with pairing offer 7 open"),
+        "{screen}"
+    );
+    assert!(screen.contains("nothing was asked or written"), "{screen}");
+    assert!(
+        !screen.to_lowercase().contains("passphrase"),
+        "join asked first:\n{screen}"
+    );
+    assert_nothing_written(&b);
+}
+
+/// Without `--peer`, `join` tries the static peers of `config.toml`.
+#[test]
+fn join_finds_the_offer_at_a_configured_peer() {
+    let a = founder("a");
+    let code = pair(&a, &[]);
+    let mut b = Instance::new();
+    // A first peer where nothing answers, then the sponsor.
+    b.write_file(
+        "config.toml",
+        &format!(
+            "listen = \"127.0.0.1:0\"\nmdns = false\npeers = [\"{}\", \"{}\"]\n",
+            closed_port(),
+            a.listen_addr()
+        ),
+    );
+    b.start();
+    b.ctl_ok(&["join", &code, "--name", "b", "--no-passphrase"]);
+    assert_eq!(device_names(&a), ["a", "b"]);
+    wait_until(CONNECT, "b and a online together", || {
+        online(&a, "b") && online(&b, "a")
+    });
+}
+
+/// A joiner may not take the name of a current member: it is told which
+/// name to use, nothing is written, and the same code then works.
+#[test]
+fn a_taken_device_name_is_refused_at_join_with_a_free_one_suggested() {
+    let a = founder("vm");
+    let b = newcomer(&a);
+    let code = pair(&a, &[]);
+    let out = join(&b, &a, &code, "VM");
+    out.assert_exit(2);
+    assert_join_failed(&out, &["already called 'VM'", "--name VM-2"]);
+    assert_nothing_written(&b);
+    assert_eq!(device_names(&a), ["vm"]);
+
+    join(&b, &a, &code, "VM-2").assert_exit(0);
+    assert_eq!(device_names(&a), ["VM-2", "vm"]);
 }

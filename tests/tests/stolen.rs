@@ -338,8 +338,12 @@ fn after_revoke_lost_since_a_thief_with_every_key_keeps_nothing() {
         names(&devices(&t.a), |_| true).contains(&"mallory".to_string()) && t.a.status().records >= held.len() + sent
     });
     drop(session);
-    // The thief's revocation took: alice is revoked in her own view.
+    // The thief's revocation took: alice is revoked in her own view, and
+    // says so (wiping nothing); she may still revoke.
     assert_eq!(t.a.status().members, 2, "bob and mallory are the members now");
+    assert_eq!(t.a.status().removed.map(|r| r.by_name).as_deref(), Some("bob"));
+    t.a.ctl(&["code", "amazon"])
+        .assert_error(1, &["removed from its household", "by bob"]);
 
     let lost = format!("{}ms ago", stolen_at.elapsed().as_millis());
     let reports: Vec<Exposure> = t.a.ctl_json(&["revoke", "bob", "--lost-since", &lost, "--yes"]);
@@ -353,6 +357,10 @@ fn after_revoke_lost_since_a_thief_with_every_key_keeps_nothing() {
         "alice stands: the thief cannot outrank her"
     );
     assert_eq!(t.a.status().members, 1);
+    assert!(
+        t.a.status().removed.is_none(),
+        "the thief's revocation no longer counts"
+    );
 
     // What alice writes now is sealed to a key only she holds.
     t.a.ctl_ok(&["add", "--secret", BANK_SECRET, "--issuer", "Bank", "--account", "alice"]);

@@ -1,5 +1,5 @@
 //! The household's devices: `pair`, `join`, `devices`, `revoke`, `leave`,
-//! `exposed`.
+//! `exposed`, `reset`.
 
 use std::path::PathBuf;
 
@@ -18,6 +18,10 @@ pub(crate) struct Pair {
     /// How long the code stays valid, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     ttl: u64,
+    /// Wait until a device joins (or the offer expires or is cancelled),
+    /// and say which.
+    #[arg(long)]
+    wait: bool,
 }
 
 // `authctl join`.
@@ -80,6 +84,18 @@ pub(crate) struct Leave {
 pub(crate) struct Exposed {
     /// One revoked device; all of them by default.
     device: Option<String>,
+    /// Take the entry QUERY names off the checklist (a site that needs no
+    /// re-enrolment), on this device; recorded in `log`.
+    #[arg(long, value_name = "QUERY")]
+    dismiss: Option<String>,
+}
+
+// `authctl reset`.
+#[derive(clap::Args)]
+pub(crate) struct Reset {
+    /// Do not ask for confirmation (for scripts).
+    #[arg(long)]
+    yes: bool,
 }
 
 pub(crate) fn pair(paths: &Paths, json: bool, args: Pair) -> Result<(), Exit> {
@@ -105,6 +121,42 @@ pub(crate) fn pair(paths: &Paths, json: bool, args: Pair) -> Result<(), Exit> {
         }
         other => return Err(unexpected(other)),
     }
+    if args.wait {
+        if !json {
+            eprintln!("Waiting for the new device (Ctrl-C stops waiting; the offer stays open)...");
+        }
+        let limit = std::time::Duration::from_secs(args.ttl.saturating_add(30));
+        let reply = client::Client::connect(paths, true)?.call_waiting(&Request::PairWait, limit)?;
+        let Reply::PairOutcome(outcome) = reply else {
+            return Err(unexpected(reply));
+        };
+        if json {
+            output::json(&outcome);
+        }
+        let failed = match outcome.outcome.as_str() {
+            "joined" => None,
+            "expired" => Some("the offer expired and no device joined; run `authctl pair` again"),
+            "cancelled" => {
+                Some("the offer was cancelled (a wrong code was tried) and no device joined; run `authctl pair` again")
+            }
+            _ => Some("a newer `authctl pair` replaced this offer"),
+        };
+        match failed {
+            // The report is the output (under --json too): one line on
+            // stderr and exit 1, never a JSON error object after it.
+            Some(message) => {
+                return Err(Exit::Partial {
+                    code: 1,
+                    message: message.to_string(),
+                });
+            }
+            None if !json => outln!(
+                "{} joined the household.",
+                outcome.device_name.as_deref().unwrap_or("A new device")
+            ),
+            None => {}
+        }
+    }
     Ok(())
 }
 
@@ -114,6 +166,15 @@ pub(crate) fn join(paths: &Paths, json: bool, args: Join) -> Result<(), Exit> {
         return Err(Exit::Other(BadInput(format!("{e}")).into()));
     }
     refuse_if_initialized(paths, "this device already has a household; `join` is for a new device")?;
+    // Find the offer before asking anything: a wrong code or an unreachable
+    // sponsor is said at once, with nothing typed for nothing.
+    call(
+        paths,
+        &Request::FindOffer {
+            code: code.clone(),
+            peer: args.peer.clone(),
+        },
+    )?;
     let passphrase = if args.relay {
         None
     } else {
@@ -194,7 +255,14 @@ pub(crate) fn leave(paths: &Paths, args: Leave) -> Result<(), Exit> {
 }
 
 pub(crate) fn exposed(paths: &Paths, json: bool, args: Exposed) -> Result<(), Exit> {
-    match call(paths, &Request::Exposed { device: args.device })? {
+    let request = match args.dismiss {
+        Some(query) => Request::Dismiss {
+            query,
+            device: args.device,
+        },
+        None => Request::Exposed { device: args.device },
+    };
+    match call(paths, &request)? {
         Reply::Exposure(reports) if json => output::json(&reports),
         Reply::Exposure(reports) => output::exposure(&reports),
         other => return Err(unexpected(other)),
@@ -202,22 +270,59 @@ pub(crate) fn exposed(paths: &Paths, json: bool, args: Exposed) -> Result<(), Ex
     Ok(())
 }
 
-/// Asks on the terminal before `leave` deletes the vault.
-fn confirm_leave() -> Result<(), Exit> {
+pub(crate) fn reset(paths: &Paths, args: Reset) -> Result<(), Exit> {
+    let status = match call(paths, &Request::Status)? {
+        Reply::Status(s) => s,
+        other => return Err(unexpected(other)),
+    };
+    if !status.initialized {
+        return Err(BadInput("this device has no household: there is nothing to reset".into()).into());
+    }
+    if !args.yes {
+        let what = match &status.removed {
+            Some(removed) => format!("This device was removed from its household by {}.", removed.by_name),
+            None if status.members > 1 => "This device is still a member: the others keep listing it until one of them revokes it (`authctl leave` tells them).".to_string(),
+            None => "This is its household's only device: every entry is lost for good (`authctl export` first).".to_string(),
+        };
+        confirm(
+            &format!(
+                "{what}\nreset deletes this device's vault ({}). Type 'reset' to go on: ",
+                status.data_dir
+            ),
+            "reset",
+            "reset deletes this device's vault; confirm with --yes",
+        )?;
+    }
+    call(paths, &Request::Reset)?;
+    client::wait_stopped(paths)?;
+    outln!("This device's vault is deleted; `authctl init` or `authctl join CODE` starts over.");
+    Ok(())
+}
+
+/// Asks on the terminal for `word` after `prompt`; off a terminal, refuses
+/// with `off_terminal`.
+fn confirm(prompt: &str, word: &str, off_terminal: &str) -> Result<(), Exit> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
-        return Err(Exit::Other(
-            BadInput("leave deletes this device's vault; confirm with --yes".into()).into(),
-        ));
+        return Err(Exit::Other(BadInput(off_terminal.into()).into()));
     }
-    out!("This device will leave its household and delete its vault. Type 'leave' to go on: ");
+    out!("{prompt}");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
-    if answer.trim() != "leave" {
+    if answer.trim() != word {
         return Err(Exit::Other(
             BadInput("not confirmed; nothing was changed".into()).into(),
         ));
     }
     Ok(())
+}
+
+/// Asks on the terminal before `leave` deletes the vault.
+fn confirm_leave() -> Result<(), Exit> {
+    confirm(
+        "This device will leave its household and delete its vault. Type 'leave' to go on: ",
+        "leave",
+        "leave deletes this device's vault; confirm with --yes",
+    )
 }
