@@ -366,3 +366,59 @@ fn a_device_for_another_person_waits_for_that_persons_word() {
         devices(&laptop).iter().any(|d| d.name == "bobs-tablet")
     });
 }
+
+/// The attacks of the authority issue with collections in play: alice's
+/// phone, with a passphrase, stolen while off. Its data directory holds no
+/// key of any collection it reads (each one's key bytes, taken from the
+/// laptop's own store, are nowhere in it), and none of its keys opens one.
+#[test]
+fn a_stolen_locked_device_yields_no_collection_key() {
+    let mut laptop = founder_as("alice-laptop", "alice");
+    let file = laptop.write_file("phone-passphrase", "correct horse battery staple\n");
+    let mut phone = join_with(
+        &laptop,
+        "alice-phone",
+        &pair(&laptop),
+        &["--passphrase-file", file.to_str().unwrap(), "--person", "alice"],
+    );
+    let _desktop = join_as(&laptop, "bob-desktop", "bob");
+    add(&laptop, "AliceBank", ALICE_BANK, &[]);
+    add(&laptop, "Wifi", WIFI, &["--in", "shared"]);
+    add(&laptop, "Netflix", NETFLIX, &[]);
+    laptop.ctl_ok(&["share", "netflix", "--with", "bob"]);
+    let records = laptop.status().records;
+    wait_until(PROPAGATE, "the phone to hold every record", || {
+        phone.status().records >= records
+    });
+    phone.stop();
+    laptop.stop();
+
+    // Every collection key, as the laptop (a key-file vault) opens them.
+    let laptop_keys = stolen(&laptop.data_dir());
+    let records = stored_records(&laptop);
+    let household = Household::fold(records.iter(), &Forks::new()).unwrap();
+    let keys = household.open_epoch_keys(&laptop_keys.device, laptop_keys.box_key.as_ref().unwrap());
+    let collections: BTreeSet<CollectionId> = keys.keys().map(|e| household.epochs[e].collection).collect();
+    assert_eq!(collections.len(), 3, "shared, alice's and alice+bob's: {collections:?}");
+
+    let thief = stolen(&phone.data_dir());
+    assert!(
+        thief.signing.is_none() && thief.box_key.is_none(),
+        "a locked phone's keys stay sealed"
+    );
+    let needles: Vec<(String, Vec<u8>)> = keys
+        .iter()
+        .map(|(epoch, key)| (format!("the key of epoch {epoch:?}"), key.expose().to_vec()))
+        .collect();
+    authsync_tests::files::assert_absent_under(&phone.data_dir(), &needles);
+    // The transport key, all the thief has, opens no envelope addressed
+    // to the phone.
+    let as_box = authsync_proto::crypto::BoxKey::from_bytes(*thief.transport.expose_bytes());
+    for record in stored_records(&phone) {
+        if let Body::CollectionEpoch { epoch, envelopes, .. } | Body::Envelopes { epoch, envelopes } = &record.body {
+            for envelope in envelopes.iter().filter(|e| e.recipient == thief.device) {
+                assert!(envelope.open(&as_box, epoch).is_err());
+            }
+        }
+    }
+}
