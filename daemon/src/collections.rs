@@ -408,9 +408,10 @@ pub fn pair_collection(vault: &mut Vault, person: &str) -> Result<CollectionId> 
     Ok(id)
 }
 
-/// `unshare QUERY`: moves the entry back to this device's person's own
-/// collection; replies with the devices of the persons who could read it.
 impl Daemon {
+    /// `unshare QUERY`: moves the entry back to this device's person's own
+    /// collection; replies with the devices of the persons who could read
+    /// it, and only that entry.
     pub fn unshare(&self, query: &str) -> Result<Reply> {
         let (id, devices) = {
             let mut vault = self.vault();

@@ -346,6 +346,7 @@ pub fn codes(vault: &Vault, clock_skew_ms: Option<i64>) -> Result<Reply> {
             next,
         });
     }
+    entries.extend(crate::lending::live(vault, at));
     entries.sort_by_key(|c| (c.entry.label().to_lowercase(), c.entry.id.clone()));
     Ok(Reply::Codes(CodesReply {
         at,

@@ -1,7 +1,7 @@
 //! Lending codes, not the seed (`authctl lend`, `lent`, and `code` on the
 //! borrowing device): [`authsync_proto::lend`].
 
-use authsync_proto::ipc::{CodeReply, EntrySummary, ErrorCode, IpcError, LentInfo, LentMark, Reply};
+use authsync_proto::ipc::{CodeReply, EntrySummary, ErrorCode, IpcError, LentInfo, LentMark, LiveCode, Reply};
 use authsync_proto::lend::{self, LentCodes};
 use authsync_proto::otp::{Algorithm, OtpKind, OtpSpec};
 use authsync_proto::record::Body;
@@ -158,36 +158,61 @@ pub fn code(vault: &Vault, query: &str, next: bool) -> Option<Result<Reply>> {
         )));
     };
     let codes = &lent.codes;
-    let when = at(lent);
-    let code = codes.at(when).unwrap_or_default().to_owned();
+    let code = codes.at(at(lent)).unwrap_or_default().to_owned();
     let period = codes.period;
-    let digits = u8::try_from(code.len()).unwrap_or(6);
-    let by = device_name(vault, &lent.record.origin);
     Some(Ok(Reply::Code(CodeReply {
         seconds_left: Some(period - now % period),
-        entry: EntrySummary {
-            id: lent.record.to_string(),
-            issuer: codes.issuer.clone(),
-            account: codes.account.clone(),
-            spec: OtpSpec {
-                kind: OtpKind::Totp { period },
-                algorithm: Algorithm::Sha1,
-                digits,
-            },
-            tags: Vec::new(),
-            note: String::new(),
-            deleted: false,
-            updated_ms: codes.start * 1000,
-            heads: 1,
-            collection: String::new(),
-        },
+        entry: summary(lent, &code),
         code,
         clock_skew_ms: None,
         lent: Some(Box::new(LentMark {
-            by,
+            by: device_name(vault, &lent.record.origin),
             until_ms: codes.end() * 1000,
         })),
     })))
+}
+
+/// A lent code's entry as replies show it: no secret (there is none), its
+/// collection shown as `lent`.
+fn summary(lent: &authsync_proto::entries::Lent, code: &str) -> EntrySummary {
+    let codes = &lent.codes;
+    EntrySummary {
+        id: lent.record.to_string(),
+        issuer: codes.issuer.clone(),
+        account: codes.account.clone(),
+        spec: OtpSpec {
+            kind: OtpKind::Totp { period: codes.period },
+            algorithm: Algorithm::Sha1,
+            digits: u8::try_from(code.len()).unwrap_or(6),
+        },
+        tags: Vec::new(),
+        note: String::new(),
+        deleted: false,
+        updated_ms: codes.start * 1000,
+        heads: 1,
+        collection: "lent".to_owned(),
+    }
+}
+
+/// The live view's rows for codes lent to this device whose window holds
+/// `now`: the code of now and of the next period (when lent).
+pub fn live(vault: &Vault, now: u64) -> Vec<LiveCode> {
+    let Some(index) = vault.unlocked().map(|u| &u.index) else {
+        return Vec::new();
+    };
+    index
+        .lent()
+        .iter()
+        .filter_map(|lent| {
+            let code = lent.codes.at(now)?.to_owned();
+            let next = lent.codes.at(now + lent.codes.period).map(str::to_owned);
+            Some(LiveCode {
+                entry: summary(lent, &code),
+                code: Some(code),
+                next,
+            })
+        })
+        .collect()
 }
 
 /// "5 s", "3 min", "2 h".

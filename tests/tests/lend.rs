@@ -9,7 +9,7 @@ use std::io::ErrorKind;
 use std::process::Command;
 use std::time::Duration;
 
-use authsync_proto::ipc::{CodeReply, LentInfo};
+use authsync_proto::ipc::{CodeReply, LentInfo, Reply, Request};
 use authsync_proto::lend::LentCodes;
 use authsync_proto::record::{Body, Record};
 use authsync_tests::household::{join_with, pair};
@@ -85,6 +85,17 @@ fn lent_codes_match_oathtool_stop_at_the_end_and_leave_no_seed() {
             break;
         }
     }
+    // The live view lists it, marked as lent, with its code.
+    let Ok(Reply::Codes(live)) = tablet.request(&Request::Codes) else {
+        panic!("codes failed");
+    };
+    let row = live
+        .entries
+        .iter()
+        .find(|c| c.entry.label() == "Amazon: alice")
+        .unwrap();
+    assert_eq!(row.entry.collection, "lent");
+    assert!(row.code.is_some());
     let listed: Vec<LentInfo> = tablet.ctl_json(&["lent"]);
     assert!(
         listed
