@@ -183,6 +183,12 @@ impl Vault {
             tracing::warn!("this device is not a member of the household it holds: every stored record is verified");
             (ledger, refused, new_tags) = readmit(store.load_records()?, None);
         }
+        tracing::debug!(
+            tagged = check.is_some(),
+            stored = tags.len(),
+            new = new_tags.len(),
+            "stored records readmitted"
+        );
         drop(check);
         if !new_tags.is_empty() {
             store.put_tags(&new_tags)?;
@@ -345,11 +351,10 @@ impl Vault {
         let me = identity.id();
         let now = now_ms();
         let mut ledger = Ledger::new();
-        for record in &records {
-            ledger
-                .admit(record.clone(), now)
-                .map_err(|e| anyhow!("the household's records were refused: {e}"))?;
-        }
+        // The welcome carries every record, entries too: signatures on all cores.
+        ledger
+            .admit_all(&records, now, verify_threads())
+            .map_err(|e| anyhow!("the household's records were refused: {e}"))?;
         if !ledger.household().is_some_and(|h| h.is_current_member(&me)) {
             return Err(anyhow!("the household's records do not admit this device"));
         }
@@ -575,8 +580,30 @@ impl Vault {
         // The batch's signatures on all cores first; each record is then
         // checked in order as ever, without computing its signature again.
         let mut verified = Verified::new();
-        self.ledger.check_signatures(&records, &mut verified, verify_threads());
+        // An unlocked key-file vault also tags the entry signatures it
+        // checks, so its next start need not check them again.
+        let check = match (&self.unlocked, self.kek_source()) {
+            (Some(unlocked), Ok(Some(KekSource::KeyFile))) => Some(CheckKey::derive(&unlocked.signing)),
+            _ => None,
+        };
+        let tags = match &check {
+            Some(check) => {
+                self.ledger
+                    .check_signatures_tagged(&records, &mut verified, verify_threads(), Some((check, &|_| None)))
+            }
+            None => {
+                self.ledger.check_signatures(&records, &mut verified, verify_threads());
+                Vec::new()
+            }
+        };
+        drop(check);
         verified.scope(|| self.ingest_checked(records, waiting, now, &mut ingested))?;
+        let admitted: std::collections::HashSet<&RecordId> = ingested.new.iter().collect();
+        let tags: Vec<(RecordId, [u8; 32])> = tags.into_iter().filter(|(id, _)| admitted.contains(id)).collect();
+        tracing::debug!(new = ingested.new.len(), tags = tags.len(), "ingested");
+        if !tags.is_empty() {
+            self.store.put_tags(&tags)?;
+        }
         if !ingested.new.is_empty() || !ingested.forks.is_empty() {
             self.store.sync()?;
             for id in ingested.new.clone() {

@@ -283,6 +283,21 @@ impl Ledger {
         Ok(Admitted::New)
     }
 
+    /// Admits `records` in order, each exactly as [`Ledger::admit`] would,
+    /// with their signatures checked first on up to `threads` threads
+    /// ([`Ledger::check_signatures`]). Stops at the first refused; what
+    /// came before it stays admitted.
+    pub fn admit_all(&mut self, records: &[Record], now_ms: u64, threads: usize) -> Result<(), Rejected> {
+        let mut verified = Verified::new();
+        self.check_signatures(records, &mut verified, threads);
+        verified.scope(|| {
+            for record in records {
+                self.admit(record.clone(), now_ms)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Checks a batch of one origin's consecutive new records (this device's
     /// own, before they are written): the first against every rule, the
     /// rest for their chain, size and the origin's quota.
