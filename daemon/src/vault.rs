@@ -1170,6 +1170,47 @@ mod start_tests {
     }
 
     #[test]
+    fn tags_under_a_key_that_is_no_members_count_for_nothing() {
+        // Whoever can write the data dir but holds no key puts an identity
+        // of their own in `meta` (its signing key sealed under the key file
+        // beside it) and tags a forged entry under it.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let (held, ids) = vault_with_entries(&dir);
+        let (mut forged, signer, kek) = {
+            let vault = Vault::open(&dir).unwrap();
+            let record = vault.ledger().get(&ids[2]).unwrap().clone();
+            let signer = vault.ledger().household().unwrap().members[&record.id.origin]
+                .info
+                .signing_key;
+            (record, signer, vault.key_file_kek().unwrap())
+        };
+        forged.signature[7] ^= 1;
+        let intruder = DeviceKey::generate(&mut OsRng);
+        let wrapped = kek.seal(
+            &mut OsRng,
+            &signing_aad(&intruder.id()),
+            intruder.expose_bytes().as_ref(),
+        );
+        let tag = CheckKey::derive(&intruder).tag(
+            &signer,
+            &forged.signed_message(),
+            forged.signature.as_slice().try_into().unwrap(),
+        );
+        {
+            let store = Store::open(&dir).unwrap();
+            store.put_meta("device_id", intruder.id().as_bytes()).unwrap();
+            store
+                .put_meta("signing_key", &postcard::to_stdvec(&wrapped).unwrap())
+                .unwrap();
+        }
+        replace(&dir, &forged, Some(tag));
+        let vault = Vault::open(&dir).unwrap();
+        assert_eq!(vault.ledger().len(), held - 1);
+        assert_eq!(vault.quarantined(), 1);
+    }
+
+    #[test]
     fn a_passphrase_vault_tags_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
