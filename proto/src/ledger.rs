@@ -242,6 +242,12 @@ impl Ledger {
         let keys = self.signer_keys(records);
         let mut unchecked: Vec<(&Record, &[u8; 32], Vec<u8>)> = Vec::with_capacity(records.len());
         for record in records {
+            // One held already is a duplicate (or an equivocation) to
+            // admission, which compares it with the one held before any
+            // signature: nothing to check ahead.
+            if self.records.contains_key(&record.id) {
+                continue;
+            }
             let Some(key) = keys.get(&record.id.origin) else {
                 continue;
             };
