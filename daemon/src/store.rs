@@ -4,7 +4,10 @@
 //! (same key → when this device first held it, Unix ms: what `revoke
 //! --lost-since` caps by), `forks` (origin → a record proving it signed two
 //! histories), `quarantine` (same key as `records` → a stored record that no
-//! longer passes, set aside at start) and `meta` (the device identity, how
+//! longer passes, set aside at start), `checked` (same key → this device's
+//! tag for the record's signature, made when it first verified it: a
+//! key-file vault's start need not verify it again; issue 15, BENCHMARKS.md)
+//! and `meta` (the device identity, how
 //! the vault key is derived, the sealed signing and box keys, the device
 //! name, the record format). Everything else (version vectors, the
 //! household, the decrypted index) is rebuilt from `records` at start. The
@@ -32,6 +35,7 @@ pub struct Store {
     arrival: sled::Tree,
     forks: sled::Tree,
     quarantine: sled::Tree,
+    checked: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -95,6 +99,7 @@ impl Store {
         let quarantine = db
             .open_tree("quarantine")
             .context("failed to open the quarantine tree")?;
+        let checked = db.open_tree("checked").context("failed to open the checked tree")?;
         let store = Store {
             dir: db_dir,
             db,
@@ -102,6 +107,7 @@ impl Store {
             arrival,
             forks,
             quarantine,
+            checked,
             meta,
         };
         store.restrict_files()?;
@@ -127,6 +133,34 @@ impl Store {
             }
         }
         Ok(records)
+    }
+
+    /// The stored signature tags ([`Store::put_tags`]), by record. One that
+    /// is damaged is left out: its record is verified in full.
+    pub fn tags(&self) -> Result<std::collections::HashMap<RecordId, [u8; 32]>> {
+        let mut tags = std::collections::HashMap::with_capacity(self.checked.len());
+        for item in &self.checked {
+            let (key, tag) = item.context("failed to read the vault")?;
+            let origin = key.get(..32).and_then(|b| <[u8; 32]>::try_from(b).ok());
+            let seq = key.get(32..).and_then(|b| <[u8; 8]>::try_from(b).ok());
+            let (Some(origin), Some(seq), Ok(tag)) = (origin, seq, <[u8; 32]>::try_from(tag.as_ref())) else {
+                continue;
+            };
+            let origin = authsync_proto::ids::DeviceId(origin);
+            let seq = u64::from_be_bytes(seq);
+            tags.insert(RecordId { origin, seq }, tag);
+        }
+        Ok(tags)
+    }
+
+    /// Stores tags for checked signatures beside their records. Not synced:
+    /// a tag lost in a crash only means its record is verified again.
+    pub fn put_tags(&self, tags: &[(RecordId, [u8; 32])]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (id, tag) in tags {
+            batch.insert(&record_key(id)[..], &tag[..]);
+        }
+        self.checked.apply_batch(batch).context("failed to write the vault")
     }
 
     /// Moves stored records that no longer pass to `quarantine`.

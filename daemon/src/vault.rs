@@ -10,7 +10,7 @@
 //! reads nothing; epoch keys live only inside `Epoch` envelopes on disk and
 //! in memory while unlocked.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use authsync_proto::authority::Household;
-use authsync_proto::crypto::{BoxKey, DeviceKey, Envelope, KdfParams, Sealed, SymKey};
+use authsync_proto::crypto::{BoxKey, CheckKey, DeviceKey, Envelope, KdfParams, Sealed, SymKey, Verified};
 use authsync_proto::entries::Index;
 use authsync_proto::hlc::Hlc;
 use authsync_proto::ids::{CollectionId, DeviceId, EntryId, EpochId, HouseholdId, RecordId};
@@ -167,7 +167,35 @@ impl Vault {
         let name = store
             .meta("device_name")?
             .map(|b| String::from_utf8_lossy(&b).into_owned());
-        let (ledger, refused) = readmit(store.load_records()?);
+        // A key-file vault's signing key opens without a passphrase: with it,
+        // the entry records this device verified before are vouched for by
+        // its own tags and not verified again (issue 15; BENCHMARKS.md says
+        // why that is sound). Every other record is verified in full.
+        let check = me.and_then(|me| check_key_at_open(&store, data_dir, me));
+        let tags = match &check {
+            Some(_) => store.tags()?,
+            None => Default::default(),
+        };
+        let (mut ledger, mut refused, mut new_tags) =
+            readmit(store.load_records()?, check.as_ref().map(|c| (c, &tags)));
+        // A tag counts only under the signing key of a member that the
+        // household's own records (verified in full) admitted: otherwise
+        // the device's identity is not the one the tags were made under.
+        let anchored = me.is_some_and(|me| ledger.household().is_some_and(|h| h.members.contains_key(&me)));
+        if check.is_some() && !anchored {
+            tracing::warn!("this device is not a member of the household it holds: every stored record is verified");
+            (ledger, refused, new_tags) = readmit(store.load_records()?, None);
+        }
+        tracing::debug!(
+            tagged = check.is_some(),
+            stored = tags.len(),
+            new = new_tags.len(),
+            "stored records readmitted"
+        );
+        drop(check);
+        if !new_tags.is_empty() {
+            store.put_tags(&new_tags)?;
+        }
         if !refused.is_empty() {
             tracing::warn!(
                 count = refused.len(),
@@ -175,7 +203,6 @@ impl Vault {
             );
             store.quarantine(&refused)?;
         }
-        let mut ledger = ledger;
         let mut forks = authsync_proto::authority::Forks::new();
         for evidence in store.forks()? {
             if let Some(fork) = ledger.prove_fork(&evidence) {
@@ -352,11 +379,10 @@ impl Vault {
         let me = identity.id();
         let now = now_ms();
         let mut ledger = Ledger::new();
-        for record in &records {
-            ledger
-                .admit(record.clone(), now)
-                .map_err(|e| anyhow!("the household's records were refused: {e}"))?;
-        }
+        // The welcome carries every record, entries too: signatures on all cores.
+        ledger
+            .admit_all(&records, now, verify_threads())
+            .map_err(|e| anyhow!("the household's records were refused: {e}"))?;
         if !ledger.household().is_some_and(|h| h.is_current_member(&me)) {
             return Err(anyhow!("the household's records do not admit this device"));
         }
@@ -642,6 +668,59 @@ impl Vault {
     pub fn ingest(&mut self, records: Vec<Record>, waiting: &mut BTreeSet<DeviceId>) -> Result<Ingested> {
         let mut ingested = Ingested::default();
         let now = now_ms();
+        // The batch's signatures on all cores first; each record is then
+        // checked in order as ever, without computing its signature again.
+        let mut verified = Verified::new();
+        // An unlocked key-file vault also tags the entry signatures it
+        // checks, so its next start need not check them again.
+        let check = match (&self.unlocked, self.kek_source()) {
+            (Some(unlocked), Ok(Some(KekSource::KeyFile))) => Some(CheckKey::derive(&unlocked.signing)),
+            _ => None,
+        };
+        let tags = match &check {
+            Some(check) => {
+                self.ledger
+                    .check_signatures_tagged(&records, &mut verified, verify_threads(), Some((check, &|_| None)))
+            }
+            None => {
+                self.ledger.check_signatures(&records, &mut verified, verify_threads());
+                Vec::new()
+            }
+        };
+        drop(check);
+        verified.scope(|| self.ingest_checked(records, waiting, now, &mut ingested))?;
+        let admitted: std::collections::HashSet<&RecordId> = ingested.new.iter().collect();
+        let tags: Vec<(RecordId, [u8; 32])> = tags.into_iter().filter(|(id, _)| admitted.contains(id)).collect();
+        tracing::debug!(new = ingested.new.len(), tags = tags.len(), "ingested");
+        if !tags.is_empty() {
+            self.store.put_tags(&tags)?;
+        }
+        if !ingested.new.is_empty() || !ingested.forks.is_empty() {
+            self.store.sync()?;
+            for id in ingested.new.clone() {
+                self.admitted(id);
+            }
+            let membership_changed = !ingested.forks.is_empty()
+                || ingested
+                    .new
+                    .iter()
+                    .any(|id| self.ledger.get(id).is_some_and(|r| !matches!(r.body, Body::Entry(_))));
+            if membership_changed {
+                self.rebuild_index();
+                self.repair_epochs()?;
+            }
+        }
+        Ok(ingested)
+    }
+
+    /// [`Vault::ingest`]'s admission loop, one record at a time.
+    fn ingest_checked(
+        &mut self,
+        records: Vec<Record>,
+        waiting: &mut BTreeSet<DeviceId>,
+        now: u64,
+        ingested: &mut Ingested,
+    ) -> Result<()> {
         for record in records {
             if waiting.contains(&record.id.origin) {
                 ingested.waiting += 1;
@@ -677,22 +756,7 @@ impl Vault {
                 }
             }
         }
-        if !ingested.new.is_empty() || !ingested.forks.is_empty() {
-            self.store.sync()?;
-            for id in ingested.new.clone() {
-                self.admitted(id);
-            }
-            let membership_changed = !ingested.forks.is_empty()
-                || ingested
-                    .new
-                    .iter()
-                    .any(|id| self.ledger.get(id).is_some_and(|r| !matches!(r.body, Body::Entry(_))));
-            if membership_changed {
-                self.rebuild_index();
-                self.repair_epochs()?;
-            }
-        }
-        Ok(ingested)
+        Ok(())
     }
 
     /// Takes `evidence` (a record a peer holds where this device holds a
@@ -976,7 +1040,11 @@ impl Vault {
 /// until nothing more passes. Returns the ledger and the records that no
 /// longer pass (to quarantine). Records held from before their origin's
 /// revocation are kept on disk and ignored.
-fn readmit(mut records: Vec<Record>) -> (Ledger, Vec<RecordId>) {
+///
+/// `tagged`: this device's check key and the stored tags; an entry record
+/// whose tag matches is not verified again. Returns, last, the tags of the
+/// entry records verified here, to store.
+fn readmit(mut records: Vec<Record>, tagged: Option<(&CheckKey, &HashMap<RecordId, [u8; 32]>)>) -> Readmitted {
     records.sort_by_key(|r| r.id);
     let mut running: Option<(DeviceId, Hlc)> = None;
     let mut keyed: Vec<(Hlc, RecordId, Record)> = records
@@ -994,31 +1062,75 @@ fn readmit(mut records: Vec<Record>) -> (Ledger, Vec<RecordId>) {
     let mut pending: Vec<Record> = keyed.into_iter().map(|(_, _, r)| r).collect();
     let mut ledger = Ledger::new();
     let mut refused = Vec::new();
+    // Every signature first, on all cores; then the rules, in order, each
+    // record through the same admission as ever (a signature checked above
+    // is not computed again, one that failed is, and fails again).
+    let mut verified = Verified::new();
+    let new_tags = match tagged {
+        Some((check_key, tags)) => {
+            let tag_of = |id: &RecordId| tags.get(id).copied();
+            ledger.check_signatures_tagged(&pending, &mut verified, verify_threads(), Some((check_key, &tag_of)))
+        }
+        None => {
+            ledger.check_signatures(&pending, &mut verified, verify_threads());
+            Vec::new()
+        }
+    };
     // Records on disk passed when they arrived: the clock rule is not
     // applied again (this device's clock may have gone back since).
     let now = u64::MAX;
-    loop {
-        let before = pending.len();
-        let mut retry = Vec::new();
-        for record in pending {
-            let id = record.id;
-            match ledger.admit(record.clone(), now) {
-                Ok(_) | Err(Rejected::Revoked) => {}
-                Err(e) if e.is_temporary() || e == Rejected::NotAMember || e == Rejected::NoGenesis => {
-                    retry.push(record)
-                }
-                Err(e) => {
-                    tracing::warn!(record = %id, "a stored record no longer passes: {e}");
-                    refused.push(id);
+    let (ledger, refused) = verified.scope(|| {
+        loop {
+            let before = pending.len();
+            let mut retry = Vec::new();
+            for record in pending {
+                let id = record.id;
+                match ledger.check(&record, now) {
+                    Ok(Admitted::New) => ledger.admit_checked(record),
+                    Ok(Admitted::Duplicate) | Err(Rejected::Revoked) => {}
+                    Err(e) if e.is_temporary() || e == Rejected::NotAMember || e == Rejected::NoGenesis => {
+                        retry.push(record)
+                    }
+                    Err(e) => {
+                        tracing::warn!(record = %id, "a stored record no longer passes: {e}");
+                        refused.push(id);
+                    }
                 }
             }
+            if retry.is_empty() || retry.len() == before {
+                refused.extend(retry.iter().map(|r| r.id));
+                return (ledger, refused);
+            }
+            pending = retry;
         }
-        if retry.is_empty() || retry.len() == before {
-            refused.extend(retry.iter().map(|r| r.id));
-            return (ledger, refused);
-        }
-        pending = retry;
+    });
+    (ledger, refused, new_tags)
+}
+
+/// What [`readmit`] returns: the ledger, the records to quarantine, and
+/// the tags to store.
+type Readmitted = (Ledger, Vec<RecordId>, Vec<(RecordId, [u8; 32])>);
+
+/// The check key of a key-file vault, from its signing key (opened with the
+/// key file as at unlock); `None` for a passphrase vault or if anything is
+/// amiss (then every record is verified in full, and unlock says what is
+/// wrong). Not kept past [`Vault::open`].
+fn check_key_at_open(store: &Store, data_dir: &Path, me: DeviceId) -> Option<CheckKey> {
+    let source: KekSource = postcard::from_bytes(&store.meta("kek").ok()??).ok()?;
+    if !matches!(source, KekSource::KeyFile) {
+        return None;
     }
+    let bytes = zeroize::Zeroizing::new(fs::read(data_dir.join(KEY_FILE)).ok()?);
+    let kek = SymKey::from_bytes(bytes.as_slice().try_into().ok()?);
+    let wrapped: Sealed = postcard::from_bytes(&store.meta("signing_key").ok()??).ok()?;
+    let secret = kek.open(&signing_aad(&me), &wrapped).ok()?;
+    let signing = DeviceKey::from_bytes(secret.as_slice().try_into().ok()?);
+    (signing.id() == me).then(|| CheckKey::derive(&signing))
+}
+
+/// How many threads check a batch's signatures: one per core.
+fn verify_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// A new epoch of `collection` sealed to its current readers: a new random
@@ -1120,3 +1232,156 @@ pub struct WrongKey;
 #[derive(Debug, thiserror::Error)]
 #[error("the vault is locked")]
 pub struct Locked;
+
+#[cfg(test)]
+mod start_tests {
+    //! Start-up's shortcut (issue 15): a key-file vault's own tags spare
+    //! re-verifying its entry records, and nothing a tag does not vouch for
+    //! gets in.
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use authsync_proto::otp::{OtpSpec, Secret};
+    use authsync_proto::record::Edits;
+
+    fn body(i: u8) -> EntryBody {
+        EntryBody {
+            issuer: Some(format!("Site{i}")),
+            account: format!("user{i}@example.com"),
+            secret: Secret::new(vec![i; 20]),
+            spec: OtpSpec::totp_default(),
+            tags: Vec::new(),
+            note: String::new(),
+            deleted: false,
+            edits: Edits::ALL,
+        }
+    }
+
+    /// A key-file vault with three entries, closed.
+    fn vault_with_entries(dir: &Path) -> (usize, Vec<RecordId>) {
+        let mut vault = Vault::open(dir).unwrap();
+        vault
+            .init("a", "alice", SymKey::generate(&mut OsRng), KekSource::KeyFile)
+            .unwrap();
+        let bodies: Vec<(EntryId, EntryBody)> = (1..=3).map(|i| (EntryId([i; 16]), body(i))).collect();
+        let ids = vault.write_new_entries(&bodies, CollectionId::SHARED).unwrap();
+        (vault.ledger().len(), ids)
+    }
+
+    /// Replaces a stored record, and optionally its tag.
+    fn replace(dir: &Path, record: &Record, tag: Option<[u8; 32]>) {
+        let store = Store::open(dir).unwrap();
+        store.put_record_unsynced(record, 0).unwrap();
+        if let Some(tag) = tag {
+            store.put_tags(&[(record.id, tag)]).unwrap();
+        }
+        store.sync().unwrap();
+    }
+
+    #[test]
+    fn tags_are_made_once_and_spare_nothing_they_do_not_vouch_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let (held, ids) = vault_with_entries(&dir);
+        // The first start verifies every record and tags the entries; the
+        // next reads the same ledger with the tags.
+        for _ in 0..2 {
+            let vault = Vault::open(&dir).unwrap();
+            assert_eq!(vault.ledger().len(), held);
+            assert_eq!(vault.quarantined(), 0);
+            let tags = vault.store.tags().unwrap();
+            assert_eq!(tags.len(), 3);
+            assert!(ids.iter().all(|id| tags.contains_key(id)));
+        }
+        // The last entry's signature changed: its tag no longer matches, it
+        // is verified, fails, and is set aside.
+        let mut forged = Vault::open(&dir).unwrap().ledger().get(&ids[2]).unwrap().clone();
+        forged.signature[7] ^= 1;
+        replace(&dir, &forged, None);
+        let vault = Vault::open(&dir).unwrap();
+        assert_eq!(vault.ledger().len(), held - 1);
+        assert_eq!(vault.quarantined(), 1);
+        drop(vault);
+        // The same forgery with a tag under another device's check key.
+        let (held, ids) = {
+            let dir = tmp.path().join("other");
+            vault_with_entries(&dir)
+        };
+        let dir = tmp.path().join("other");
+        let other = CheckKey::derive(&DeviceKey::generate(&mut OsRng));
+        let mut forged = Vault::open(&dir).unwrap().ledger().get(&ids[2]).unwrap().clone();
+        forged.signature[7] ^= 1;
+        let key = forged.signed_message();
+        let signer = Vault::open(&dir).unwrap().ledger().household().unwrap().members[&forged.id.origin]
+            .info
+            .signing_key;
+        let tag = other.tag(&signer, &key, forged.signature.as_slice().try_into().unwrap());
+        replace(&dir, &forged, Some(tag));
+        let vault = Vault::open(&dir).unwrap();
+        assert_eq!(vault.ledger().len(), held - 1);
+        assert_eq!(vault.quarantined(), 1);
+    }
+
+    #[test]
+    fn tags_under_a_key_that_is_no_members_count_for_nothing() {
+        // Whoever can write the data dir but holds no key puts an identity
+        // of their own in `meta` (its signing key sealed under the key file
+        // beside it) and tags a forged entry under it.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let (held, ids) = vault_with_entries(&dir);
+        let (mut forged, signer, kek) = {
+            let vault = Vault::open(&dir).unwrap();
+            let record = vault.ledger().get(&ids[2]).unwrap().clone();
+            let signer = vault.ledger().household().unwrap().members[&record.id.origin]
+                .info
+                .signing_key;
+            (record, signer, vault.key_file_kek().unwrap())
+        };
+        forged.signature[7] ^= 1;
+        let intruder = DeviceKey::generate(&mut OsRng);
+        let wrapped = kek.seal(
+            &mut OsRng,
+            &signing_aad(&intruder.id()),
+            intruder.expose_bytes().as_ref(),
+        );
+        let tag = CheckKey::derive(&intruder).tag(
+            &signer,
+            &forged.signed_message(),
+            forged.signature.as_slice().try_into().unwrap(),
+        );
+        {
+            let store = Store::open(&dir).unwrap();
+            store.put_meta("device_id", intruder.id().as_bytes()).unwrap();
+            store
+                .put_meta("signing_key", &postcard::to_stdvec(&wrapped).unwrap())
+                .unwrap();
+        }
+        replace(&dir, &forged, Some(tag));
+        let vault = Vault::open(&dir).unwrap();
+        assert_eq!(vault.ledger().len(), held - 1);
+        assert_eq!(vault.quarantined(), 1);
+    }
+
+    #[test]
+    fn a_passphrase_vault_tags_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let mut vault = Vault::open(&dir).unwrap();
+        let params = KdfParams {
+            salt: [1; 16],
+            m_cost: 64,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        let kek = params.derive(b"passphrase").unwrap();
+        vault.init("a", "alice", kek, KekSource::Passphrase(params)).unwrap();
+        vault
+            .write_new_entries(&[(EntryId([1; 16]), body(1))], CollectionId::SHARED)
+            .unwrap();
+        let held = vault.ledger().len();
+        drop(vault);
+        let vault = Vault::open(&dir).unwrap();
+        assert_eq!(vault.ledger().len(), held);
+        assert!(vault.store.tags().unwrap().is_empty());
+    }
+}

@@ -75,7 +75,12 @@ impl std::fmt::Debug for DeviceKey {
 }
 
 /// Checks an Ed25519 signature (strictly: no malleable signatures, no weak keys).
+///
+/// Inside a [`Verified::scope`], a signature in its set passes at once.
 pub fn verify(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
+    if verified_before(public_key, message, signature) {
+        return Ok(());
+    }
     let key = ed25519_dalek::VerifyingKey::from_bytes(public_key).map_err(|_| CryptoError::BadSignature)?;
     let signature = ed25519_dalek::Signature::from_slice(signature).map_err(|_| CryptoError::BadSignature)?;
     key.verify_strict(message, &signature)
@@ -85,61 +90,213 @@ pub fn verify(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> Result
 /// One signature to check: `(signer's public key, message, signature)`.
 pub type SignedItem<'a> = (&'a [u8; 32], &'a [u8], &'a [u8]);
 
-/// Checks many signatures, each exactly as [`verify`] does (the same
-/// `verify_strict`: the same signatures pass), spread over up to `threads`
-/// threads, and decompressing each distinct public key once per thread
-/// rather than once per signature. For the batches where verification is
-/// most of the cost: re-admitting the stored records at start, a sponsor's
-/// welcome, a received batch. `Err(i)`: `items[i]` is the first that fails.
-///
-/// Not ed25519-dalek's `verify_batch`: that accepts a different set of
-/// signatures from `verify_strict`, and devices must agree on what a
-/// household's ledger admits (BENCHMARKS.md, issue 15).
-pub fn verify_all(items: &[SignedItem<'_>], threads: usize) -> Result<(), usize> {
-    fn chunk(items: &[SignedItem<'_>], offset: usize) -> Result<(), usize> {
+/// Below this many signatures a thread of its own costs more than it saves.
+const MIN_PER_THREAD: usize = 32;
+
+/// Checks each of `items` exactly as [`verify`] does (the same
+/// `verify_strict`), spread over up to `threads` threads, decompressing each
+/// distinct public key once per thread rather than once per signature.
+/// Whether each passed, in order.
+fn strict_each(items: &[SignedItem<'_>], threads: usize) -> Vec<bool> {
+    fn chunk(items: &[SignedItem<'_>]) -> Vec<bool> {
         let mut keys: Vec<([u8; 32], Option<ed25519_dalek::VerifyingKey>)> = Vec::new();
-        for (i, (public_key, message, signature)) in items.iter().enumerate() {
-            // A household has a handful of signers: a short list beats a map.
-            let key = match keys.iter().find(|(bytes, _)| bytes == *public_key) {
-                Some((_, key)) => *key,
-                None => {
-                    let key = ed25519_dalek::VerifyingKey::from_bytes(public_key).ok();
-                    keys.push((**public_key, key));
-                    key
-                }
-            };
-            let ok = key.is_some_and(|key| {
-                ed25519_dalek::Signature::from_slice(signature)
-                    .is_ok_and(|signature| key.verify_strict(message, &signature).is_ok())
-            });
-            if !ok {
-                return Err(offset + i);
-            }
-        }
-        Ok(())
+        items
+            .iter()
+            .map(|(public_key, message, signature)| {
+                // A household has a handful of signers: a short list beats a map.
+                let key = match keys.iter().find(|(bytes, _)| bytes == *public_key) {
+                    Some((_, key)) => *key,
+                    None => {
+                        let key = ed25519_dalek::VerifyingKey::from_bytes(public_key).ok();
+                        keys.push((**public_key, key));
+                        key
+                    }
+                };
+                key.is_some_and(|key| {
+                    ed25519_dalek::Signature::from_slice(signature)
+                        .is_ok_and(|signature| key.verify_strict(message, &signature).is_ok())
+                })
+            })
+            .collect()
     }
-    let threads = threads.clamp(1, items.len().max(1));
+    let threads = threads.clamp(1, (items.len() / MIN_PER_THREAD).max(1));
     if threads == 1 {
-        return chunk(items, 0);
+        return chunk(items);
     }
     let size = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(size)
-            .enumerate()
-            .map(|(n, part)| scope.spawn(move || chunk(part, n * size)))
+            .map(|part| scope.spawn(move || chunk(part)))
             .collect();
-        // The first failure in item order: chunks are in order, and each
-        // reports its own first.
-        let mut result = Ok(());
-        for handle in handles {
-            let outcome = handle.join().unwrap_or(Err(usize::MAX));
-            if result.is_ok() {
-                result = outcome;
+        let mut passed = Vec::with_capacity(items.len());
+        for (handle, part) in handles.into_iter().zip(items.chunks(size)) {
+            // A thread that panicked passed nothing.
+            passed.extend(handle.join().unwrap_or_else(|_| vec![false; part.len()]));
+        }
+        passed
+    })
+}
+
+/// Checks many signatures, each exactly as [`verify`] does (the same
+/// `verify_strict`: the same signatures pass), spread over up to `threads`
+/// threads. `Err(i)`: `items[i]` is the first that fails.
+///
+/// Not ed25519-dalek's `verify_batch`: that accepts a different set of
+/// signatures from `verify_strict`, and devices must agree on what a
+/// household's ledger admits (BENCHMARKS.md, issue 15).
+pub fn verify_all(items: &[SignedItem<'_>], threads: usize) -> Result<(), usize> {
+    match strict_each(items, threads).iter().position(|ok| !ok) {
+        Some(i) => Err(i),
+        None => Ok(()),
+    }
+}
+
+const VERIFIED_CONTEXT: &[u8] = b"authsync verified signature v1\0";
+
+/// What names one signature: SHA-256 over the key, the signature (both of
+/// fixed length) and the message.
+fn signature_digest(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hash = Sha256::new();
+    hash.update(VERIFIED_CONTEXT);
+    hash.update(public_key);
+    hash.update(signature);
+    hash.update(message);
+    hash.finalize().into()
+}
+
+std::thread_local! {
+    /// The set of the [`Verified::scope`] running on this thread, if any.
+    static VERIFIED: std::cell::RefCell<Option<std::collections::HashSet<[u8; 32]>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Signatures known to pass [`verify`]: checked ahead of time, many at once
+/// on several threads ([`Verified::check`]), or vouched for by this device's
+/// own tag from when it first checked them ([`Verified::vouch`]). Inside
+/// [`Verified::scope`], [`verify`] on this thread passes a signature in the
+/// set without computing it again, and computes every other one as always:
+/// the set can only spare work, never pass what `verify` would refuse.
+///
+/// This lets a batch's signatures (the stored records at start, a received
+/// batch) be checked in parallel before the ledger admits the records one
+/// by one, in order, with every other rule, through the same code as a
+/// single record.
+#[derive(Default)]
+pub struct Verified(std::collections::HashSet<[u8; 32]>);
+
+impl Verified {
+    /// An empty set.
+    pub fn new() -> Verified {
+        Verified::default()
+    }
+
+    /// How many signatures the set holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set holds none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Checks `items` as [`verify`] would, on up to `threads` threads, and
+    /// adds those that pass. Whether each passed, in order.
+    pub fn check(&mut self, items: &[SignedItem<'_>], threads: usize) -> Vec<bool> {
+        let passed = strict_each(items, threads);
+        for ((public_key, message, signature), ok) in items.iter().zip(&passed) {
+            if let (true, Ok(signature)) = (ok, <&[u8; 64]>::try_from(*signature)) {
+                self.0.insert(signature_digest(public_key, message, signature));
             }
         }
-        result
+        passed
+    }
+
+    /// Adds one signature if `tag` is `check_key`'s tag for it
+    /// ([`CheckKey::tag`]: this device checked it before). Whether it did.
+    pub fn vouch(
+        &mut self,
+        check_key: &CheckKey,
+        public_key: &[u8; 32],
+        message: &[u8],
+        signature: &[u8],
+        tag: &[u8],
+    ) -> bool {
+        use subtle::ConstantTimeEq;
+        let Ok(signature) = <&[u8; 64]>::try_from(signature) else {
+            return false;
+        };
+        let digest = signature_digest(public_key, message, signature);
+        let ok: bool = check_key.tag_digest(&digest).ct_eq(tag).into();
+        if ok {
+            self.0.insert(digest);
+        }
+        ok
+    }
+
+    /// Runs `f` with [`verify`] on this thread passing the signatures in
+    /// this set without computing them. Scopes do not nest: an inner one
+    /// replaces the outer set until it ends.
+    pub fn scope<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        struct Restore<'a>(&'a mut Verified, Option<std::collections::HashSet<[u8; 32]>>);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                // Even if `f` panicked: the set leaves the thread with the scope.
+                let mine = VERIFIED.with(|v| v.replace(self.1.take()));
+                self.0.0 = mine.unwrap_or_default();
+            }
+        }
+        let set = std::mem::take(&mut self.0);
+        let outer = VERIFIED.with(|v| v.replace(Some(set)));
+        let _restore = Restore(self, outer);
+        f()
+    }
+}
+
+fn verified_before(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+    VERIFIED.with(|v| {
+        let v = v.borrow();
+        let Some(set) = v.as_ref() else {
+            return false;
+        };
+        <&[u8; 64]>::try_from(signature).is_ok_and(|s| set.contains(&signature_digest(public_key, message, s)))
     })
+}
+
+/// This device's key for tagging the signatures it has checked, so that a
+/// record read back from its own store need not be verified again
+/// ([`Verified::vouch`]). Derived from the device's signing key: whoever can
+/// make a tag holds that key and can sign as this device (BENCHMARKS.md,
+/// issue 15, says why that makes the shortcut sound, and what else the
+/// daemon checks before it trusts a tag).
+pub struct CheckKey(Zeroizing<[u8; 32]>);
+
+const CHECK_KEY_INFO: &[u8] = b"authsync checked signatures v1";
+
+impl CheckKey {
+    /// The check key of the device whose signing key is `signing`.
+    pub fn derive(signing: &DeviceKey) -> CheckKey {
+        let mut okm = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(None, signing.expose_bytes().as_ref())
+            .expand(CHECK_KEY_INFO, okm.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        CheckKey(okm)
+    }
+
+    /// The tag for a signature that passed [`verify`]: HMAC-SHA256 of what
+    /// names it. Only for signatures checked: a tag vouches for one.
+    pub fn tag(&self, public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> [u8; 32] {
+        self.tag_digest(&signature_digest(public_key, message, signature))
+    }
+
+    fn tag_digest(&self, digest: &[u8; 32]) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length");
+        mac.update(digest);
+        mac.finalize().into_bytes().into()
+    }
 }
 
 /// A device's X25519 box key: opens the envelopes addressed to it.
@@ -412,6 +569,66 @@ mod tests {
         let mut not_a_point = items(&signatures);
         not_a_point[2].0 = [0xff; 32];
         assert_eq!(check(&not_a_point, 2), Err(2));
+    }
+
+    #[test]
+    fn a_verified_scope_spares_only_signatures_that_pass() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let alice = DeviceKey::generate(&mut rng);
+        let bob = DeviceKey::generate(&mut rng);
+        let (a, b) = (alice.public(), bob.public());
+        let good = alice.sign(b"good");
+        let mut forged = alice.sign(b"forged");
+        forged[5] ^= 1;
+        let mut verified = Verified::new();
+        // Enough items for two threads; the forged one and the one under
+        // the wrong key fail, as `verify` says.
+        let mut items: Vec<SignedItem<'_>> = vec![(&a, b"good", &good), (&a, b"forged", &forged), (&b, b"good", &good)];
+        let padding: Vec<([u8; 64], Vec<u8>)> = (0..70u8).map(|i| (alice.sign(&[i]), vec![i])).collect();
+        items.extend(padding.iter().map(|(s, m)| (&a, m.as_slice(), &s[..])));
+        let passed = verified.check(&items, 2);
+        assert_eq!(&passed[..3], &[true, false, false]);
+        assert!(passed[3..].iter().all(|ok| *ok));
+        assert_eq!(verified.len(), 71);
+        verified.scope(|| {
+            assert!(verify(&a, b"good", &good).is_ok());
+            assert!(verify(&a, b"forged", &forged).is_err());
+            assert!(verify(&b, b"good", &good).is_err());
+            assert!(verify(&a, b"goof", &good).is_err());
+            assert!(verify(&a, b"good", &good[..63]).is_err());
+        });
+        // Outside the scope, nothing is remembered; the set is kept.
+        assert!(VERIFIED.with(|v| v.borrow().is_none()));
+        assert_eq!(verified.len(), 71);
+        // A panic inside the scope still ends it.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| verified.scope(|| panic!("inside"))));
+        assert!(caught.is_err());
+        assert!(VERIFIED.with(|v| v.borrow().is_none()));
+        assert_eq!(verified.len(), 71);
+    }
+
+    #[test]
+    fn only_this_vaults_tag_vouches_for_a_signature() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let alice = DeviceKey::generate(&mut rng);
+        let a = alice.public();
+        let signature = alice.sign(b"record");
+        let mine = CheckKey::derive(&DeviceKey::generate(&mut rng));
+        let theirs = CheckKey::derive(&DeviceKey::generate(&mut rng));
+        let tag = mine.tag(&a, b"record", &signature);
+        let mut verified = Verified::new();
+        assert!(!verified.vouch(&theirs, &a, b"record", &signature, &tag));
+        assert!(!verified.vouch(&mine, &a, b"recorc", &signature, &tag));
+        assert!(!verified.vouch(&mine, &a, b"record", &signature, &tag[..31]));
+        assert!(!verified.vouch(&mine, &a, b"record", &signature[..63], &tag));
+        assert!(verified.is_empty());
+        assert!(verified.vouch(&mine, &a, b"record", &signature, &tag));
+        assert_eq!(verified.len(), 1);
+        // The same signing key gives the same check key.
+        assert_eq!(
+            CheckKey::derive(&DeviceKey::from_bytes(&[4; 32])).tag(&a, b"record", &signature),
+            CheckKey::derive(&DeviceKey::from_bytes(&[4; 32])).tag(&a, b"record", &signature)
+        );
     }
 
     #[test]

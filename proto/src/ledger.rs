@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 pub use crate::authority::Rejected;
 use crate::authority::{self, Forks, Holdings, Household};
+use crate::crypto::{CheckKey, SignedItem, Verified};
 use crate::hlc::Hlc;
 use crate::ids::{DeviceId, HouseholdId, RecordId};
 use crate::record::{Body, Header, Record, RecordHash};
@@ -23,6 +24,10 @@ pub enum Admitted {
     /// Already held.
     Duplicate,
 }
+
+/// The tag this device stored beside a record, if any
+/// ([`Ledger::check_signatures_tagged`]).
+pub type TagOf<'a> = &'a dyn Fn(&RecordId) -> Option<[u8; 32]>;
 
 /// The verified records of one household.
 #[derive(Default)]
@@ -193,6 +198,88 @@ impl Ledger {
         self.household = Household::fold(self.authority_records(), &self.forks);
     }
 
+    /// The signing key of each origin that this ledger's household, or a
+    /// `Genesis` or `Member` among `records`, names: the key to check that
+    /// origin's signatures with ahead of admission. Only keys whose hash is
+    /// their device id (no other key verifies that origin's records).
+    pub fn signer_keys<'a>(&'a self, records: &'a [Record]) -> BTreeMap<DeviceId, &'a [u8; 32]> {
+        let mut keys = BTreeMap::new();
+        let named = records.iter().filter_map(|r| match &r.body {
+            Body::Genesis { founder } => Some(founder),
+            Body::Member { member, .. } => Some(member),
+            _ => None,
+        });
+        let members = self.household.iter().flat_map(|h| h.members.values().map(|m| &m.info));
+        for info in members.chain(named) {
+            if DeviceId::from_public_key(&info.signing_key) == info.device {
+                keys.insert(info.device, &info.signing_key);
+            }
+        }
+        keys
+    }
+
+    /// Checks the signatures of `records` on up to `threads` threads, each
+    /// as admitting it would, and adds those that pass to `verified`: then
+    /// admit them in order inside [`Verified::scope`], and each is
+    /// admitted without its signature being computed again. A record whose
+    /// origin no key names here is left to admission.
+    pub fn check_signatures(&self, records: &[Record], verified: &mut Verified, threads: usize) {
+        self.check_signatures_tagged(records, verified, threads, None);
+    }
+
+    /// [`Ledger::check_signatures`], sparing the `Entry` records that this
+    /// device's own tag vouches for (`tagged`: its check key, and the tag
+    /// stored beside each record, if any; [`Verified::vouch`]). Every other
+    /// record is checked. Returns a tag for each `Entry` record whose
+    /// signature was checked here and passed, to store beside it.
+    pub fn check_signatures_tagged(
+        &self,
+        records: &[Record],
+        verified: &mut Verified,
+        threads: usize,
+        tagged: Option<(&CheckKey, TagOf<'_>)>,
+    ) -> Vec<(RecordId, [u8; 32])> {
+        let keys = self.signer_keys(records);
+        let mut unchecked: Vec<(&Record, &[u8; 32], Vec<u8>)> = Vec::with_capacity(records.len());
+        for record in records {
+            // One held already is a duplicate (or an equivocation) to
+            // admission, which compares it with the one held before any
+            // signature: nothing to check ahead.
+            if self.records.contains_key(&record.id) {
+                continue;
+            }
+            let Some(key) = keys.get(&record.id.origin) else {
+                continue;
+            };
+            let message = record.signed_message();
+            if let (Some((check_key, tag_of)), Body::Entry(_)) = (&tagged, &record.body) {
+                if tag_of(&record.id)
+                    .is_some_and(|tag| verified.vouch(check_key, key, &message, &record.signature, &tag))
+                {
+                    continue;
+                }
+            }
+            unchecked.push((record, key, message));
+        }
+        let items: Vec<SignedItem<'_>> = unchecked
+            .iter()
+            .map(|(r, k, m)| (*k, m.as_slice(), r.signature.as_slice()))
+            .collect();
+        let passed = verified.check(&items, threads);
+        let Some((check_key, _)) = tagged else {
+            return Vec::new();
+        };
+        unchecked
+            .iter()
+            .zip(passed)
+            .filter(|((r, _, _), ok)| *ok && matches!(r.body, Body::Entry(_)))
+            .filter_map(|((r, k, m), _)| {
+                let signature: &[u8; 64] = r.signature.as_slice().try_into().ok()?;
+                Some((r.id, check_key.tag(k, m, signature)))
+            })
+            .collect()
+    }
+
     /// Checks `record` against the rules and adds it if it passes.
     pub fn admit(&mut self, record: Record, now_ms: u64) -> Result<Admitted, Rejected> {
         if self.check(&record, now_ms)? == Admitted::Duplicate {
@@ -200,6 +287,21 @@ impl Ledger {
         }
         self.insert(record);
         Ok(Admitted::New)
+    }
+
+    /// Admits `records` in order, each exactly as [`Ledger::admit`] would,
+    /// with their signatures checked first on up to `threads` threads
+    /// ([`Ledger::check_signatures`]). Stops at the first refused; what
+    /// came before it stays admitted.
+    pub fn admit_all(&mut self, records: &[Record], now_ms: u64, threads: usize) -> Result<(), Rejected> {
+        let mut verified = Verified::new();
+        self.check_signatures(records, &mut verified, threads);
+        verified.scope(|| {
+            for record in records {
+                self.admit(record.clone(), now_ms)?;
+            }
+            Ok(())
+        })
     }
 
     /// Checks a batch of one origin's consecutive new records (this device's

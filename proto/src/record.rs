@@ -362,7 +362,9 @@ fn to_bytes<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 impl Record {
-    fn signed_message(&self) -> Vec<u8> {
+    /// What the origin's signature covers (for checking many at once:
+    /// [`crate::crypto::Verified`]).
+    pub fn signed_message(&self) -> Vec<u8> {
         let mut message = SIGNING_CONTEXT.to_vec();
         message.extend(to_bytes(&Signed {
             id: &self.id,
