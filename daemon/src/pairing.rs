@@ -4,11 +4,12 @@
 //! SPAKE2 with the one-time code as password; both sides then prove the key
 //! with MACs over both TLS key fingerprints as each saw them, so a relay that
 //! presents its own key to each side fails even if it knew the code. The
-//! joiner's name and box key travel sealed under the pairing key. The sponsor
-//! then writes the joiner's `Member` record and an `Epoch` record per epoch
-//! key, and welcomes it with every record but entries; entries follow over
-//! ordinary sync. A code works once, a wrong code cancels the offer, and an
-//! offer expires.
+//! joiner's name, box key and person travel sealed under the pairing key.
+//! The sponsor then writes the joiner's `Member` record, its `Person` record
+//! when authority rule 10 lets it, and envelopes of every epoch key the
+//! joiner will read, and welcomes it with every record it holds, entries
+//! included (the joiner checks their signatures on all cores). A code works
+//! once, a wrong code cancels the offer, and an offer expires.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
