@@ -619,9 +619,9 @@ impl Vault {
             self.ledger
                 .admit(record, now)
                 .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
-            self.admitted(id);
             ids.push(id);
         }
+        self.admitted(&ids);
         Ok(ids)
     }
 
@@ -633,22 +633,27 @@ impl Vault {
         Ok(())
     }
 
-    /// Brings the index up to date with a newly admitted record and tells
-    /// subscribers about it.
-    fn admitted(&mut self, id: RecordId) {
+    /// Brings the index up to date with newly admitted records and tells
+    /// subscribers about them. Entries are added to the index one by one;
+    /// if any record changes membership or keys (which entries are
+    /// readable), the index is rebuilt once for the whole batch: a rebuild
+    /// decrypts every entry, and a pairing or a key rotation admits several
+    /// such records at once.
+    fn admitted(&mut self, ids: &[RecordId]) {
         let me = self.device_id();
-        let Some(record) = self.ledger.get(&id) else {
-            return;
-        };
+        let records: Vec<&Record> = ids.iter().filter_map(|id| self.ledger.get(id)).collect();
         if let (Some(unlocked), Some(household), Some(me)) = (self.unlocked.as_mut(), self.ledger.household(), me) {
-            if matches!(record.body, Body::Entry(_)) {
-                unlocked.index.apply(household, record);
+            if records.iter().all(|r| matches!(r.body, Body::Entry(_))) {
+                for record in &records {
+                    unlocked.index.apply(household, record);
+                }
             } else {
-                // Membership or epochs changed: which entries are readable may too.
                 unlocked.index = Index::build(&self.ledger, &me, &unlocked.box_key);
             }
         }
-        let _ = self.events.send(Arc::new(record.clone()));
+        for record in records {
+            let _ = self.events.send(Arc::new(record.clone()));
+        }
     }
 
     /// New records and their order, as the daemon sees them.
@@ -697,16 +702,18 @@ impl Vault {
         }
         if !ingested.new.is_empty() || !ingested.forks.is_empty() {
             self.store.sync()?;
-            for id in ingested.new.clone() {
-                self.admitted(id);
-            }
+            let new = ingested.new.clone();
             let membership_changed = !ingested.forks.is_empty()
-                || ingested
-                    .new
+                || new
                     .iter()
                     .any(|id| self.ledger.get(id).is_some_and(|r| !matches!(r.body, Body::Entry(_))));
-            if membership_changed {
+            self.admitted(&new);
+            if !ingested.forks.is_empty() {
+                // A proven fork changes which records count without any
+                // record of the batch saying so.
                 self.rebuild_index();
+            }
+            if membership_changed {
                 self.repair_epochs()?;
             }
         }
