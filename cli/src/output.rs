@@ -3,22 +3,9 @@
 use authsync_proto::ipc::{CodeReply, DeviceInfo, EntrySummary, Exposure, LogEvent, StatusReply, VersionInfo};
 use authsync_proto::otp::OtpKind;
 
+/// UTC, ISO 8601.
 pub fn time(ms: u64) -> String {
-    // UTC, ISO 8601, without pulling in a date library.
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}Z")
+    authsync_proto::ipc::utc_time(ms)
 }
 
 fn kind(entry: &EntrySummary) -> String {

@@ -504,7 +504,7 @@ impl Daemon {
             Request::Add { entry, collection } => {
                 let collection = match collection {
                     Some(name) => handlers::collection_named(vault, &name)?,
-                    None => handlers::default_collection(vault, None)?,
+                    None => handlers::default_collection(vault)?,
                 };
                 handlers::add(vault, entry, collection)
             }
@@ -589,7 +589,7 @@ impl Daemon {
             Request::Import { entries, collection } => {
                 let collection = match collection {
                     Some(name) => handlers::collection_named(vault, &name)?,
-                    None => handlers::default_collection(vault, None)?,
+                    None => handlers::default_collection(vault)?,
                 };
                 handlers::import(vault, entries, collection)
             }

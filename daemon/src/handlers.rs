@@ -108,13 +108,10 @@ pub fn collection_named(vault: &Vault, name: &str) -> Result<CollectionId> {
     }
 }
 
-/// Where a new entry goes when no collection is named: `default_collection`
-/// from config.toml if set, else this device's person's own once the
-/// household has two persons, else `shared`.
-pub fn default_collection(vault: &Vault, configured: Option<&str>) -> Result<CollectionId> {
-    if let Some(name) = configured {
-        return collection_named(vault, name);
-    }
+/// Where a new entry goes when no collection is named (authctl sends
+/// config.toml's `default_collection` as a name): this device's person's own
+/// once the household has two persons, else `shared`.
+pub fn default_collection(vault: &Vault) -> Result<CollectionId> {
     let household = vault.ledger().household().ok_or_else(not_initialized)?;
     let mine = vault
         .device_id()

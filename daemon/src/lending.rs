@@ -2,7 +2,7 @@
 //! borrowing device): [`authsync_proto::lend`].
 
 use authsync_proto::ipc::{CodeReply, EntrySummary, ErrorCode, IpcError, LentInfo, LentMark, LiveCode, Reply};
-use authsync_proto::lend::{self, LentCodes};
+use authsync_proto::lend;
 use authsync_proto::otp::{Algorithm, OtpKind, OtpSpec};
 use authsync_proto::record::Body;
 use rand::rngs::OsRng;
@@ -81,7 +81,7 @@ pub fn lend(vault: &mut Vault, query: &str, to: &str, for_secs: u64) -> Result<R
         })
         .collect();
     vault
-        .append(records.into_iter().map(Body::Lend).collect())
+        .append_own(records.into_iter().map(Body::Lend).collect())
         .map_err(internal)?;
     Ok(Reply::Lent(infos))
 }
@@ -102,7 +102,7 @@ pub fn lent(vault: &Vault) -> Result<Reply> {
         .map(|(r, l)| {
             let here = index.and_then(|i| i.lent().iter().find(|x| x.record == r.id));
             let entry = here
-                .map(|x| label(&x.codes))
+                .map(label)
                 .or_else(|| index.and_then(|i| i.get(&l.entry)).map(|e| e.view().label()));
             LentInfo {
                 entry,
@@ -119,11 +119,9 @@ pub fn lent(vault: &Vault) -> Result<Reply> {
     Ok(Reply::Lent(list))
 }
 
-fn label(codes: &LentCodes) -> String {
-    match &codes.issuer {
-        Some(issuer) if !issuer.is_empty() => format!("{issuer}: {}", codes.account),
-        _ => codes.account.clone(),
-    }
+/// "Issuer: account", as every entry is named.
+fn label(lent: &authsync_proto::entries::Lent) -> String {
+    summary(lent, "").label()
 }
 
 /// `code QUERY` for codes lent to this device, when no entry of its own
@@ -135,7 +133,7 @@ pub fn code(vault: &Vault, query: &str, next: bool) -> Option<Result<Reply>> {
         .lent()
         .iter()
         .filter(|l| {
-            let name = label(&l.codes).to_lowercase();
+            let name = label(l).to_lowercase();
             name.contains(&q) || l.codes.issuer.as_deref().is_some_and(|i| i.to_lowercase() == q)
         })
         .collect();
@@ -152,7 +150,7 @@ pub fn code(vault: &Vault, query: &str, next: bool) -> Option<Result<Reply>> {
             ErrorCode::NotFound,
             format!(
                 "the codes of {} lent to this device ran out {} ago (or start later); ask for them again",
-                label(&matching[0].codes),
+                label(matching[0]),
                 ago(now.saturating_sub(end))
             ),
         )));

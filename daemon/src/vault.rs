@@ -956,15 +956,9 @@ impl Vault {
         self.rotate_exposed()
     }
 
-    /// Signs `bodies` (records no rule of rules 10 and 11 weighs, such as
-    /// `Lend`) as this device's next records and commits them together.
-    pub fn append(&mut self, bodies: Vec<Body>) -> Result<()> {
-        self.append_own(bodies)
-    }
-
-    /// Signs `bodies` as this device's next records and commits them. Needs
-    /// the unlocked vault: a locked daemon signs nothing.
-    fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {
+    /// Signs `bodies` as this device's next records and commits them
+    /// together. Needs the unlocked vault: a locked daemon signs nothing.
+    pub fn append_own(&mut self, bodies: Vec<Body>) -> Result<()> {
         let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
         let unlocked = self.unlocked.as_ref().ok_or(Locked)?;
         self.refuse_if_relay()?;
@@ -1009,7 +1003,7 @@ impl Vault {
             check_name(person).map_err(|e| anyhow!("{e}: choose another person name"))?;
             let mine = household.members.get(&me).and_then(|m| m.person.as_deref());
             let new_person = !household.persons().contains(person);
-            if mine == Some(person) || new_person {
+            if household.may_place(&me, person) {
                 bodies.push(Body::Person {
                     device: joiner.device,
                     person: person.to_owned(),

@@ -493,9 +493,7 @@ impl Household {
             .collect();
         placements.sort();
         for (_, _, origin, device, person) in placements {
-            let origin_person = self.members.get(&origin).and_then(|m| m.person.as_deref());
-            let new_person = !self.current_members().any(|m| m.person.as_deref() == Some(person));
-            if origin_person != Some(person) && !new_person {
+            if !self.may_place(&origin, person) {
                 continue;
             }
             if let Some(member) = self.members.get_mut(&device).filter(|m| !m.voided) {
@@ -797,17 +795,24 @@ impl Household {
         let Some(member) = self.members.get(device).filter(|m| !m.info.is_relay()) else {
             return false;
         };
-        match (self.collection(collection), member.person.as_ref()) {
-            (None, _) => false,
-            (Some(Collection { persons: None, .. }), _) => true,
-            (
-                Some(Collection {
-                    persons: Some(persons), ..
-                }),
-                Some(person),
-            ) => persons.contains(person),
-            (Some(_), None) => false,
+        let person = member.person.as_ref();
+        if let Some(owner) = self.personal.get(collection) {
+            return person == Some(owner);
         }
+        match self.declared.get(collection) {
+            Some(declared) => person.is_some_and(|p| declared.persons.contains(p)),
+            // `shared` before its persons were set is everyone's.
+            None => *collection == CollectionId::SHARED,
+        }
+    }
+
+    /// Rule 10: whether a `Person` record by `origin` may place a device in
+    /// `person`: `origin` is that person's, or the person has no current
+    /// device (a new one). What `fold` applies, and what a sponsor asks
+    /// before it writes one.
+    pub fn may_place(&self, origin: &DeviceId, person: &str) -> bool {
+        let mine = self.members.get(origin).and_then(|m| m.person.as_deref());
+        mine == Some(person) || !self.current_members().any(|m| m.person.as_deref() == Some(person))
     }
 
     /// The current members a new epoch of `collection` is sealed to.

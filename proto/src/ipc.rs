@@ -582,11 +582,12 @@ impl Removed {
     }
 }
 
-/// `YYYY-MM-DD HH:MMZ` of a Unix time in ms (civil-from-days, Howard
-/// Hinnant's algorithm).
-fn utc_date(ms: u64) -> String {
+/// `YYYY-MM-DD HH:MM:SSZ` of a Unix time in ms, UTC, without a date library
+/// (civil-from-days, Howard Hinnant's algorithm): how replies show times.
+pub fn utc_time(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -596,7 +597,13 @@ fn utc_date(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let mo = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}Z", rem / 3600, rem % 3600 / 60)
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}Z")
+}
+
+/// [`utc_time`] to the minute: `YYYY-MM-DD HH:MMZ`.
+fn utc_date(ms: u64) -> String {
+    let full = utc_time(ms);
+    format!("{}Z", &full[..full.len() - 4])
 }
 
 /// What a revoked device could read.
