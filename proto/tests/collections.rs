@@ -342,3 +342,74 @@ fn a_member_outside_a_collection_neither_changes_it_nor_makes_its_key() {
         "bob's device opens no key of alice's collection, even one it sealed to itself"
     );
 }
+
+#[test]
+fn a_rename_counts_from_the_device_itself_or_its_person_only() {
+    let mut rng = rng(13);
+    let mut devices = three_persons(&mut rng);
+    let name_of = |d: &Device, of: &Device| d.ledger.household().unwrap().members[&of.id()].info.name.clone();
+    let (a, b) = (devices[0].id(), devices[1].id());
+    let before = name_of(&devices[2], &devices[0]);
+    // Bob's device renames alice's laptop: nothing changes.
+    devices[2].write(Body::Rename {
+        device: a,
+        name: "bobs-now".into(),
+    });
+    assert_eq!(name_of(&devices[2], &devices[0]), before);
+    // Alice's laptop renames her other device, and bob's device itself.
+    devices[0].write(Body::Rename {
+        device: b,
+        name: "alice-phone".into(),
+    });
+    let c = devices[2].id();
+    devices[2].write(Body::Rename {
+        device: c,
+        name: "bob-desktop".into(),
+    });
+    common::sync_all(&mut devices);
+    assert_eq!(name_of(&devices[3], &devices[1]), "alice-phone");
+    assert_eq!(name_of(&devices[3], &devices[2]), "bob-desktop");
+    assert_eq!(name_of(&devices[3], &devices[0]), before);
+}
+
+#[test]
+fn a_lend_with_a_window_over_a_week_or_a_bad_name_is_refused() {
+    use authsync_proto::ledger::Rejected;
+    use authsync_proto::lend::{self, MAX_LEND_SECS};
+    use authsync_proto::otp::{OtpSpec, Secret};
+    let mut rng = rng(14);
+    let mut devices = three_persons(&mut rng);
+    let household = devices[2].household_id();
+    let carol = (devices[3].id(), devices[3].box_key.public());
+    let lent = lend::lend(
+        &mut rng,
+        &household,
+        authsync_proto::ids::EntryId([1; 16]),
+        (None, "x"),
+        &Secret::from_base32("JBSWY3DPEHPK3PXP").unwrap(),
+        &OtpSpec::totp_default(),
+        "carol",
+        &[carol],
+        T0 / 1000,
+        3600,
+    )
+    .unwrap();
+    let mut long = lent[0].clone();
+    long.until_secs = long.from_secs + MAX_LEND_SECS + 7200;
+    let record = devices[2].sign_next(Body::Lend(long));
+    assert_eq!(devices[2].receive(record), Err(Rejected::Malformed));
+    let mut unnamed = lent[0].clone();
+    unnamed.to = "a,b".into();
+    let record = devices[2].sign_next(Body::Lend(unnamed));
+    assert_eq!(devices[2].receive(record), Err(Rejected::Malformed));
+    // The well-formed one is admitted, and opens on carol's device only.
+    devices[2].write(Body::Lend(lent[0].clone()));
+    common::sync_all(&mut devices);
+    let carol_device = &devices[3];
+    assert!(
+        lent[0]
+            .open(&household, &carol_device.id(), &carol_device.box_key)
+            .is_ok()
+    );
+    assert!(lent[0].open(&household, &devices[0].id(), &devices[0].box_key).is_err());
+}

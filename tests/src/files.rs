@@ -88,3 +88,12 @@ pub fn scramble(path: &Path) {
         .collect();
     fs::write(path, garbage).unwrap_or_else(|e| panic!("cannot overwrite {}: {e}", path.display()));
 }
+
+/// What a scan for a base32 `secret` looks for: its text and its bytes.
+pub fn secret_needles(secret: &str) -> Vec<(String, Vec<u8>)> {
+    let raw = authsync_proto::otp::Secret::from_base32(secret).expect("a valid base32 secret");
+    vec![
+        ("base32".to_string(), secret.as_bytes().to_vec()),
+        ("raw".to_string(), raw.expose().to_vec()),
+    ]
+}

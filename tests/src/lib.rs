@@ -223,6 +223,18 @@ pub fn open_store(vault_dir: &Path) -> sled::Db {
     }
 }
 
+/// The records in the store of a stopped daemon's vault dir.
+#[track_caller]
+pub fn stored_records(vault_dir: &Path) -> Vec<authsync_proto::record::Record> {
+    let db = open_store(vault_dir);
+    let tree = db.open_tree("records").expect("the store has a records tree");
+    tree.iter()
+        .map(|item| {
+            authsync_proto::record::Record::decode(&item.expect("the store reads").1).expect("a stored record decodes")
+        })
+        .collect()
+}
+
 /// Whether `pid` is a running process (not gone, not a zombie).
 pub fn running(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

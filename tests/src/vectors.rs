@@ -253,6 +253,23 @@ fn run(cmd: &mut Command) -> String {
 }
 
 /// `oathtool`'s TOTP code for `secret_hex` at Unix time `t`.
+/// Whether `oathtool` runs here; under `CI=true` it must (a test that
+/// compares with it skips otherwise, saying why).
+pub fn oathtool_available() -> bool {
+    match Command::new("oathtool").arg("--version").output() {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => panic!("oathtool --version failed: {:?}", out.status),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("oathtool is not installed, and CI must run this test (apt-get install oathtool)");
+            }
+            println!("skipping: oathtool not installed (apt-get install oathtool)");
+            false
+        }
+        Err(e) => panic!("cannot run oathtool: {e}"),
+    }
+}
+
 pub fn oathtool_totp(secret_hex: &str, algorithm: Algorithm, digits: u8, period: u64, t: u64) -> String {
     let mode = match algorithm {
         Algorithm::Sha1 => "sha1",

@@ -69,15 +69,6 @@ fn persons(inst: &Instance) -> Vec<(Option<String>, Vec<String>)> {
         .collect()
 }
 
-/// The stored records of a stopped daemon.
-fn stored_records(inst: &Instance) -> Vec<Record> {
-    let db = authsync_tests::open_store(&inst.vault_dir());
-    let tree = db.open_tree("records").unwrap();
-    tree.iter()
-        .map(|item| Record::decode(&item.unwrap().1).unwrap())
-        .collect()
-}
-
 /// The epochs of `collection` in `records`, by their creating records.
 fn epochs_of(records: &[Record], collection: CollectionId) -> BTreeSet<EpochId> {
     records
@@ -114,7 +105,7 @@ fn envelopes_to(records: &[Record], device: DeviceId) -> BTreeSet<EpochId> {
 /// collection is addressed to the device, no key its own box key opens
 /// opens the entry, and the secret is nowhere in its data directory.
 fn assert_cannot_read_alices(inst: &Instance) {
-    let records = stored_records(inst);
+    let records = authsync_tests::stored_records(&inst.vault_dir());
     let keys = stolen(&inst.data_dir());
     let alice = epochs_of(&records, CollectionId::personal("alice"));
     assert!(!alice.is_empty(), "alice's collection has an epoch in every store");
@@ -162,17 +153,7 @@ fn assert_cannot_read_alices(inst: &Instance) {
             .all(|e| !alice.contains(e)),
         "the fold gives this device no key of alice's collection"
     );
-    let needles = vec![
-        ("base32".to_string(), ALICE_BANK.as_bytes().to_vec()),
-        (
-            "raw".to_string(),
-            authsync_proto::otp::Secret::from_base32(ALICE_BANK)
-                .unwrap()
-                .expose()
-                .to_vec(),
-        ),
-    ];
-    authsync_tests::files::assert_absent_under(&inst.data_dir(), &needles);
+    authsync_tests::files::assert_absent_under(&inst.data_dir(), &authsync_tests::files::secret_needles(ALICE_BANK));
 }
 
 #[test]
@@ -395,7 +376,7 @@ fn a_stolen_locked_device_yields_no_collection_key() {
 
     // Every collection key, as the laptop (a key-file vault) opens them.
     let laptop_keys = stolen(&laptop.data_dir());
-    let records = stored_records(&laptop);
+    let records = authsync_tests::stored_records(&laptop.vault_dir());
     let household = Household::fold(records.iter(), &Forks::new()).unwrap();
     let keys = household.open_epoch_keys(&laptop_keys.device, laptop_keys.box_key.as_ref().unwrap());
     let collections: BTreeSet<CollectionId> = keys.keys().map(|e| household.epochs[e].collection).collect();
@@ -414,7 +395,7 @@ fn a_stolen_locked_device_yields_no_collection_key() {
     // The transport key, all the thief has, opens no envelope addressed
     // to the phone.
     let as_box = authsync_proto::crypto::BoxKey::from_bytes(*thief.transport.expose_bytes());
-    for record in stored_records(&phone) {
+    for record in authsync_tests::stored_records(&phone.vault_dir()) {
         if let Body::CollectionEpoch { epoch, envelopes, .. } | Body::Envelopes { epoch, envelopes } = &record.body {
             for envelope in envelopes.iter().filter(|e| e.recipient == thief.device) {
                 assert!(envelope.open(&as_box, epoch).is_err());

@@ -5,43 +5,24 @@
 //! under `CI=true`, where it fails.
 #![allow(clippy::unwrap_used)]
 
-use std::io::ErrorKind;
-use std::process::Command;
 use std::time::Duration;
 
 use authsync_proto::ipc::{CodeReply, LentInfo, Reply, Request};
 use authsync_proto::lend::LentCodes;
-use authsync_proto::record::{Body, Record};
+use authsync_proto::otp::Algorithm;
+use authsync_proto::record::Body;
 use authsync_tests::household::{join_with, pair};
 use authsync_tests::peer::stolen;
-use authsync_tests::{Instance, unix_now, wait_until};
+use authsync_tests::{Instance, unix_now, vectors, wait_until};
 
 const AMAZON: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const PROPAGATE: Duration = Duration::from_secs(20);
 
-fn oathtool_available() -> bool {
-    match Command::new("oathtool").arg("--version").output() {
-        Ok(out) if out.status.success() => true,
-        Ok(out) => panic!("oathtool --version failed: {:?}", out.status),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("oathtool is not installed, and CI must run this test (apt-get install oathtool)");
-            }
-            println!("skipping the oathtool comparison: oathtool not installed");
-            false
-        }
-        Err(e) => panic!("cannot run oathtool: {e}"),
-    }
-}
-
-/// `oathtool --totp -b SECRET -N @at`: the code at Unix second `at`.
+/// `oathtool`'s code of `secret` (base32) at Unix second `at`.
 fn oathtool_at(secret: &str, at: u64) -> String {
-    let out = Command::new("oathtool")
-        .args(["--totp", "-b", secret, "-N", &format!("@{at}")])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "oathtool failed: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    let raw = authsync_proto::otp::Secret::from_base32(secret).unwrap();
+    let hex: String = raw.expose().iter().map(|b| format!("{b:02x}")).collect();
+    vectors::oathtool_totp(&hex, Algorithm::Sha1, 6, 30, at)
 }
 
 fn founder_as(name: &str, person: &str) -> Instance {
@@ -54,7 +35,7 @@ fn founder_as(name: &str, person: &str) -> Instance {
 
 #[test]
 fn lent_codes_match_oathtool_stop_at_the_end_and_leave_no_seed() {
-    let oathtool = oathtool_available();
+    let oathtool = vectors::oathtool_available();
     let laptop = founder_as("alice-laptop", "alice");
     let mut tablet = join_with(
         &laptop,
@@ -106,14 +87,7 @@ fn lent_codes_match_oathtool_stop_at_the_end_and_leave_no_seed() {
     // Every code of the window, opened from the tablet's store with its own
     // keys, is oathtool's; and the store holds no seed.
     tablet.stop();
-    let db = authsync_tests::open_store(&tablet.vault_dir());
-    let records: Vec<Record> = db
-        .open_tree("records")
-        .unwrap()
-        .iter()
-        .map(|item| Record::decode(&item.unwrap().1).unwrap())
-        .collect();
-    drop(db);
+    let records = authsync_tests::stored_records(&tablet.vault_dir());
     let keys = stolen(&tablet.data_dir());
     let household = records[0].household;
     let codes: Vec<LentCodes> = records
@@ -133,17 +107,7 @@ fn lent_codes_match_oathtool_stop_at_the_end_and_leave_no_seed() {
             assert_eq!(code, &oathtool_at(AMAZON, codes[0].start + 30 * i as u64), "code {i}");
         }
     }
-    let needles = vec![
-        ("base32".to_string(), AMAZON.as_bytes().to_vec()),
-        (
-            "raw".to_string(),
-            authsync_proto::otp::Secret::from_base32(AMAZON)
-                .unwrap()
-                .expose()
-                .to_vec(),
-        ),
-    ];
-    authsync_tests::files::assert_absent_under(&tablet.data_dir(), &needles);
+    authsync_tests::files::assert_absent_under(&tablet.data_dir(), &authsync_tests::files::secret_needles(AMAZON));
     tablet.start();
 
     // At the window's end the codes stop.

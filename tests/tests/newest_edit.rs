@@ -21,7 +21,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::io::ErrorKind;
 use std::process::Command;
 use std::time::Duration;
 
@@ -38,22 +37,6 @@ const QUERY: &str = "example";
 const PROPAGATE: Duration = Duration::from_secs(5);
 /// How long sessions may take to come up after a start (dialling, backoff).
 const CONNECT: Duration = Duration::from_secs(15);
-
-/// Whether `oathtool` runs here; under `CI=true` it must.
-fn oathtool_available() -> bool {
-    match Command::new("oathtool").arg("--version").output() {
-        Ok(out) if out.status.success() => true,
-        Ok(out) => panic!("oathtool --version failed: {:?}", out.status),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("oathtool is not installed, and CI must run this test (apt-get install oathtool)");
-            }
-            println!("skipping: oathtool not installed (apt-get install oathtool)");
-            false
-        }
-        Err(e) => panic!("cannot run oathtool: {e}"),
-    }
-}
 
 /// `oathtool --totp -b SECRET`: the code for now.
 fn oathtool_totp(secret: &str) -> String {
@@ -179,7 +162,7 @@ fn change_of(inst: &Instance, record: &str) -> String {
 
 #[test]
 fn a_rotation_is_not_undone_by_a_later_rename() {
-    if !oathtool_available() {
+    if !authsync_tests::vectors::oathtool_available() {
         return;
     }
     let (a, b, b_last) = sequence(
@@ -230,7 +213,7 @@ fn a_note_is_not_undone_by_a_later_rename() {
 
 #[test]
 fn a_rotation_is_not_undone_by_a_later_delete_which_it_outlives() {
-    if !oathtool_available() {
+    if !authsync_tests::vectors::oathtool_available() {
         return;
     }
     let (a, b, b_last) = sequence(

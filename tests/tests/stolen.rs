@@ -126,15 +126,6 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// The stored records of a stopped daemon.
-fn stored_records(inst: &Instance) -> Vec<Record> {
-    let db = authsync_tests::open_store(&inst.vault_dir());
-    let tree = db.open_tree("records").unwrap();
-    tree.iter()
-        .map(|item| Record::decode(&item.unwrap().1).unwrap())
-        .collect()
-}
-
 /// The epoch keys that `device`'s box key opens in `records`, whatever the
 /// commitments say (a thief reads what it can).
 fn epoch_keys_of(records: &[Record], device: DeviceId, keys: &Keys) -> Vec<(EpochId, SymKey)> {
@@ -367,7 +358,7 @@ fn after_revoke_lost_since_a_thief_with_every_key_keeps_nothing() {
     t.a.assert_totp(&["code", "bank"], BANK_SECRET, &totp(), 0);
     let mut a = t.a;
     a.stop();
-    let stored = stored_records(&a);
+    let stored = authsync_tests::stored_records(&a.vault_dir());
     let bank = stored
         .iter()
         .filter(|r| r.id.origin == alice && matches!(r.body, Body::Entry(_)))
