@@ -20,8 +20,10 @@
 //! periodic background flush, so it is off.
 
 use std::fs;
+use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use authsync_proto::ids::RecordId;
@@ -68,12 +70,36 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How long `Store::open` waits for the lock of a store just closed.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens `config`, waiting up to `wait` while its lock is held.
+///
+/// sled 0.34 returns from dropping its last handle before its I/O threads
+/// have let go of the file lock (sled issues 1234 and 1289), so a store
+/// closed and opened again in one process (a test, `authctl reset`) can
+/// find its own lock still held for a few milliseconds. Only that error is
+/// retried: another `authd` holding the store still fails, after `wait`.
+fn open_waiting_for_lock(config: &sled::Config, wait: Duration) -> sled::Result<sled::Db> {
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            opened => return opened,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
         ensure_private_dir(dir)?;
         let db_dir = dir.join("vault");
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(&db_dir)
             .mode(sled::Mode::LowSpace)
             // The ledger keeps every record in memory once they are loaded
@@ -83,8 +109,8 @@ impl Store {
             // No background flusher: every write is flushed and fsynced by
             // `sync` before it is acknowledged, so the flusher's timer only
             // woke an idle daemon (255 times a minute, `bench/wakeups.py`).
-            .flush_every_ms(None)
-            .open()
+            .flush_every_ms(None);
+        let db = open_waiting_for_lock(&config, LOCK_WAIT)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| {
                 format!(
@@ -331,6 +357,27 @@ mod tests {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         let err = Store::open(&dir).err().unwrap().to_string();
         assert!(err.contains("chmod 700"), "{err}");
+    }
+
+    #[test]
+    fn waits_for_a_lock_let_go_of_and_not_for_one_held() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = sled::Config::new().path(tmp.path().join("db")).flush_every_ms(None);
+        let held = open_waiting_for_lock(&config, Duration::ZERO).unwrap();
+        // Held for the whole wait: the lock error comes back.
+        let err = open_waiting_for_lock(&config, Duration::from_millis(50)).err().unwrap();
+        assert!(
+            matches!(&err, sled::Error::Io(e) if e.kind() == ErrorKind::WouldBlock),
+            "{err}"
+        );
+        // Let go of while waiting: the open succeeds.
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(held);
+        });
+        let reopened = open_waiting_for_lock(&config, Duration::from_secs(10));
+        closer.join().unwrap();
+        reopened.unwrap();
     }
 
     #[test]

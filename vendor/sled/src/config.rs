@@ -596,8 +596,11 @@ impl Config {
             };
 
             if let Err(e) = try_lock {
+                // authsync patch: keep the lock error's kind (upstream
+                // says `Other`), so that a caller can tell a lock still
+                // held from a failure and wait for it.
                 return Err(Error::Io(io::Error::new(
-                    ErrorKind::Other,
+                    e.kind(),
                     format!(
                         "could not acquire lock on {:?}: {:?}",
                         self.db_path().to_string_lossy(),
