@@ -379,7 +379,9 @@ impl Vault {
         let me = identity.id();
         let now = now_ms();
         let mut ledger = Ledger::new();
-        // The welcome carries every record, entries too: signatures on all cores.
+        // The welcome carries every record, entries too: signatures on all
+        // cores. Records past their origin's revocation are dropped, and
+        // not stored, as on sync.
         ledger
             .admit_all(&records, now, verify_threads())
             .map_err(|e| anyhow!("the household's records were refused: {e}"))?;
@@ -404,7 +406,7 @@ impl Vault {
         let source = postcard::to_stdvec(&source).context("failed to encode the key parameters")?;
         let wrapped_box = postcard::to_stdvec(&wrapped_box).context("failed to encode the wrapped key")?;
         let wrapped_signing = postcard::to_stdvec(&wrapped_signing).context("failed to encode the wrapped key")?;
-        let refs: Vec<&Record> = records.iter().collect();
+        let refs: Vec<&Record> = records.iter().filter(|r| ledger.get(&r.id) == Some(*r)).collect();
         self.store.init(
             &refs,
             &[

@@ -291,16 +291,25 @@ impl Ledger {
 
     /// Admits `records` in order, each exactly as [`Ledger::admit`] would,
     /// with their signatures checked first on up to `threads` threads
-    /// ([`Ledger::check_signatures`]). Stops at the first refused; what
-    /// came before it stays admitted.
-    pub fn admit_all(&mut self, records: &[Record], now_ms: u64, threads: usize) -> Result<(), Rejected> {
+    /// ([`Ledger::check_signatures`]). A record written past its origin's
+    /// revocation is dropped, as on sync: the sender may have held it before
+    /// it learned the cap, and `missing_for` still sends it when a record
+    /// sent names it in `seen`. Returns how many were dropped. Stops at the
+    /// first record refused for any other reason; what came before it stays
+    /// admitted.
+    pub fn admit_all(&mut self, records: &[Record], now_ms: u64, threads: usize) -> Result<usize, Rejected> {
         let mut verified = Verified::new();
         self.check_signatures(records, &mut verified, threads);
         verified.scope(|| {
+            let mut dropped = 0;
             for record in records {
-                self.admit(record.clone(), now_ms)?;
+                match self.admit(record.clone(), now_ms) {
+                    Ok(_) => {}
+                    Err(Rejected::Revoked) => dropped += 1,
+                    Err(e) => return Err(e),
+                }
             }
-            Ok(())
+            Ok(dropped)
         })
     }
 

@@ -397,6 +397,57 @@ fn admit_in_any_order(delivery: Vec<Record>, household: &Household) -> Result<Le
     Ok(ledger)
 }
 
+/// Found by (a) in CI: B revokes itself with its first record, C holds that
+/// record before A's revocation of B (capped at 0) reaches it, and C then
+/// pairs D. C's `Member` record for D names B's record in `seen`, so it is
+/// sent; D, having admitted A's cap first, refuses it as past the cap and
+/// still admits everything else.
+#[test]
+fn a_record_past_a_cap_named_in_seen_is_dropped_by_a_joiner_that_knows_the_cap() {
+    let acts = [
+        Act::Revoke {
+            by: 0,
+            target: 1,
+            back: 0,
+        },
+        Act::Revoke {
+            by: 1,
+            target: 1,
+            back: 2,
+        },
+        Act::Sync { from: 1, to: 2 },
+        Act::Sync { from: 0, to: 2 },
+        Act::Pair { sponsor: 2 },
+    ];
+    let (_, devices) = run(0, &acts).unwrap();
+    let all: Vec<Record> = union(&devices).unwrap().into_values().collect();
+    let household = fold(&all);
+    let (b, d) = (devices[1].id(), &devices[3]);
+    assert!(!household.is_current_member(&b));
+    assert!(!d.ledger.records().any(|r| r.id.origin == b && !household.accepts(r.id)));
+    for device in &devices {
+        assert_eq!(
+            effect(device.ledger.household().unwrap()),
+            effect(&household),
+            "{}",
+            device.name
+        );
+    }
+    // A daemon's welcome is C's whole `missing_for`, admitted in one batch:
+    // the record past B's cap is dropped, and the joiner is still admitted.
+    let welcome: Vec<Record> = devices[2]
+        .ledger
+        .missing_for(&Default::default())
+        .into_iter()
+        .cloned()
+        .collect();
+    assert!(welcome.iter().any(|r| r.id.origin == b && !household.accepts(r.id)));
+    let mut joiner = Ledger::new();
+    assert_eq!(joiner.admit_all(&welcome, LATER, 2), Ok(1));
+    assert!(joiner.household().unwrap().is_current_member(&d.id()));
+    assert_eq!(effect(joiner.household().unwrap()), effect(&household));
+}
+
 proptest! {
     #![proptest_config(config(24))]
 
