@@ -28,6 +28,8 @@
 //!    order of their revoker's seniority; one counts only if its own record
 //!    is not void, and only if it voids no revocation already applied (two
 //!    revocations that would void each other: the senior revoker stands).
+//!    A revocation of a device the set does not admit counts all the same:
+//!    holding a third device's admission must not change the verdict.
 //!    Nothing a revoked device signed after its cap restores it or removes
 //!    anyone.
 //! 7. **Epochs.** Each collection (rule 11) has its own line of epochs.
@@ -412,10 +414,20 @@ impl Household {
         revokes.sort();
         let mut applied: Vec<RecordId> = Vec::new();
         for (revoker, id, target, cap) in revokes {
-            if !self.counts(id) || !self.members.contains_key(&target) {
+            if !self.counts(id) {
                 continue;
             }
-            let before = self.members.get(&target).and_then(|m| m.revoked_after);
+            let Some(before) = self.members.get(&target).map(|m| m.revoked_after) else {
+                // A device this set does not admit (yet): nothing to cap,
+                // but the revocation counts, and a later one may not void
+                // it, exactly as if the target's admission were held. A
+                // device that lacks it must reach the same verdict on the
+                // revocations it holds, or it would refuse the records that
+                // bring the admission (issue 15's CI: a senior revoked by a
+                // junior, then revoking a device it had not heard of).
+                applied.push(id);
+                continue;
+            };
             let capped = before.map_or(cap, |b| b.min(cap));
             if let Some(member) = self.members.get_mut(&target) {
                 member.revoked_after = Some(capped);

@@ -448,6 +448,44 @@ fn a_record_past_a_cap_named_in_seen_is_dropped_by_a_joiner_that_knows_the_cap()
     assert_eq!(effect(joiner.household().unwrap()), effect(&household));
 }
 
+/// Found by (a) with more cases: B revokes A, its senior, at what it holds
+/// of A; A, having heard of it, pairs D (past B's cap) and revokes E, whom D
+/// paired and A has not heard of. Everywhere else A's revocation of E
+/// counts first and B's, which would void it, does not; A had to reach the
+/// same verdict without E's admission, or it would refuse D's records (D
+/// admitted past A's cap) and never learn of E.
+#[test]
+fn a_revocation_of_a_device_not_yet_heard_of_still_outranks_a_juniors_cap() {
+    let acts = [
+        Act::Pair { sponsor: 0 },
+        Act::Revoke {
+            by: 1,
+            target: 0,
+            back: 0,
+        },
+        Act::Sync { from: 1, to: 0 },
+        Act::Pair { sponsor: 3 },
+        Act::Revoke {
+            by: 0,
+            target: 4,
+            back: 0,
+        },
+    ];
+    let (_, devices) = run(0, &acts).unwrap();
+    let all: Vec<Record> = union(&devices).unwrap().into_values().collect();
+    let household = fold(&all);
+    assert!(household.is_current_member(&devices[0].id()));
+    assert!(!household.is_current_member(&devices[4].id()));
+    for device in &devices {
+        assert_eq!(
+            effect(device.ledger.household().unwrap()),
+            effect(&household),
+            "{}",
+            device.name
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(config(24))]
 
