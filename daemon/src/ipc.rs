@@ -118,9 +118,16 @@ async fn read_line<R: AsyncRead + Unpin>(
     Ok(line)
 }
 
+/// Appends `value` to `out` as one JSON line.
+fn encode(out: &mut Vec<u8>, value: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
+    out.push(b'\n');
+    Ok(())
+}
+
 async fn send(writer: &mut (impl AsyncWriteExt + Unpin), value: &impl serde::Serialize) -> io::Result<()> {
-    let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
-    line.push(b'\n');
+    let mut line = Vec::new();
+    encode(&mut line, value)?;
     writer.write_all(&line).await?;
     writer.flush().await
 }
@@ -163,7 +170,16 @@ async fn client(stream: UnixStream, daemon: Daemon) -> io::Result<()> {
         protocol: PROTOCOL_VERSION,
         agent: concat!("authd ", env!("CARGO_PKG_VERSION")).to_string(),
     };
-    send(&mut writer, &hello).await?;
+    // `authctl` sends its hello and its request in one write: when the
+    // request is already here, the hello goes out with its reply, in one
+    // write that wakes the client once.
+    // Replies may hold seeds (`show --secret`, exports): wiped as `buf` is.
+    let mut out = Zeroizing::new(Vec::with_capacity(1024));
+    encode(&mut out, &hello)?;
+    if !reader.buffer().contains(&b'\n') {
+        writer.write_all(&out).await?;
+        out.clear();
+    }
 
     loop {
         let line = match tokio::time::timeout(IDLE_TIMEOUT, read_line(&mut reader, &mut buf, true)).await {
@@ -177,12 +193,16 @@ async fn client(stream: UnixStream, daemon: Daemon) -> io::Result<()> {
                 };
                 tracing::warn!("refused a request line over {limit} bytes");
                 let message = format!("request too large (over {limit} bytes)");
-                return send(&mut writer, &error(ErrorCode::TooLarge, &message)).await;
+                encode(&mut out, &error(ErrorCode::TooLarge, &message))?;
+                return writer.write_all(&out).await;
             }
             Ok(Ok(Line::Complete)) => &buf[..],
         };
         let response = match serde_json::from_slice::<Request>(line) {
-            Ok(Request::Watch) => return watch(reader, writer, daemon).await,
+            Ok(Request::Watch) => {
+                writer.write_all(&out).await?;
+                return watch(reader, writer, daemon).await;
+            }
             Ok(request) => {
                 let op = request.op();
                 let result = daemon.handle(request).await;
@@ -198,7 +218,9 @@ async fn client(stream: UnixStream, daemon: Daemon) -> io::Result<()> {
                 &format!("malformed request at column {} (see proto/src/ipc.rs)", e.column()),
             ),
         };
-        send(&mut writer, &response).await?;
+        encode(&mut out, &response)?;
+        writer.write_all(&out).await?;
+        out.clear();
     }
 }
 
