@@ -484,15 +484,17 @@ fn a_slow_client_does_not_hold_up_others() {
 fn a_closed_stdout_ends_authctl_quietly() {
     let inst = household();
     for args in [&["list"][..], &["code", "amazon"], &["--json", "list"]] {
-        let mut child = std::process::Command::new(authsync_tests::authctl_bin())
+        // The reader is gone before authctl starts: closing it after the
+        // spawn raced a fast authctl that had already written its line.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(authsync_tests::authctl_bin())
             .args(args)
             .env("AUTHSYNC_HOME", inst.home())
-            .stdout(std::process::Stdio::piped())
+            .stdout(writer)
             .stderr(std::process::Stdio::piped())
-            .spawn()
+            .output()
             .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
