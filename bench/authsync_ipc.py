@@ -1,5 +1,6 @@
 """A small client for authd's JSON-lines IPC, and a way to run throwaway
 daemons, for the benchmarks. The protocol is documented in proto/src/ipc.rs."""
+import glob
 import json
 import os
 import socket
@@ -145,3 +146,20 @@ def median(xs):
     xs = sorted(xs)
     n = len(xs)
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_and_wakeups(pid):
+    cpu = 0
+    wakeups = 0
+    for task in glob.glob(f"/proc/{pid}/task/*"):
+        with open(f"{task}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+            cpu += int(fields[11]) + int(fields[12])  # utime + stime
+        with open(f"{task}/status") as f:
+            for line in f:
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    wakeups += int(line.split()[1])
+    return cpu / TICK, wakeups

@@ -5,31 +5,15 @@ CPU each request costs the daemon and this client.
 
 Usage: bench/idle_ipc.py [AUTHD] [IDLE_SECS]  (prints Markdown rows)
 """
-import glob
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from authsync_ipc import Conn, Daemon, totp_entry  # noqa: E402
+from authsync_ipc import Conn, Daemon, cpu_and_wakeups, totp_entry  # noqa: E402
 
 AUTHD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "target", "release", "authd")
 IDLE = int(sys.argv[2]) if len(sys.argv) > 2 else 60
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_and_wakeups(pid):
-    cpu = 0
-    wakeups = 0
-    for task in glob.glob(f"/proc/{pid}/task/*"):
-        with open(f"{task}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-            cpu += int(fields[11]) + int(fields[12])  # utime + stime
-        with open(f"{task}/status") as f:
-            for line in f:
-                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                    wakeups += int(line.split()[1])
-    return cpu / TICK, wakeups
 
 
 def rss_mb(pid):
