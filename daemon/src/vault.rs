@@ -172,12 +172,19 @@ impl Vault {
         // its own tags and not verified again (issue 15; BENCHMARKS.md says
         // why that is sound). Every other record is verified in full.
         let check = me.and_then(|me| check_key_at_open(&store, data_dir, me));
-        let tags = match &check {
-            Some(_) => store.tags()?,
-            None => Default::default(),
-        };
-        let (mut ledger, mut refused, mut new_tags) =
-            readmit(store.load_records()?, check.as_ref().map(|c| (c, &tags)));
+        // The tags are read on another core while the records are: two
+        // sled trees walked at once (issue 15, start-up). Tags that could
+        // not be read vouch for nothing: every record is then verified.
+        let (records, tags) = std::thread::scope(|scope| {
+            let tags = check.is_some().then(|| scope.spawn(|| store.tags()));
+            let records = store.load_records();
+            let tags = tags
+                .and_then(|t| t.join().ok())
+                .unwrap_or_else(|| Ok(Default::default()));
+            (records, tags)
+        });
+        let (records, tags) = (records?, tags?);
+        let (mut ledger, mut refused, mut new_tags) = readmit(records, check.as_ref().map(|c| (c, &tags)));
         // A tag counts only under the signing key of a member that the
         // household's own records (verified in full) admitted: otherwise
         // the device's identity is not the one the tags were made under.
@@ -383,7 +390,7 @@ impl Vault {
         // cores. Records past their origin's revocation are dropped, and
         // not stored, as on sync.
         ledger
-            .admit_all(&records, now, verify_threads())
+            .admit_all(&records, now, cores())
             .map_err(|e| anyhow!("the household's records were refused: {e}"))?;
         if !ledger.household().is_some_and(|h| h.is_current_member(&me)) {
             return Err(anyhow!("the household's records do not admit this device"));
@@ -471,7 +478,7 @@ impl Vault {
         if signing.id() != me {
             return Err(anyhow!("the vault's signing key is not this device's: it is corrupt"));
         }
-        let index = Index::build(&self.ledger, &me, &box_key);
+        let index = Index::build_on(&self.ledger, &me, &box_key, cores());
         self.unlocked = Some(Unlocked {
             signing,
             box_key,
@@ -614,6 +621,11 @@ impl Vault {
             ),
             e => anyhow!("this device's own record would be refused ({e}): nothing was written"),
         })?;
+        // Tagged before the batch's sync, which makes them durable with it.
+        let tags = self.own_tags(&records);
+        if !tags.is_empty() {
+            self.store.put_tags(&tags)?;
+        }
         self.store.put_records(&records, now)?;
         let mut ids = Vec::with_capacity(records.len());
         for record in records {
@@ -625,6 +637,30 @@ impl Vault {
         }
         self.admitted(&ids);
         Ok(ids)
+    }
+
+    /// A key-file vault's tags for its own new entry records, so that its
+    /// next start need not verify them (issue 15): this device's signing
+    /// key has just signed them, so each signature is one `verify_strict`
+    /// accepts by construction, which is all a tag vouches for. Other
+    /// records, another origin's, and a passphrase vault's get none.
+    fn own_tags(&self, records: &[Record]) -> Vec<(RecordId, [u8; 32])> {
+        let (Some(unlocked), Some(me)) = (&self.unlocked, self.me) else {
+            return Vec::new();
+        };
+        if !matches!(self.kek_source(), Ok(Some(KekSource::KeyFile))) {
+            return Vec::new();
+        }
+        let check = CheckKey::derive(&unlocked.signing);
+        let public = unlocked.signing.public();
+        records
+            .iter()
+            .filter(|r| r.id.origin == me && matches!(r.body, Body::Entry(_)))
+            .filter_map(|r| {
+                let signature: &[u8; 64] = r.signature.as_slice().try_into().ok()?;
+                Some((r.id, check.tag(&public, &r.signed_message(), signature)))
+            })
+            .collect()
     }
 
     /// Whether `kek` is this vault's key-encryption key (the passphrase
@@ -650,7 +686,7 @@ impl Vault {
                     unlocked.index.apply(household, record);
                 }
             } else {
-                unlocked.index = Index::build(&self.ledger, &me, &unlocked.box_key);
+                unlocked.index = Index::build_on(&self.ledger, &me, &unlocked.box_key, cores());
             }
         }
         for record in records {
@@ -687,10 +723,10 @@ impl Vault {
         let tags = match &check {
             Some(check) => {
                 self.ledger
-                    .check_signatures_tagged(&records, &mut verified, verify_threads(), Some((check, &|_| None)))
+                    .check_signatures_tagged(&records, &mut verified, cores(), Some((check, &|_| None)))
             }
             None => {
-                self.ledger.check_signatures(&records, &mut verified, verify_threads());
+                self.ledger.check_signatures(&records, &mut verified, cores());
                 Vec::new()
             }
         };
@@ -783,7 +819,7 @@ impl Vault {
 
     fn rebuild_index(&mut self) {
         if let (Some(unlocked), Some(me)) = (self.unlocked.as_mut(), self.me) {
-            unlocked.index = Index::build(&self.ledger, &me, &unlocked.box_key);
+            unlocked.index = Index::build_on(&self.ledger, &me, &unlocked.box_key, cores());
         }
     }
 
@@ -1050,19 +1086,25 @@ impl Vault {
 fn readmit(mut records: Vec<Record>, tagged: Option<(&CheckKey, &HashMap<RecordId, [u8; 32]>)>) -> Readmitted {
     records.sort_by_key(|r| r.id);
     let mut running: Option<(DeviceId, Hlc)> = None;
-    let mut keyed: Vec<(Hlc, RecordId, Record)> = records
-        .into_iter()
+    let keys: Vec<(Hlc, RecordId)> = records
+        .iter()
         .map(|r| {
             let clock = match running {
                 Some((origin, clock)) if origin == r.id.origin => clock.max(r.hlc),
                 _ => r.hlc,
             };
             running = Some((r.id.origin, clock));
-            (clock, r.id, r)
+            (clock, r.id)
         })
         .collect();
-    keyed.sort_by_key(|(clock, id, _)| (*clock, *id));
-    let mut pending: Vec<Record> = keyed.into_iter().map(|(_, _, r)| r).collect();
+    // The records put in that order where they lie: a record is ~400
+    // bytes, and two reordered copies of 10,000 were 9 MB of fresh pages
+    // and copies at every start (issue 15, start-up).
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by_key(|i| keys[*i]);
+    drop(keys);
+    permute(&mut records, &mut order);
+    let mut pending = records;
     let mut ledger = Ledger::new();
     let mut refused = Vec::new();
     // Every signature first, on all cores; then the rules, in order, each
@@ -1072,10 +1114,10 @@ fn readmit(mut records: Vec<Record>, tagged: Option<(&CheckKey, &HashMap<RecordI
     let new_tags = match tagged {
         Some((check_key, tags)) => {
             let tag_of = |id: &RecordId| tags.get(id).copied();
-            ledger.check_signatures_tagged(&pending, &mut verified, verify_threads(), Some((check_key, &tag_of)))
+            ledger.check_signatures_tagged(&pending, &mut verified, cores(), Some((check_key, &tag_of)))
         }
         None => {
-            ledger.check_signatures(&pending, &mut verified, verify_threads());
+            ledger.check_signatures(&pending, &mut verified, cores());
             Vec::new()
         }
     };
@@ -1110,6 +1152,21 @@ fn readmit(mut records: Vec<Record>, tagged: Option<(&CheckKey, &HashMap<RecordI
     (ledger, refused, new_tags)
 }
 
+/// Puts `items` in `order` (`items[k]` becomes the `items[order[k]]` of
+/// before) by swaps, without a copy; `order` is used up.
+fn permute<T>(items: &mut [T], order: &mut [usize]) {
+    for start in 0..items.len().min(order.len()) {
+        let mut current = start;
+        while order[current] != start && order[current] != current {
+            let next = order[current];
+            items.swap(current, next);
+            order[current] = current;
+            current = next;
+        }
+        order[current] = current;
+    }
+}
+
 /// What [`readmit`] returns: the ledger, the records to quarantine, and
 /// the tags to store.
 type Readmitted = (Ledger, Vec<RecordId>, Vec<(RecordId, [u8; 32])>);
@@ -1131,8 +1188,9 @@ fn check_key_at_open(store: &Store, data_dir: &Path, me: DeviceId) -> Option<Che
     (signing.id() == me).then(|| CheckKey::derive(&signing))
 }
 
-/// How many threads check a batch's signatures: one per core.
-fn verify_threads() -> usize {
+/// How many threads check a batch's signatures or decrypt the index: one
+/// per core.
+fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -1285,8 +1343,12 @@ mod start_tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         let (held, ids) = vault_with_entries(&dir);
-        // The first start verifies every record and tags the entries; the
-        // next reads the same ledger with the tags.
+        // This device's own entries are tagged as they are written, so even
+        // its first start after writing them need not verify them again.
+        let written = Store::open(&dir).unwrap().tags().unwrap();
+        assert_eq!(written.len(), 3);
+        assert!(ids.iter().all(|id| written.contains_key(id)));
+        // Each start reads the same ledger with the tags, and keeps them.
         for _ in 0..2 {
             let vault = Vault::open(&dir).unwrap();
             assert_eq!(vault.ledger().len(), held);
@@ -1363,6 +1425,18 @@ mod start_tests {
         let vault = Vault::open(&dir).unwrap();
         assert_eq!(vault.ledger().len(), held - 1);
         assert_eq!(vault.quarantined(), 1);
+    }
+
+    #[test]
+    fn permute_puts_items_in_the_order_given() {
+        let cases: [&[usize]; 5] = [&[], &[0, 1, 2], &[2, 0, 1], &[1, 0, 3, 2], &[4, 3, 0, 1, 2]];
+        for order in cases {
+            let items: Vec<usize> = (0..order.len()).map(|i| i * 10).collect();
+            let want: Vec<usize> = order.iter().map(|i| items[*i]).collect();
+            let mut got = items.clone();
+            permute(&mut got, &mut order.to_vec());
+            assert_eq!(got, want, "{order:?}");
+        }
     }
 
     #[test]

@@ -63,17 +63,31 @@ struct SearchKey {
 }
 
 impl SearchKey {
-    /// The lowercased strings a query must equal to name this entry exactly.
-    fn exact_names(&self) -> impl Iterator<Item = String> + '_ {
-        let full = (!self.issuer.is_empty()).then(|| format!("{}:{}", self.issuer, self.account));
+    /// The lowercased strings a query must equal to name this entry
+    /// exactly (issuer, account, id, `issuer:account`), each as the pieces
+    /// that make it up.
+    fn exact_names(&self) -> impl Iterator<Item = [&str; 3]> + '_ {
+        let named = !self.issuer.is_empty();
         [
-            (!self.issuer.is_empty()).then(|| self.issuer.clone()),
-            Some(self.account.clone()),
-            Some(self.id.clone()),
-            full,
+            named.then_some([self.issuer.as_str(), "", ""]),
+            Some([self.account.as_str(), "", ""]),
+            Some([self.id.as_str(), "", ""]),
+            named.then_some([self.issuer.as_str(), ":", self.account.as_str()]),
         ]
         .into_iter()
         .flatten()
+    }
+
+    /// Whether `q` (lowercased) is one of [`SearchKey::exact_names`].
+    fn is_named(&self, q: &str) -> bool {
+        let named = !self.issuer.is_empty();
+        (named && q == self.issuer)
+            || q == self.account
+            || q == self.id
+            || (named
+                && q.strip_prefix(self.issuer.as_str())
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    == Some(&self.account))
     }
 
     /// `Some(true)` for an exact match, `Some(false)` for a partial one.
@@ -154,13 +168,20 @@ impl EntryHistory {
             self.versions.reserve_exact(1);
         }
         self.versions.insert(at, version);
-        let superseded: BTreeSet<RecordId> = self.versions.iter().flat_map(|v| v.parents.iter().copied()).collect();
-        self.heads = self
-            .versions
-            .iter()
-            .filter(|v| !superseded.contains(&v.record))
-            .map(|v| v.record)
-            .collect();
+        self.heads = match self.versions.as_slice() {
+            // Most entries: one version, its own head unless it names
+            // itself (no set to build; issue 15, start-up).
+            [only] if only.parents.contains(&only.record) => Vec::new(),
+            [only] => vec![only.record],
+            versions => {
+                let superseded: BTreeSet<RecordId> = versions.iter().flat_map(|v| v.parents.iter().copied()).collect();
+                versions
+                    .iter()
+                    .filter(|v| !superseded.contains(&v.record))
+                    .map(|v| v.record)
+                    .collect()
+            }
+        };
         self.merged = if self.heads.len() > 1 {
             self.merge().map(Box::new)
         } else {
@@ -280,9 +301,85 @@ pub struct Index {
     entries: BTreeMap<EntryId, EntryHistory>,
     /// Exact names (see [`SearchKey::exact_names`]) → entries, so the usual
     /// `authctl code amazon` is a hash lookup, not a scan.
-    by_name: HashMap<String, Vec<EntryId>>,
+    by_name: Names,
     unreadable: usize,
     lent: Vec<Lent>,
+}
+
+/// Exact names → the entries they may name, by a keyed hash of the name
+/// rather than the name itself: four names an entry as strings were 40,000
+/// allocations of a 10,000-entry start, and the largest part of building
+/// the index after decryption (issue 15, start-up). A lookup confirms each
+/// entry against its own names ([`SearchKey::is_named`]), so two names
+/// with one hash only share a list.
+#[derive(Default)]
+struct Names {
+    keys: std::hash::RandomState,
+    map: HashMap<u64, Named>,
+}
+
+/// The entries under one name's hash: nearly always one.
+enum Named {
+    One(EntryId),
+    Many(Vec<EntryId>),
+}
+
+impl Names {
+    /// The hash of the name made of `pieces`, one after the other.
+    fn hash(&self, pieces: &[&str]) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = self.keys.build_hasher();
+        for piece in pieces {
+            hasher.write(piece.as_bytes());
+        }
+        hasher.finish()
+    }
+
+    fn reserve(&mut self, names: usize) {
+        self.map.reserve(names);
+    }
+
+    fn get(&self, name: &str) -> &[EntryId] {
+        match self.map.get(&self.hash(&[name])) {
+            Some(Named::One(id)) => std::slice::from_ref(id),
+            Some(Named::Many(ids)) => ids,
+            None => &[],
+        }
+    }
+
+    fn insert(&mut self, name: &[&str], entry: EntryId) {
+        let hash = self.hash(name);
+        match self.map.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Named::One(entry));
+            }
+            std::collections::hash_map::Entry::Occupied(mut slot) => {
+                let named = slot.get_mut();
+                // An issuer and account that are the same word name it once.
+                match named {
+                    Named::One(id) if *id == entry => {}
+                    Named::One(id) => *named = Named::Many(vec![*id, entry]),
+                    Named::Many(ids) if ids.contains(&entry) => {}
+                    Named::Many(ids) => ids.push(entry),
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &[&str], entry: EntryId) {
+        let hash = self.hash(name);
+        let empty = match self.map.get_mut(&hash) {
+            Some(Named::One(id)) => *id == entry,
+            Some(Named::Many(ids)) => {
+                ids.retain(|id| *id != entry);
+                ids.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            self.map.remove(&hash);
+        }
+    }
 }
 
 /// Codes lent to this device ([`crate::lend`]): no secret.
@@ -297,6 +394,12 @@ pub struct Lent {
 impl Index {
     /// Decrypts every entry of `ledger` that `me`, holding `box_key`, can read.
     pub fn build(ledger: &Ledger, me: &DeviceId, box_key: &BoxKey) -> Index {
+        Index::build_on(ledger, me, box_key, 1)
+    }
+
+    /// [`Index::build`], decrypting on up to `threads` threads; the index
+    /// is the same, built in record order on this one.
+    pub fn build_on(ledger: &Ledger, me: &DeviceId, box_key: &BoxKey, threads: usize) -> Index {
         let mut index = Index::default();
         if let Some(household) = ledger.household() {
             index.keys = household.open_epoch_keys(me, box_key);
@@ -304,8 +407,10 @@ impl Index {
             // entries one version: sized once rather than rehashed as it
             // grows (6% of a 10,000-entry start, issue 15).
             index.by_name.reserve(ledger.len().saturating_mul(4));
-            for record in ledger.records() {
-                index.apply(household, record);
+            let records: Vec<&Record> = ledger.records().collect();
+            let opened = index.open_all(household, &records, threads);
+            for (record, opened) in records.into_iter().zip(opened) {
+                index.apply_opened(record, opened);
                 if let Body::Lend(lend) = &record.body {
                     if household.accepts(record.id) {
                         if let Ok(codes) = lend.open(&household.id, me, box_key) {
@@ -323,14 +428,58 @@ impl Index {
 
     /// Adds one newly admitted `Entry` record (others are ignored).
     pub fn apply(&mut self, household: &Household, record: &Record) {
+        let opened = self.open(household, record);
+        self.apply_opened(record, opened);
+    }
+
+    /// What [`Index::apply`] reads of `record`: `None` if it is not an
+    /// entry the household counts, else its body if this device can open it.
+    fn open(&self, household: &Household, record: &Record) -> Option<Option<EntryBody>> {
         let Body::Entry(sealed) = &record.body else {
-            return;
+            return None;
         };
         if !household.accepts(record.id) {
-            return;
+            return None;
         }
         let opened = self.keys.get(&sealed.epoch).and_then(|key| record.open_entry(key));
-        let Some(Ok(body)) = opened else {
+        Some(opened.and_then(Result::ok))
+    }
+
+    /// [`Index::open`] of each of `records`, in order, on up to `threads`
+    /// threads: decryption is most of building the index (issue 15).
+    fn open_all(&self, household: &Household, records: &[&Record], threads: usize) -> Vec<Option<Option<EntryBody>>> {
+        /// Below this many records a thread of its own costs more than it saves.
+        const MIN_PER_THREAD: usize = 256;
+        let threads = threads.clamp(1, (records.len() / MIN_PER_THREAD).max(1));
+        if threads == 1 {
+            return records.iter().map(|r| self.open(household, r)).collect();
+        }
+        let size = records.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let mut parts = records.chunks(size);
+            let first = parts.next().unwrap_or_default();
+            let handles: Vec<_> = parts
+                .map(|part| scope.spawn(move || part.iter().map(|r| self.open(household, r)).collect::<Vec<_>>()))
+                .collect();
+            let mut opened: Vec<Option<Option<EntryBody>>> = Vec::with_capacity(records.len());
+            opened.extend(first.iter().map(|r| self.open(household, r)));
+            for (handle, part) in handles.into_iter().zip(records.chunks(size).skip(1)) {
+                // A thread that panicked opened nothing: open its part here.
+                match handle.join() {
+                    Ok(part) => opened.extend(part),
+                    Err(_) => opened.extend(part.iter().map(|r| self.open(household, r))),
+                }
+            }
+            opened
+        })
+    }
+
+    /// Adds `record`, as [`Index::open`] read it.
+    fn apply_opened(&mut self, record: &Record, opened: Option<Option<EntryBody>>) {
+        let (Body::Entry(sealed), Some(opened)) = (&record.body, opened) else {
+            return;
+        };
+        let Some(body) = opened else {
             self.unreadable += 1;
             return;
         };
@@ -338,12 +487,10 @@ impl Index {
             .entries
             .entry(sealed.entry)
             .or_insert_with(|| EntryHistory::new(sealed.entry));
-        for name in history.search.exact_names() {
-            if let Some(ids) = self.by_name.get_mut(&name) {
-                ids.retain(|id| *id != sealed.entry);
-                if ids.is_empty() {
-                    self.by_name.remove(&name);
-                }
+        // A new entry has no names yet to take back.
+        if !history.versions.is_empty() {
+            for name in history.search.exact_names() {
+                self.by_name.remove(&name, sealed.entry);
             }
         }
         history.insert(Version {
@@ -354,14 +501,7 @@ impl Index {
             body,
         });
         for name in history.search.exact_names() {
-            let ids = self.by_name.entry(name).or_default();
-            // An issuer and account that are the same word name it once.
-            if !ids.contains(&sealed.entry) {
-                if ids.is_empty() {
-                    ids.reserve_exact(1); // most names name one entry
-                }
-                ids.push(sealed.entry);
-            }
+            self.by_name.insert(&name, sealed.entry);
         }
     }
 
@@ -408,10 +548,12 @@ impl Index {
     pub fn find(&self, query: &str, include_deleted: bool) -> Vec<&EntryHistory> {
         let q = query.trim().to_lowercase();
         let usable = |e: &&EntryHistory| include_deleted || !e.view().deleted;
-        if let Some(ids) = self.by_name.get(&q) {
+        let ids = self.by_name.get(&q);
+        if !ids.is_empty() {
             let exact: Vec<&EntryHistory> = ids
                 .iter()
                 .filter_map(|id| self.entries.get(id))
+                .filter(|e| e.search.is_named(&q))
                 .filter(usable)
                 .collect();
             if !exact.is_empty() {
@@ -662,6 +804,31 @@ mod tests {
     /// Two entries that differ only in algorithm, digits or period make
     /// different codes: they are two entries. An HOTP counter is use, not
     /// identity.
+    #[test]
+    fn a_name_hashes_the_same_whole_or_in_pieces_and_only_its_own_names_match() {
+        let names = Names::default();
+        assert_eq!(names.hash(&["amazon", ":", "alice"]), names.hash(&["amazon:alice"]));
+        assert_ne!(names.hash(&["amazon", ":", "alice"]), names.hash(&["amazon:bob"]));
+        let key = SearchKey {
+            issuer: "amazon".into(),
+            account: "alice".into(),
+            id: "abc".into(),
+        };
+        for q in ["amazon", "alice", "abc", "amazon:alice"] {
+            assert!(key.is_named(q), "{q}");
+        }
+        for q in ["amazon:", ":alice", "amazon:bob", "amazonalice", "ama", ""] {
+            assert!(!key.is_named(q), "{q}");
+        }
+        let unnamed = SearchKey {
+            issuer: String::new(),
+            account: "alice".into(),
+            id: "abc".into(),
+        };
+        assert!(unnamed.is_named("alice"));
+        assert!(!unnamed.is_named(":alice") && !unnamed.is_named(""));
+    }
+
     #[test]
     fn same_entry_counts_every_parameter_but_the_counter() {
         let base = version(1, &[], "").body;

@@ -324,7 +324,7 @@ impl Ledger {
         let mut used = self.usage(&first.id.origin);
         let mut before: Option<&Record> = None;
         for record in records {
-            let size = record.encode().len();
+            let size = record.encoded_len();
             if size > crate::record::MAX_RECORD_BYTES {
                 return Err(Rejected::TooLarge);
             }
@@ -397,7 +397,7 @@ impl Ledger {
             usage: &self.usage,
             now_ms,
         };
-        authority::check(self.household.as_ref(), &holdings, record, record.encode().len())?;
+        authority::check(self.household.as_ref(), &holdings, record, record.encoded_len())?;
         Ok(Admitted::New)
     }
 

@@ -357,24 +357,35 @@ struct EntryAad<'a> {
     epoch: &'a EpochId,
 }
 
+/// Room for a typical record, so that encoding one does not grow its
+/// buffer step by step (a start encodes every stored record: issue 15).
+const TYPICAL_RECORD_BYTES: usize = 512;
+
 fn to_bytes<T: Serialize>(value: &T) -> Vec<u8> {
-    postcard::to_stdvec(value).expect("serializing to a Vec cannot fail")
+    extend_bytes(value, Vec::with_capacity(TYPICAL_RECORD_BYTES))
+}
+
+fn extend_bytes<T: Serialize>(value: &T, buffer: Vec<u8>) -> Vec<u8> {
+    postcard::to_extend(value, buffer).expect("serializing to a Vec cannot fail")
 }
 
 impl Record {
     /// What the origin's signature covers (for checking many at once:
     /// [`crate::crypto::Verified`]).
     pub fn signed_message(&self) -> Vec<u8> {
-        let mut message = SIGNING_CONTEXT.to_vec();
-        message.extend(to_bytes(&Signed {
-            id: &self.id,
-            household: &self.household,
-            hlc: &self.hlc,
-            prev: &self.prev,
-            seen: &self.seen,
-            body: &self.body,
-        }));
-        message
+        let mut message = Vec::with_capacity(SIGNING_CONTEXT.len() + TYPICAL_RECORD_BYTES);
+        message.extend_from_slice(SIGNING_CONTEXT);
+        extend_bytes(
+            &Signed {
+                id: &self.id,
+                household: &self.household,
+                hlc: &self.hlc,
+                prev: &self.prev,
+                seen: &self.seen,
+                body: &self.body,
+            },
+            message,
+        )
     }
 
     /// Signs a new record with its origin's signing key.
@@ -461,13 +472,19 @@ impl Record {
         to_bytes(self)
     }
 
+    /// The length of [`Record::encode`], without encoding it.
+    pub fn encoded_len(&self) -> usize {
+        postcard::serialize_with_flavor(self, postcard::ser_flavors::Size::default())
+            .expect("sizing a record cannot fail")
+    }
+
     /// Reads a record (unverified: check it with [`Record::verify`]).
     pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         if bytes.len() > MAX_RECORD_BYTES {
             return Err(DecodeError::TooLarge);
         }
         match postcard::from_bytes::<Record>(bytes) {
-            Ok(record) if record.encode().len() == bytes.len() => Ok(record),
+            Ok(record) if record.encoded_len() == bytes.len() => Ok(record),
             _ => Err(DecodeError::Malformed),
         }
     }

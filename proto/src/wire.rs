@@ -171,7 +171,7 @@ pub fn record_batches<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<
     let mut batch = Vec::new();
     let mut size = 0;
     for record in records {
-        let len = record.encode().len();
+        let len = record.encoded_len();
         if !batch.is_empty() && size + len > budget {
             frames.push(std::mem::take(&mut batch));
             size = 0;

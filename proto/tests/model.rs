@@ -944,6 +944,35 @@ fn find_names_an_entry_once() {
     assert!(repeated.is_empty(), "(issuer, account, query, found): {repeated:?}");
 }
 
+/// Decrypting on several threads builds the same index as on one: enough
+/// entries that each thread gets a part, some edited (several versions).
+#[test]
+fn an_index_built_on_several_threads_is_the_one_built_on_one() {
+    let mut rng = rng(31);
+    let mut d = household(&mut rng, &[0]);
+    let mut ids = Vec::new();
+    for i in 0..900 {
+        let mut plain = Plain::simple(&format!("user{i}"), b"0123456789abcdef", i % 7 == 0);
+        plain.issuer = Some(format!("Site{}", i % 50));
+        ids.push(d[0].add(&mut rng, &plain));
+    }
+    for (i, id) in ids.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+        d[0].edit(&mut rng, *id, |body| body.note = format!("edited {i}"))
+            .unwrap();
+    }
+    let one = d[0].built();
+    for threads in [2, 3, 8] {
+        let many = Index::build_on(&d[0].ledger, &d[0].id(), &d[0].box_key, threads);
+        assert_eq!(snapshot(&many), snapshot(&one), "{threads} threads");
+        assert_eq!(many.unreadable(), one.unreadable());
+        for query in ["site7", "user12", "site7:user7", "nothing"] {
+            let ids = |index: &Index| index.find(query, false).iter().map(|e| e.id()).collect::<Vec<_>>();
+            assert_eq!(ids(&many), ids(&one), "{query}");
+        }
+    }
+    assert_eq!(one.entries().count(), 900);
+}
+
 // ------------------------------------------------------------ revocations
 
 /// Delivers what device `from` has and `to` lacks, like `common::sync`,
