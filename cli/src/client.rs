@@ -267,7 +267,10 @@ fn start_daemon(paths: &Paths) -> Result<(), Unavailable> {
                 .unwrap_or_else(|| format!("it exited with {status}"));
             return Err(fail(format!("{last} (log: {})", log_path.display())));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        // authd binds its socket once its vault is open: a failed connect
+        // costs microseconds, and a coarse poll would add to the wait a
+        // person sees on the first `authctl` after login (issue 15).
+        std::thread::sleep(Duration::from_millis(2));
     }
     Err(fail(format!(
         "no answer within {}s (log: {})",
