@@ -59,6 +59,45 @@ pub struct Unlocked {
     pub index: Index,
 }
 
+/// What [`Index::build`] reads of the household: the epochs this device
+/// opens a key of, and, per origin of the records held, which of its
+/// records count ([`Household::accepts`]: nothing, all, or up to a cap).
+/// The same basis before and after a batch of records is admitted means
+/// that the held records read the same, so the index needs only the
+/// batch's entries added, not a rebuild.
+#[derive(PartialEq, Eq)]
+struct IndexBasis {
+    epochs: Vec<EpochId>,
+    counted: Vec<(DeviceId, Option<Option<u64>>)>,
+}
+
+impl IndexBasis {
+    fn of<'a>(
+        household: &Household,
+        me: &DeviceId,
+        box_key: &BoxKey,
+        origins: impl Iterator<Item = &'a DeviceId>,
+    ) -> IndexBasis {
+        let counted = |origin: &DeviceId| {
+            household
+                .members
+                .get(origin)
+                .filter(|m| !m.info.is_relay())
+                .map(|m| m.limit())
+        };
+        IndexBasis {
+            epochs: household.open_epoch_keys(me, box_key).into_keys().collect(),
+            counted: origins.map(|o| (*o, counted(o))).collect(),
+        }
+    }
+
+    /// Whether `household` has this basis for the origins this one was
+    /// taken over (those whose records were held before).
+    fn holds_for(&self, household: &Household, me: &DeviceId, box_key: &BoxKey) -> bool {
+        self == &IndexBasis::of(household, me, box_key, self.counted.iter().map(|(o, _)| o))
+    }
+}
+
 /// A device's keys before they belong to a vault (while joining).
 pub struct Identity {
     /// Authenticates connections only; plain at rest.
@@ -615,6 +654,7 @@ impl Vault {
             e => anyhow!("this device's own record would be refused ({e}): nothing was written"),
         })?;
         self.store.put_records(&records, now)?;
+        let basis = self.index_basis();
         let mut ids = Vec::with_capacity(records.len());
         for record in records {
             let id = record.id;
@@ -623,7 +663,7 @@ impl Vault {
                 .map_err(|e| anyhow!("this device's own record was refused: {e}"))?;
             ids.push(id);
         }
-        self.admitted(&ids);
+        self.admitted(&ids, basis);
         Ok(ids)
     }
 
@@ -635,17 +675,36 @@ impl Vault {
         Ok(())
     }
 
+    /// What the index depends on besides the entry records themselves
+    /// ([`IndexBasis`]), for the household as it stands; `None` while
+    /// locked or before a household.
+    fn index_basis(&self) -> Option<IndexBasis> {
+        let (unlocked, household, me) = (self.unlocked.as_ref()?, self.ledger.household()?, self.device_id()?);
+        Some(IndexBasis::of(
+            household,
+            &me,
+            &unlocked.box_key,
+            self.ledger.version_vector().keys(),
+        ))
+    }
+
     /// Brings the index up to date with newly admitted records and tells
-    /// subscribers about them. Entries are added to the index one by one;
-    /// if any record changes membership or keys (which entries are
-    /// readable), the index is rebuilt once for the whole batch: a rebuild
-    /// decrypts every entry, and a pairing or a key rotation admits several
-    /// such records at once.
-    fn admitted(&mut self, ids: &[RecordId]) {
+    /// subscribers about them. Entries are added to the index one by one.
+    /// If a record of the batch is not an entry, the index is rebuilt once
+    /// for the whole batch (a rebuild decrypts every entry), unless `before`,
+    /// the [`IndexBasis`] taken before the batch was admitted, is what it is
+    /// now and no record is a `Lend`: then a rebuild would give the index
+    /// as it is plus the batch's entries. A sponsor admitting a joiner (its
+    /// `Member`, `Person` and `Envelopes`) no longer decrypts every entry
+    /// twice before sending the welcome (issue 15, BENCHMARKS.md).
+    fn admitted(&mut self, ids: &[RecordId], before: Option<IndexBasis>) {
         let me = self.device_id();
         let records: Vec<&Record> = ids.iter().filter_map(|id| self.ledger.get(id)).collect();
         if let (Some(unlocked), Some(household), Some(me)) = (self.unlocked.as_mut(), self.ledger.household(), me) {
-            if records.iter().all(|r| matches!(r.body, Body::Entry(_))) {
+            let incremental = records.iter().all(|r| matches!(r.body, Body::Entry(_)))
+                || (!records.iter().any(|r| matches!(r.body, Body::Lend(_)))
+                    && before.is_some_and(|before| before.holds_for(household, &me, &unlocked.box_key)));
+            if incremental {
                 for record in &records {
                     unlocked.index.apply(household, record);
                 }
@@ -695,6 +754,7 @@ impl Vault {
             }
         };
         drop(check);
+        let basis = self.index_basis();
         verified.scope(|| self.ingest_checked(records, waiting, now, &mut ingested))?;
         let admitted: std::collections::HashSet<&RecordId> = ingested.new.iter().collect();
         let tags: Vec<(RecordId, [u8; 32])> = tags.into_iter().filter(|(id, _)| admitted.contains(id)).collect();
@@ -709,7 +769,7 @@ impl Vault {
                 || new
                     .iter()
                     .any(|id| self.ledger.get(id).is_some_and(|r| !matches!(r.body, Body::Entry(_))));
-            self.admitted(&new);
+            self.admitted(&new, basis);
             if !ingested.forks.is_empty() {
                 // A proven fork changes which records count without any
                 // record of the batch saying so.
@@ -1386,5 +1446,97 @@ mod start_tests {
         let vault = Vault::open(&dir).unwrap();
         assert_eq!(vault.ledger().len(), held);
         assert!(vault.store.tags().unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    //! The index kept up to date without a rebuild when what it reads of
+    //! the household did not change (issue 15: a sponsor no longer decrypts
+    //! every entry twice before its welcome), and rebuilt when it did.
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use authsync_proto::otp::{OtpSpec, Secret};
+    use authsync_proto::record::Edits;
+
+    fn body(i: u8) -> EntryBody {
+        EntryBody {
+            issuer: Some(format!("Site{i}")),
+            account: format!("user{i}@example.com"),
+            secret: Secret::new(vec![i; 20]),
+            spec: OtpSpec::totp_default(),
+            tags: Vec::new(),
+            note: String::new(),
+            deleted: false,
+            edits: Edits::ALL,
+        }
+    }
+
+    type Summary = (
+        Vec<(EntryId, Vec<RecordId>, Option<String>, bool)>,
+        usize,
+        usize,
+        Vec<EpochId>,
+    );
+
+    /// What an index holds, comparable.
+    fn summary(vault: &Vault, index: &Index) -> Summary {
+        let entries = index
+            .entries()
+            .map(|h| (h.id(), h.heads().to_vec(), h.view().issuer.clone(), h.view().deleted))
+            .collect();
+        let epochs = vault
+            .ledger()
+            .household()
+            .unwrap()
+            .epochs
+            .keys()
+            .filter(|e| index.epoch_key(e).is_some())
+            .copied()
+            .collect();
+        (entries, index.unreadable(), index.lent().len(), epochs)
+    }
+
+    /// The vault's index, and the one a rebuild would make now.
+    fn kept_and_rebuilt(vault: &Vault) -> (Summary, Summary) {
+        let unlocked = vault.unlocked.as_ref().unwrap();
+        let rebuilt = Index::build(vault.ledger(), &vault.device_id().unwrap(), &unlocked.box_key);
+        (summary(vault, &unlocked.index), summary(vault, &rebuilt))
+    }
+
+    #[test]
+    fn the_index_reads_as_rebuilt_after_sponsoring_revoking_and_writing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut vault = Vault::open(&tmp.path().join("data")).unwrap();
+        vault
+            .init("a", "alice", SymKey::generate(&mut OsRng), KekSource::KeyFile)
+            .unwrap();
+        let bodies: Vec<(EntryId, EntryBody)> = (1..=3).map(|i| (EntryId([i; 16]), body(i))).collect();
+        vault.write_new_entries(&bodies, CollectionId::SHARED).unwrap();
+        let joiner = Identity::generate("b");
+        let household = vault.ledger().household_id().unwrap();
+        let transcript = [9; 32];
+        let info = joiner.member_info();
+        let signature = info.sign_join(&joiner.signing, &household, &vault.device_id().unwrap(), &transcript);
+        let epochs_before = summary(&vault, &vault.unlocked.as_ref().unwrap().index).3;
+        // Member, Person and Envelopes: the same basis, no rebuild.
+        let (welcome, _) = vault.sponsor(info, transcript, signature, Some("bob")).unwrap();
+        assert!(welcome.iter().any(|r| matches!(r.body, Body::Envelopes { .. })));
+        let (kept, rebuilt) = kept_and_rebuilt(&vault);
+        assert_eq!(kept.0.len(), 3);
+        assert_eq!(kept.3, epochs_before);
+        assert!(kept == rebuilt);
+        // A revocation rotates the key: a new epoch, so a rebuild; entries
+        // written after it are sealed to that epoch and read.
+        vault.revoke(joiner.id(), None).unwrap();
+        let (kept, rebuilt) = kept_and_rebuilt(&vault);
+        assert_eq!(kept.3.len(), epochs_before.len() + 1);
+        assert!(kept == rebuilt);
+        vault
+            .write_new_entries(&[(EntryId([4; 16]), body(4))], CollectionId::SHARED)
+            .unwrap();
+        let (kept, rebuilt) = kept_and_rebuilt(&vault);
+        assert_eq!(kept.0.len(), 4);
+        assert!(kept == rebuilt);
     }
 }
