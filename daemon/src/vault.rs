@@ -402,8 +402,10 @@ impl Vault {
     }
 
     /// Makes `identity` this vault's, with `records` (a new household's, or
-    /// the ones a sponsor welcomed it with), in one transaction: a crash
-    /// leaves either nothing or a complete vault. Then unlocks it.
+    /// the ones a sponsor welcomed it with): a crash leaves either no vault
+    /// or a complete one (the records are staged, then made durable, then
+    /// the identity that makes them a vault is written: [`Store::stage_records`]).
+    /// Then unlocks it.
     pub fn establish(
         &mut self,
         identity: Identity,
@@ -415,18 +417,6 @@ impl Vault {
         if self.me.is_some() {
             return Err(anyhow!("this device already has a household"));
         }
-        let me = identity.id();
-        let now = now_ms();
-        let mut ledger = Ledger::new();
-        // The welcome carries every record, entries too: signatures on all
-        // cores. Records past their origin's revocation are dropped, and
-        // not stored, as on sync.
-        ledger
-            .admit_all(&records, now, verify_threads())
-            .map_err(|e| anyhow!("the household's records were refused: {e}"))?;
-        if !ledger.household().is_some_and(|h| h.is_current_member(&me)) {
-            return Err(anyhow!("the household's records do not admit this device"));
-        }
         let key_file = self.data_dir.join(KEY_FILE);
         if key_file.exists() {
             return Err(anyhow!(
@@ -434,6 +424,43 @@ impl Vault {
                 key_file.display()
             ));
         }
+        let me = identity.id();
+        let now = now_ms();
+        let mut ledger = Ledger::new();
+        // The welcome carries every record, entries too: signatures on all
+        // cores, while the store writes them (staged: not a vault until
+        // `commit_new`, and taken back if refused). Records past their
+        // origin's revocation are dropped, and not kept, as on sync.
+        let (admitted, staged) = std::thread::scope(|scope| {
+            let (store, records) = (&self.store, &records);
+            let writer = scope.spawn(move || store.stage_records(records, now));
+            let admitted = ledger.admit_all(records, now, verify_threads());
+            let staged = writer
+                .join()
+                .unwrap_or_else(|_| Err(anyhow!("the store's writer stopped")));
+            (admitted, staged)
+        });
+        let checked = admitted
+            .map_err(|e| anyhow!("the household's records were refused: {e}"))
+            .and_then(|_| {
+                if ledger.household().is_some_and(|h| h.is_current_member(&me)) {
+                    Ok(())
+                } else {
+                    Err(anyhow!("the household's records do not admit this device"))
+                }
+            });
+        if let Err(e) = checked.and(staged) {
+            if let Err(cleared) = self.store.clear_unclaimed() {
+                tracing::warn!("records of a refused join stay in the store until the next one: {cleared:#}");
+            }
+            return Err(e);
+        }
+        let dropped: Vec<RecordId> = records
+            .iter()
+            .filter(|r| ledger.get(&r.id) != Some(*r))
+            .map(|r| r.id)
+            .collect();
+        self.store.unstage(&dropped)?;
         let wrapped_box = kek.seal(&mut OsRng, &box_aad(&me), identity.box_key.expose_bytes().as_ref());
         let wrapped_signing = kek.seal(&mut OsRng, &signing_aad(&me), identity.signing.expose_bytes().as_ref());
         let key_file_tmp = key_file.with_extension("tmp");
@@ -445,21 +472,16 @@ impl Vault {
         let source = postcard::to_stdvec(&source).context("failed to encode the key parameters")?;
         let wrapped_box = postcard::to_stdvec(&wrapped_box).context("failed to encode the wrapped key")?;
         let wrapped_signing = postcard::to_stdvec(&wrapped_signing).context("failed to encode the wrapped key")?;
-        let refs: Vec<&Record> = records.iter().filter(|r| ledger.get(&r.id) == Some(*r)).collect();
-        self.store.init(
-            &refs,
-            &[
-                ("format", FORMAT_VERSION.to_string().as_bytes()),
-                ("device_id", me.as_bytes()),
-                ("transport_key", identity.transport.expose_bytes().as_ref()),
-                ("signing_key", &wrapped_signing),
-                ("device_name", identity.name.as_bytes()),
-                ("kek", &source),
-                ("box_key", &wrapped_box),
-                ("peers", peers.join("\n").as_bytes()),
-            ],
-            now,
-        )?;
+        self.store.commit_new(&[
+            ("format", FORMAT_VERSION.to_string().as_bytes()),
+            ("device_id", me.as_bytes()),
+            ("transport_key", identity.transport.expose_bytes().as_ref()),
+            ("signing_key", &wrapped_signing),
+            ("device_name", identity.name.as_bytes()),
+            ("kek", &source),
+            ("box_key", &wrapped_box),
+            ("peers", peers.join("\n").as_bytes()),
+        ])?;
         if key_file_tmp.exists() {
             commit_file(&key_file_tmp, &key_file)?;
         }
@@ -1538,5 +1560,75 @@ mod index_tests {
         let (kept, rebuilt) = kept_and_rebuilt(&vault);
         assert_eq!(kept.0.len(), 4);
         assert!(kept == rebuilt);
+    }
+}
+
+#[cfg(test)]
+mod establish_tests {
+    //! A new vault's records are staged while their signatures are checked
+    //! (issue 15): a vault only once its identity is written, and what a
+    //! crash or a refusal left behind is never part of the next one.
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A founded household's records, and its id.
+    fn household_records(dir: &Path) -> (Vec<Record>, HouseholdId) {
+        let mut vault = Vault::open(dir).unwrap();
+        vault
+            .init("a", "alice", SymKey::generate(&mut OsRng), KekSource::KeyFile)
+            .unwrap();
+        let id = vault.ledger().household_id().unwrap();
+        (vault.ledger().records().cloned().collect(), id)
+    }
+
+    #[test]
+    fn records_staged_before_a_crash_make_no_vault_and_are_not_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (theirs, their_household) = household_records(&tmp.path().join("a"));
+        let dir = tmp.path().join("b");
+        // A crash after the records were staged and made durable, before
+        // the identity was written: the next open clears them.
+        {
+            let store = Store::open(&dir).unwrap();
+            store.stage_records(&theirs, 1).unwrap();
+            store.sync().unwrap();
+        }
+        let mut vault = Vault::open(&dir).unwrap();
+        assert!(!vault.is_initialized());
+        assert!(vault.ledger().is_empty());
+        assert!(vault.store.load_records().unwrap().is_empty());
+        vault
+            .init("b", "bob", SymKey::generate(&mut OsRng), KekSource::KeyFile)
+            .unwrap();
+        let ours = vault.ledger().household_id().unwrap();
+        assert_ne!(ours, their_household);
+        drop(vault);
+        let vault = Vault::open(&dir).unwrap();
+        let stored = vault.store.load_records().unwrap();
+        assert!(!stored.is_empty());
+        assert!(stored.iter().all(|r| r.household == ours));
+        assert_eq!(vault.store.arrivals(&theirs[0].id.origin).unwrap(), vec![]);
+        assert_eq!(vault.quarantined(), 0);
+    }
+
+    #[test]
+    fn a_refused_welcome_leaves_no_records() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (theirs, _) = household_records(&tmp.path().join("a"));
+        let mut vault = Vault::open(&tmp.path().join("b")).unwrap();
+        // Not admitted by them: refused after the records were staged.
+        let err = vault
+            .establish(
+                Identity::generate("b"),
+                SymKey::generate(&mut OsRng),
+                KekSource::KeyFile,
+                theirs.clone(),
+                &[],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("do not admit this device"), "{err:#}");
+        assert!(!vault.is_initialized());
+        assert!(vault.store.load_records().unwrap().is_empty());
+        assert_eq!(vault.store.arrivals(&theirs[0].id.origin).unwrap(), vec![]);
     }
 }
