@@ -426,6 +426,7 @@ impl Vault {
         }
         let me = identity.id();
         let now = now_ms();
+        let started = std::time::Instant::now();
         let mut ledger = Ledger::new();
         // The welcome carries every record, entries too: signatures on all
         // cores, while the store writes them (staged: not a vault until
@@ -433,8 +434,13 @@ impl Vault {
         // origin's revocation are dropped, and not kept, as on sync.
         let (admitted, staged) = std::thread::scope(|scope| {
             let (store, records) = (&self.store, &records);
-            let writer = scope.spawn(move || store.stage_records(records, now));
+            let writer = scope.spawn(move || {
+                let staged = store.stage_records(records, now);
+                tracing::debug!(ms = started.elapsed().as_millis(), "new vault: records staged");
+                staged
+            });
             let admitted = ledger.admit_all(records, now, verify_threads());
+            tracing::debug!(ms = started.elapsed().as_millis(), "new vault: records admitted");
             let staged = writer
                 .join()
                 .unwrap_or_else(|_| Err(anyhow!("the store's writer stopped")));
@@ -487,11 +493,17 @@ impl Vault {
         }
         let household = ledger.household_id().ok_or_else(|| anyhow!("no household"))?;
         write_private_file(&self.data_dir.join(MARKER_FILE), household.to_string().as_bytes())?;
+        tracing::debug!(ms = started.elapsed().as_millis(), "new vault: committed");
         self.ledger = ledger;
         self.me = Some(me);
         self.transport = Some(identity.transport);
         self.name = Some(identity.name);
         self.unlock_with(&kek)?;
+        tracing::debug!(
+            ms = started.elapsed().as_millis(),
+            records = self.ledger.len(),
+            "new vault: unlocked"
+        );
         for record in records {
             let _ = self.events.send(Arc::new(record));
         }
