@@ -402,6 +402,7 @@ impl Daemon {
         relay: bool,
         person: Option<String>,
     ) -> Result<Reply> {
+        tracing::debug!("joining: asked");
         let name = name.trim().to_string();
         if let Some(person) = &person {
             authsync_proto::record::check_name(person.trim())
@@ -449,6 +450,7 @@ impl Daemon {
             Identity::generate(&name)
         };
         identity.person = person.map(|p| p.trim().to_owned()).filter(|_| !relay);
+        tracing::debug!("joining: dialling the sponsor");
         let records = pairing::join(&identity, &code, addr).await.map_err(|e| {
             let message = format!("{e:#}");
             let code = if message.contains("did not match") {

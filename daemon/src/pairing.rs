@@ -265,8 +265,18 @@ pub async fn join(identity: &Identity, code: &PairingCode, addr: SocketAddr) -> 
         }
     });
     conn.close(0u32.into(), b"done");
-    endpoint.wait_idle().await;
+    drain(endpoint);
     result
+}
+
+/// Lets `endpoint` finish closing (its close frames resent if lost, until
+/// the connection is drained) in the background: the caller does not wait
+/// for it. Waiting held a join's welcome for ~85 ms (three probe timeouts)
+/// before the new vault could be written (issue 15, BENCHMARKS.md).
+fn drain(endpoint: quinn::Endpoint) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(5), endpoint.wait_idle()).await;
+    });
 }
 
 /// Whether the offer numbered `nameplate` is open at `addr`: `Ok(())`, or
@@ -306,7 +316,7 @@ pub async fn probe(addr: SocketAddr, nameplate: u16) -> Result<()> {
         result
     };
     let result = asked.await;
-    endpoint.wait_idle().await;
+    drain(endpoint);
     result
 }
 
@@ -330,6 +340,7 @@ async fn exchange(identity: &Identity, code: &PairingCode, conn: &quinn::Connect
         PairFrame::Refused(why) => anyhow!("the other device refused: {why}"),
         _ => anyhow!("the other device answered out of turn"),
     };
+    let started = Instant::now();
     let (handshake, ours) = Handshake::start(&mut OsRng, Role::Joiner, code);
     write_frame(
         &mut send,
@@ -384,16 +395,27 @@ async fn exchange(identity: &Identity, code: &PairingCode, conn: &quinn::Connect
         },
     )
     .await?;
+    tracing::debug!(ms = started.elapsed().as_millis(), "joining: details sent");
     let mut records = Vec::new();
     loop {
         match step("welcome", read_frame(&mut recv)).await? {
             PairFrame::Welcome(batch) => {
+                if records.is_empty() {
+                    tracing::debug!(ms = started.elapsed().as_millis(), "joining: first welcome frame");
+                }
                 records.extend(batch);
                 if records.len() > MAX_WELCOME_RECORDS {
                     return Err(anyhow!("the other device sent more records than any household holds"));
                 }
             }
-            PairFrame::WelcomeDone => return Ok(records),
+            PairFrame::WelcomeDone => {
+                tracing::debug!(
+                    ms = started.elapsed().as_millis(),
+                    records = records.len(),
+                    "joining: welcome received"
+                );
+                return Ok(records);
+            }
             other => return Err(refused(other)),
         }
     }
