@@ -131,6 +131,18 @@ pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> 
     }
 }
 
+/// Waits until `devices` (unlocked, one household) hold the same number of
+/// records: nothing of a join or a write is still on its way to one of
+/// them, so a check that nothing changed (`Instance::assert_refused`) sees
+/// only what it caused.
+#[track_caller]
+pub fn wait_settled(timeout: Duration, devices: &[&Instance]) {
+    wait_until(timeout, "the devices to hold the same records", || {
+        let held: Vec<usize> = devices.iter().map(|d| d.status().records).collect();
+        held.windows(2).all(|w| w[0] == w[1])
+    });
+}
+
 /// Like [`wait_until`], but says whether the condition came true instead of
 /// panicking.
 pub fn poll_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {

@@ -122,7 +122,7 @@ fn lent_codes_match_oathtool_stop_at_the_end_and_leave_no_seed() {
 #[test]
 fn hotp_and_steam_entries_say_why_they_cannot_be_lent() {
     let laptop = founder_as("alice-laptop", "alice");
-    let _tablet = join_with(
+    let tablet = join_with(
         &laptop,
         "carol-tablet",
         &pair(&laptop),
@@ -148,6 +148,9 @@ fn hotp_and_steam_entries_say_why_they_cannot_be_lent() {
         "a",
         "--steam",
     ]);
+    // Settled first: a record of the join on its way to the laptop would
+    // change it during a refused request.
+    authsync_tests::wait_settled(PROPAGATE, &[&laptop, &tablet]);
     laptop.assert_refused(&["lend", "bank", "--to", "carol", "--for", "1h"], 2, &["HOTP"]);
     laptop.assert_refused(&["lend", "steam", "--to", "carol", "--for", "1h"], 2, &["Steam"]);
     laptop.assert_refused(
