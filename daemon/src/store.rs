@@ -241,8 +241,10 @@ impl Store {
             arrivals.insert(&key[..], &now_ms.to_be_bytes());
         }
         self.records.apply_batch(batch).context("failed to write the vault")?;
-        // An arrival time lost in a crash only makes `--lost-since` treat the
-        // record as older than it is: the cap then leaves it in, never out.
+        // An arrival time lost in a crash (the two batches are separate)
+        // stops `--lost-since`'s cap before that record (`cap_before` ends at
+        // the first gap): a record whose arrival is unknown is left out of
+        // what the revoked device keeps, never kept in on a guess.
         self.arrival
             .apply_batch(arrivals)
             .context("failed to write the vault")?;
