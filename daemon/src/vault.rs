@@ -61,7 +61,7 @@ pub struct Unlocked {
 
 /// What [`Index::build`] reads of the household: the epochs this device
 /// opens a key of, and, per origin of the records held, which of its
-/// records count ([`Household::accepts`]: nothing, all, or up to a cap).
+/// records count ([`Household::counted`], authority's answer).
 /// The same basis before and after a batch of records is admitted means
 /// that the held records read the same, so the index needs only the
 /// batch's entries added, not a rebuild.
@@ -78,16 +78,9 @@ impl IndexBasis {
         box_key: &BoxKey,
         origins: impl Iterator<Item = &'a DeviceId>,
     ) -> IndexBasis {
-        let counted = |origin: &DeviceId| {
-            household
-                .members
-                .get(origin)
-                .filter(|m| !m.info.is_relay())
-                .map(|m| m.limit())
-        };
         IndexBasis {
             epochs: household.open_epoch_keys(me, box_key).into_keys().collect(),
-            counted: origins.map(|o| (*o, counted(o))).collect(),
+            counted: origins.map(|o| (*o, household.counted(o))).collect(),
         }
     }
 

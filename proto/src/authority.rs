@@ -691,9 +691,16 @@ impl Household {
     /// Whether a record with this id counts: its origin is a member, and
     /// not past its revocation or fork.
     pub fn accepts(&self, id: RecordId) -> bool {
-        self.members
-            .get(&id.origin)
-            .is_some_and(|m| !m.info.is_relay() && m.limit().is_none_or(|cap| id.seq <= cap))
+        self.counted(&id.origin)
+            .is_some_and(|limit| limit.is_none_or(|cap| id.seq <= cap))
+    }
+
+    /// Which of `origin`'s records [`Household::accepts`]: `None`, none of
+    /// them; `Some(None)`, every one; `Some(Some(cap))`, those up to `cap`.
+    /// Two households that agree on this for an origin count the same of
+    /// its records.
+    pub fn counted(&self, origin: &DeviceId) -> Option<Option<u64>> {
+        self.members.get(origin).filter(|m| !m.info.is_relay()).map(Member::limit)
     }
 
     /// The current members epoch keys are sealed to: every current member
