@@ -17,12 +17,7 @@ const KEY: &str = "dismissed";
 
 /// (device id, entry id) pairs taken off the checklist.
 pub fn dismissed(vault: &Vault) -> BTreeSet<(String, String)> {
-    vault
-        .local(KEY)
-        .ok()
-        .flatten()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    vault.local_json(KEY).unwrap_or_default()
 }
 
 impl Daemon {

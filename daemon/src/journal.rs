@@ -59,12 +59,7 @@ impl Event {
 /// Every event kept, oldest first. A journal that does not read is empty
 /// (it is a convenience, never a reason to fail).
 pub fn events(vault: &Vault) -> Vec<Event> {
-    vault
-        .local(KEY)
-        .ok()
-        .flatten()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    vault.local_json(KEY).unwrap_or_default()
 }
 
 /// Appends `event` durably; a failure is logged, not returned (the act it

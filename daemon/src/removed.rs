@@ -33,11 +33,7 @@ const KEY: &str = "removed";
 
 /// The news kept in `vault`, if this device was told it was removed.
 pub fn stored(vault: &Vault) -> Option<Removed> {
-    vault
-        .local(KEY)
-        .ok()
-        .flatten()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    vault.local_json(KEY)
 }
 
 /// What `record` says of this device, if it is a `Revoke` of `me` signed by

@@ -233,6 +233,13 @@ impl Store {
     /// Stores `records` in one atomic batch, durably: after a crash either
     /// every one is on disk or none.
     pub fn put_records(&self, records: &[Record], now_ms: u64) -> Result<()> {
+        self.write_records(records, now_ms)?;
+        self.sync()
+    }
+
+    /// Writes `records` and their arrival times, one atomic batch per tree;
+    /// durable only after the next [`Store::sync`].
+    fn write_records(&self, records: &[Record], now_ms: u64) -> Result<()> {
         let mut batch = sled::Batch::default();
         let mut arrivals = sled::Batch::default();
         for record in records {
@@ -245,10 +252,7 @@ impl Store {
         // stops `--lost-since`'s cap before that record (`cap_before` ends at
         // the first gap): a record whose arrival is unknown is left out of
         // what the revoked device keeps, never kept in on a guess.
-        self.arrival
-            .apply_batch(arrivals)
-            .context("failed to write the vault")?;
-        self.sync()
+        self.arrival.apply_batch(arrivals).context("failed to write the vault")
     }
 
     /// When this device first held each of `origin`'s records, by seq.
@@ -303,15 +307,7 @@ impl Store {
         // staged, never a vault that lost its `meta`.
         self.meta.insert(STAGED, &[1]).context("failed to write the vault")?;
         self.sync()?;
-        let mut batch = sled::Batch::default();
-        let mut arrivals = sled::Batch::default();
-        for record in records {
-            let key = record_key(&record.id);
-            batch.insert(&key[..], record.encode());
-            arrivals.insert(&key[..], &now_ms.to_be_bytes());
-        }
-        self.records.apply_batch(batch).context("failed to write the vault")?;
-        self.arrival.apply_batch(arrivals).context("failed to write the vault")
+        self.write_records(records, now_ms)
     }
 
     /// Takes back staged records ([`Store::stage_records`]) that are not

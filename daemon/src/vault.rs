@@ -342,6 +342,15 @@ impl Vault {
         Ok(self.store.meta(&format!("local/{key}"))?.map(|v| v.to_vec()))
     }
 
+    /// A [`Vault::local`] value stored as JSON; `None` if it is missing or
+    /// does not read (these are conveniences, never a reason to fail).
+    pub fn local_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.local(key)
+            .ok()
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    }
+
     /// Sets a [`Vault::local`] value, durably.
     pub fn set_local(&self, key: &str, value: &[u8]) -> Result<()> {
         self.store.put_meta(&format!("local/{key}"), value)

@@ -700,7 +700,10 @@ impl Household {
     /// Two households that agree on this for an origin count the same of
     /// its records.
     pub fn counted(&self, origin: &DeviceId) -> Option<Option<u64>> {
-        self.members.get(origin).filter(|m| !m.info.is_relay()).map(Member::limit)
+        self.members
+            .get(origin)
+            .filter(|m| !m.info.is_relay())
+            .map(Member::limit)
     }
 
     /// The current members epoch keys are sealed to: every current member
