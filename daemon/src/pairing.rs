@@ -243,14 +243,7 @@ fn open_details(key: &SymKey, sealed: &Sealed) -> Option<JoinerDetails> {
 /// The joiner's side: reaches the sponsor at `addr`, runs the exchange as
 /// `identity`, and returns the household's records.
 pub async fn join(identity: &Identity, code: &PairingCode, addr: SocketAddr) -> Result<Vec<Record>> {
-    let tls = Tls::new(&identity.transport, Arc::new(Trust::default()))?;
-    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
-        .parse()
-        .context("bind address")?;
-    let endpoint = quinn::Endpoint::client(bind).context("cannot open a UDP socket")?;
-    let connecting = endpoint
-        .connect_with(tls.client_config(Expect::Anyone, ALPN_PAIR)?, addr, SERVER_NAME)
-        .with_context(|| format!("cannot connect to {addr}"))?;
+    let (endpoint, connecting) = dial_offer(&identity.transport, addr)?;
     let conn = step("connect", async { Ok(connecting.await?) })
         .await
         .with_context(|| format!("no pairing offer answered at {addr}"))?;
@@ -269,6 +262,23 @@ pub async fn join(identity: &Identity, code: &PairingCode, addr: SocketAddr) -> 
     result
 }
 
+/// A client endpoint of its own, dialling the pairing offer at `addr` as
+/// `key` (which the offer takes from anyone: the code authenticates).
+fn dial_offer(
+    key: &authsync_proto::crypto::DeviceKey,
+    addr: SocketAddr,
+) -> Result<(quinn::Endpoint, quinn::Connecting)> {
+    let tls = Tls::new(key, Arc::new(Trust::default()))?;
+    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+        .parse()
+        .context("bind address")?;
+    let endpoint = quinn::Endpoint::client(bind).context("cannot open a UDP socket")?;
+    let connecting = endpoint
+        .connect_with(tls.client_config(Expect::Anyone, ALPN_PAIR)?, addr, SERVER_NAME)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    Ok((endpoint, connecting))
+}
+
 /// Lets `endpoint` finish closing (its close frames resent if lost, until
 /// the connection is drained) in the background: the caller does not wait
 /// for it. Waiting held a join's welcome for ~85 ms (three probe timeouts)
@@ -284,14 +294,7 @@ fn drain(endpoint: quinn::Endpoint) {
 /// nothing and uses a throwaway key.
 pub async fn probe(addr: SocketAddr, nameplate: u16) -> Result<()> {
     let key = authsync_proto::crypto::DeviceKey::generate(&mut OsRng);
-    let tls = Tls::new(&key, Arc::new(Trust::default()))?;
-    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
-        .parse()
-        .context("bind address")?;
-    let endpoint = quinn::Endpoint::client(bind).context("cannot open a UDP socket")?;
-    let connecting = endpoint
-        .connect_with(tls.client_config(Expect::Anyone, ALPN_PAIR)?, addr, SERVER_NAME)
-        .with_context(|| format!("cannot connect to {addr}"))?;
+    let (endpoint, connecting) = dial_offer(&key, addr)?;
     let asked = async {
         let conn = tokio::time::timeout(Duration::from_secs(3), connecting)
             .await

@@ -1400,7 +1400,8 @@ mod start_tests {
     use authsync_proto::otp::{OtpSpec, Secret};
     use authsync_proto::record::Edits;
 
-    fn body(i: u8) -> EntryBody {
+    /// A TOTP entry numbered `i` (also `index_tests`').
+    pub(super) fn body(i: u8) -> EntryBody {
         EntryBody {
             issuer: Some(format!("Site{i}")),
             account: format!("user{i}@example.com"),
@@ -1565,22 +1566,8 @@ mod index_tests {
     //! the household did not change (issue 15: a sponsor no longer decrypts
     //! every entry twice before its welcome), and rebuilt when it did.
     #![allow(clippy::unwrap_used)]
+    use super::start_tests::body;
     use super::*;
-    use authsync_proto::otp::{OtpSpec, Secret};
-    use authsync_proto::record::Edits;
-
-    fn body(i: u8) -> EntryBody {
-        EntryBody {
-            issuer: Some(format!("Site{i}")),
-            account: format!("user{i}@example.com"),
-            secret: Secret::new(vec![i; 20]),
-            spec: OtpSpec::totp_default(),
-            tags: Vec::new(),
-            note: String::new(),
-            deleted: false,
-            edits: Edits::ALL,
-        }
-    }
 
     type Summary = (
         Vec<(EntryId, Vec<RecordId>, Option<String>, bool)>,
