@@ -397,6 +397,23 @@ fn admit_in_any_order(delivery: Vec<Record>, household: &Household) -> Result<Le
     Ok(ledger)
 }
 
+/// Runs `acts` (seed 0) and a full sync; every device must then hold the
+/// authority the fold of all their records gives, which is returned.
+fn replay_to_agreement(acts: &[Act]) -> (Vec<Device>, Household) {
+    let (_, devices) = run(0, acts).unwrap();
+    let all: Vec<Record> = union(&devices).unwrap().into_values().collect();
+    let household = fold(&all);
+    for device in &devices {
+        assert_eq!(
+            effect(device.ledger.household().unwrap()),
+            effect(&household),
+            "{}",
+            device.name
+        );
+    }
+    (devices, household)
+}
+
 /// Found by (a) in CI: B revokes itself with its first record, C holds that
 /// record before A's revocation of B (capped at 0) reaches it, and C then
 /// pairs D. C's `Member` record for D names B's record in `seen`, so it is
@@ -419,20 +436,10 @@ fn a_record_past_a_cap_named_in_seen_is_dropped_by_a_joiner_that_knows_the_cap()
         Act::Sync { from: 0, to: 2 },
         Act::Pair { sponsor: 2 },
     ];
-    let (_, devices) = run(0, &acts).unwrap();
-    let all: Vec<Record> = union(&devices).unwrap().into_values().collect();
-    let household = fold(&all);
+    let (devices, household) = replay_to_agreement(&acts);
     let (b, d) = (devices[1].id(), &devices[3]);
     assert!(!household.is_current_member(&b));
     assert!(!d.ledger.records().any(|r| r.id.origin == b && !household.accepts(r.id)));
-    for device in &devices {
-        assert_eq!(
-            effect(device.ledger.household().unwrap()),
-            effect(&household),
-            "{}",
-            device.name
-        );
-    }
     // A daemon's welcome is C's whole `missing_for`, admitted in one batch:
     // the record past B's cap is dropped, and the joiner is still admitted.
     let welcome: Vec<Record> = devices[2]
@@ -471,19 +478,9 @@ fn a_revocation_of_a_device_not_yet_heard_of_still_outranks_a_juniors_cap() {
             back: 0,
         },
     ];
-    let (_, devices) = run(0, &acts).unwrap();
-    let all: Vec<Record> = union(&devices).unwrap().into_values().collect();
-    let household = fold(&all);
+    let (devices, household) = replay_to_agreement(&acts);
     assert!(household.is_current_member(&devices[0].id()));
     assert!(!household.is_current_member(&devices[4].id()));
-    for device in &devices {
-        assert_eq!(
-            effect(device.ledger.household().unwrap()),
-            effect(&household),
-            "{}",
-            device.name
-        );
-    }
 }
 
 proptest! {

@@ -15,10 +15,23 @@ pub const CONNECT: Duration = Duration::from_secs(15);
 /// A running daemon that started a household as `name`.
 #[track_caller]
 pub fn founder(name: &str) -> Instance {
+    found(name, &[])
+}
+
+/// [`founder`], the device of `person`.
+#[track_caller]
+pub fn founder_as(name: &str, person: &str) -> Instance {
+    found(name, &["--person", person])
+}
+
+#[track_caller]
+fn found(name: &str, more: &[&str]) -> Instance {
     let mut inst = Instance::new();
     inst.set_daemon_args(&["-v"]);
     inst.start();
-    inst.ctl_ok(&["init", "--no-passphrase", "--name", name]);
+    let mut args = vec!["init", "--no-passphrase", "--name", name];
+    args.extend_from_slice(more);
+    inst.ctl_ok(&args);
     inst
 }
 

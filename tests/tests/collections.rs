@@ -19,7 +19,7 @@ use authsync_proto::authority::{Forks, Household};
 use authsync_proto::ids::{CollectionId, DeviceId, EpochId};
 use authsync_proto::ipc::{CollectionInfo, EntrySummary, Exposure, LogEvent, PersonInfo};
 use authsync_proto::record::{Body, Record};
-use authsync_tests::household::{devices, join_with, pair, start_dialling};
+use authsync_tests::household::{devices, founder_as, join_with, pair, start_dialling};
 use authsync_tests::peer::stolen;
 use authsync_tests::{Instance, wait_until};
 
@@ -31,14 +31,6 @@ const WIFI: &str = "JBSWY3DPEHPK3PXP";
 const NETFLIX: &str = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
 const HULU: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const WIFI2: &str = "ONSWG4TFOQQHG5LQMVZHG33NMU======";
-
-fn founder_as(name: &str, person: &str) -> Instance {
-    let mut inst = Instance::new();
-    inst.set_daemon_args(&["-v"]);
-    inst.start();
-    inst.ctl_ok(&["init", "--no-passphrase", "--name", name, "--person", person]);
-    inst
-}
 
 fn join_as(sponsor: &Instance, name: &str, person: &str) -> Instance {
     join_with(sponsor, name, &pair(sponsor), &["--no-passphrase", "--person", person])

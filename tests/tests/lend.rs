@@ -11,9 +11,9 @@ use authsync_proto::ipc::{CodeReply, LentInfo, Reply, Request};
 use authsync_proto::lend::LentCodes;
 use authsync_proto::otp::Algorithm;
 use authsync_proto::record::Body;
-use authsync_tests::household::{join_with, pair};
+use authsync_tests::household::{founder_as, join_with, pair};
 use authsync_tests::peer::stolen;
-use authsync_tests::{Instance, unix_now, vectors, wait_until};
+use authsync_tests::{unix_now, vectors, wait_until};
 
 const AMAZON: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const PROPAGATE: Duration = Duration::from_secs(20);
@@ -23,14 +23,6 @@ fn oathtool_at(secret: &str, at: u64) -> String {
     let raw = authsync_proto::otp::Secret::from_base32(secret).unwrap();
     let hex: String = raw.expose().iter().map(|b| format!("{b:02x}")).collect();
     vectors::oathtool_totp(&hex, Algorithm::Sha1, 6, 30, at)
-}
-
-fn founder_as(name: &str, person: &str) -> Instance {
-    let mut inst = Instance::new();
-    inst.set_daemon_args(&["-v"]);
-    inst.start();
-    inst.ctl_ok(&["init", "--no-passphrase", "--name", name, "--person", person]);
-    inst
 }
 
 #[test]
