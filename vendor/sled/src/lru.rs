@@ -16,14 +16,20 @@ use crate::{
 #[cfg(any(test, feature = "lock_free_delays"))]
 const MAX_QUEUE_ITEMS: usize = 4;
 
+// authsync patch: 64 accesses queued per shard before the shard is looked
+// at, over 256 shards, meant that a tree of a few hundred pages read once
+// (every record, at open) never filled a queue, so nothing was ever paged
+// out and the cache grew to the whole tree whatever its capacity (6 MB of
+// a 10,000-entry vault). 4 shards of 4 queued accesses honour the capacity
+// within 16 pages; a single-user daemon has no contention to spread.
 #[cfg(not(any(test, feature = "lock_free_delays")))]
-const MAX_QUEUE_ITEMS: usize = 64;
+const MAX_QUEUE_ITEMS: usize = 4;
 
 #[cfg(any(test, feature = "lock_free_delays"))]
 const N_SHARDS: usize = 2;
 
 #[cfg(not(any(test, feature = "lock_free_delays")))]
-const N_SHARDS: usize = 256;
+const N_SHARDS: usize = 4;
 
 struct AccessBlock {
     len: AtomicUsize,
