@@ -1,8 +1,10 @@
 """A small client for authd's JSON-lines IPC, and a way to run throwaway
 daemons, for the benchmarks. The protocol is documented in proto/src/ipc.rs."""
+import atexit
 import glob
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -61,6 +63,10 @@ class Daemon:
 
     def __init__(self, authd, port, name, peers=(), mdns=False, workdir=None):
         self.home = tempfile.mkdtemp(prefix=f"bench-{name}-", dir=workdir)
+        # Removed when the script ends (its daemons are stopped by then);
+        # BENCH_KEEP=1 keeps it, logs and all, to look into a failure.
+        if not os.environ.get("BENCH_KEEP"):
+            atexit.register(self._remove)
         self.name, self.port, self.authd = name, port, authd
         self.args = [authd, "--listen", f"127.0.0.1:{port}"] + [a for p in peers for a in ("--peer", p)]
         if not mdns:
@@ -87,7 +93,7 @@ class Daemon:
                 return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"authd {self.name} exited; see {self.home}/authd.log")
+                    raise RuntimeError(f"authd {self.name} exited; see {self.home}/authd.log (kept with BENCH_KEEP=1)")
                 time.sleep(0.005)
         raise RuntimeError(f"authd {self.name} did not start")
 
@@ -103,6 +109,10 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def _remove(self):
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
 
     def call(self, req):
         c = Conn(self.sock)
