@@ -224,16 +224,15 @@ impl Verified {
         signature: &[u8],
         tag: &[u8],
     ) -> bool {
-        use subtle::ConstantTimeEq;
-        let Ok(signature) = <&[u8; 64]>::try_from(signature) else {
-            return false;
-        };
-        let digest = signature_digest(public_key, message, signature);
-        let ok: bool = check_key.tag_digest(&digest).ct_eq(tag).into();
-        if ok {
-            self.0.insert(digest);
-        }
-        ok
+        check_key
+            .vouches(public_key, message, signature, tag)
+            .map(|v| self.add(v))
+            .is_some()
+    }
+
+    /// Adds a signature a tag vouched for ([`CheckKey::vouches`]).
+    pub fn add(&mut self, vouched: Vouched) {
+        self.0.insert(vouched.0);
     }
 
     /// Runs `f` with [`verify`] on this thread passing the signatures in
@@ -265,6 +264,11 @@ fn verified_before(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> b
     })
 }
 
+/// A signature this device's own tag vouched for ([`CheckKey::vouches`]);
+/// made nowhere else, so a [`Verified`] set holds only signatures that
+/// were checked or vouched for.
+pub struct Vouched([u8; 32]);
+
 /// This device's key for tagging the signatures it has checked, so that a
 /// record read back from its own store need not be verified again
 /// ([`Verified::vouch`]). Derived from the device's signing key: whoever can
@@ -289,6 +293,17 @@ impl CheckKey {
     /// names it. Only for signatures checked: a tag vouches for one.
     pub fn tag(&self, public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> [u8; 32] {
         self.tag_digest(&signature_digest(public_key, message, signature))
+    }
+
+    /// Whether `tag` is this key's tag for the signature: if it is, the
+    /// proof of it, for [`Verified::add`]. Pure, so that a vault's worth
+    /// can be checked on several threads (issue 15, start-up).
+    pub fn vouches(&self, public_key: &[u8; 32], message: &[u8], signature: &[u8], tag: &[u8]) -> Option<Vouched> {
+        use subtle::ConstantTimeEq;
+        let signature = <&[u8; 64]>::try_from(signature).ok()?;
+        let digest = signature_digest(public_key, message, signature);
+        let ok: bool = self.tag_digest(&digest).ct_eq(tag).into();
+        ok.then_some(Vouched(digest))
     }
 
     fn tag_digest(&self, digest: &[u8; 32]) -> [u8; 32] {

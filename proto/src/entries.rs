@@ -450,28 +450,7 @@ impl Index {
     fn open_all(&self, household: &Household, records: &[&Record], threads: usize) -> Vec<Option<Option<EntryBody>>> {
         /// Below this many records a thread of its own costs more than it saves.
         const MIN_PER_THREAD: usize = 256;
-        let threads = threads.clamp(1, (records.len() / MIN_PER_THREAD).max(1));
-        if threads == 1 {
-            return records.iter().map(|r| self.open(household, r)).collect();
-        }
-        let size = records.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let mut parts = records.chunks(size);
-            let first = parts.next().unwrap_or_default();
-            let handles: Vec<_> = parts
-                .map(|part| scope.spawn(move || part.iter().map(|r| self.open(household, r)).collect::<Vec<_>>()))
-                .collect();
-            let mut opened: Vec<Option<Option<EntryBody>>> = Vec::with_capacity(records.len());
-            opened.extend(first.iter().map(|r| self.open(household, r)));
-            for (handle, part) in handles.into_iter().zip(records.chunks(size).skip(1)) {
-                // A thread that panicked opened nothing: open its part here.
-                match handle.join() {
-                    Ok(part) => opened.extend(part),
-                    Err(_) => opened.extend(part.iter().map(|r| self.open(household, r))),
-                }
-            }
-            opened
-        })
+        crate::par::map(records, threads, MIN_PER_THREAD, |r| self.open(household, r))
     }
 
     /// Adds `record`, as [`Index::open`] read it.

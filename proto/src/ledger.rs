@@ -27,7 +27,7 @@ pub enum Admitted {
 
 /// The tag this device stored beside a record, if any
 /// ([`Ledger::check_signatures_tagged`]).
-pub type TagOf<'a> = &'a dyn Fn(&RecordId) -> Option<[u8; 32]>;
+pub type TagOf<'a> = &'a (dyn Fn(&RecordId) -> Option<[u8; 32]> + Sync);
 
 /// The verified records of one household.
 #[derive(Default)]
@@ -243,26 +243,36 @@ impl Ledger {
         tagged: Option<(&CheckKey, TagOf<'_>)>,
     ) -> Vec<(RecordId, [u8; 32])> {
         let keys = self.signer_keys(records);
-        let mut unchecked: Vec<(&Record, &[u8; 32], Vec<u8>)> = Vec::with_capacity(records.len());
-        for record in records {
+        // Each record's signed message, and whether this device's own tag
+        // vouches for it: an encoding and three hashes a record, spread over
+        // the threads (issue 15, start-up: 11-13 ms of one core for 10,000).
+        const MIN_PER_THREAD: usize = 256;
+        let prepared = crate::par::map(records, threads, MIN_PER_THREAD, |record| {
             // One held already is a duplicate (or an equivocation) to
             // admission, which compares it with the one held before any
             // signature: nothing to check ahead.
             if self.records.contains_key(&record.id) {
-                continue;
+                return None;
             }
-            let Some(key) = keys.get(&record.id.origin) else {
+            let key = keys.get(&record.id.origin)?;
+            let message = record.signed_message();
+            let vouched = match (&tagged, &record.body) {
+                (Some((check_key, tag_of)), Body::Entry(_)) => {
+                    tag_of(&record.id).and_then(|tag| check_key.vouches(key, &message, &record.signature, &tag))
+                }
+                _ => None,
+            };
+            Some((message, vouched))
+        });
+        let mut unchecked: Vec<(&Record, &[u8; 32], Vec<u8>)> = Vec::with_capacity(records.len());
+        for (record, prepared) in records.iter().zip(prepared) {
+            let (Some((message, vouched)), Some(key)) = (prepared, keys.get(&record.id.origin)) else {
                 continue;
             };
-            let message = record.signed_message();
-            if let (Some((check_key, tag_of)), Body::Entry(_)) = (&tagged, &record.body) {
-                if tag_of(&record.id)
-                    .is_some_and(|tag| verified.vouch(check_key, key, &message, &record.signature, &tag))
-                {
-                    continue;
-                }
+            match vouched {
+                Some(vouched) => verified.add(vouched),
+                None => unchecked.push((record, key, message)),
             }
-            unchecked.push((record, key, message));
         }
         let items: Vec<SignedItem<'_>> = unchecked
             .iter()

@@ -16,6 +16,7 @@ pub mod lend;
 pub mod otp;
 pub mod otpauth;
 pub mod pairing;
+mod par;
 pub mod paths;
 pub mod query;
 pub mod record;
