@@ -9,7 +9,7 @@ use authsync_proto::ipc::{
     DeviceInfo, ErrorCode, ExposedEntry, Exposure, IpcError, PairingReply, RecentAct, Reply, RevokePlan, WireSecret,
 };
 use authsync_proto::pairing::PairingCode;
-use authsync_proto::record::{Body, MemberInfo, Record};
+use authsync_proto::record::{Body, MemberInfo};
 use rand::rngs::OsRng;
 
 use crate::daemon::{Daemon, bad, new_kek};
@@ -365,14 +365,15 @@ impl Daemon {
         self.trust().set_pairing_open(false);
     }
 
-    /// Admits a joiner (sponsor side), off the async threads.
+    /// Admits a joiner (sponsor side), off the async threads. Returns the
+    /// welcome's frames, encoded ([`crate::vault::Vault::sponsor`]).
     pub async fn sponsor(
         &self,
         member: MemberInfo,
         transcript: [u8; 32],
         joiner_signature: Vec<u8>,
         person: Option<String>,
-    ) -> anyhow::Result<Vec<Record>> {
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
         let daemon = self.clone();
         let name = member.name.clone();
         let asked = person.clone();

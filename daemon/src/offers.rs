@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use authsync_proto::ids::DeviceId;
 use authsync_proto::ipc::{ErrorCode, IpcError, PairOutcome, Reply};
 use authsync_proto::pairing::PairingCode;
-use authsync_proto::record::{Body, Record};
 
 use crate::daemon::{Daemon, bad};
 use crate::journal::{self, Event};
@@ -55,13 +54,9 @@ impl Daemon {
     }
 
     /// The offer admitted the device whose `Member` record leads `welcome`.
-    pub(crate) fn offer_used(&self, welcome: &[Record]) {
-        let joiner = welcome.iter().find_map(|r| match &r.body {
-            Body::Member { member, .. } => Some((member.device, member.name.clone())),
-            _ => None,
-        });
-        let name = joiner.as_ref().map_or("a device", |(_, n)| n.as_str()).to_string();
-        self.offer_ended("joined", joiner, &format!("{name} joined with the pairing offer"));
+    pub(crate) fn offer_used(&self, joiner: DeviceId, name: String) {
+        let what = format!("{name} joined with the pairing offer");
+        self.offer_ended("joined", Some((joiner, name)), &what);
     }
 
     /// A wrong code (or a failure once claimed) cancelled the offer.

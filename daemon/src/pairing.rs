@@ -213,16 +213,18 @@ async fn serve(
         role: details.role,
     };
     let transcript = key.transcript(&jfp, &sfp);
+    let (device, name) = (member.device, member.name.clone());
     let welcome = daemon
         .sponsor(member, transcript, details.signature, details.person)
         .await
         .map_err(|e| spend(format!("{e:#}")))?;
     daemon.spend_offer();
-    daemon.offer_used(&welcome);
-    for batch in authsync_proto::wire::record_batches(&welcome) {
-        write_frame(send, &PairFrame::Welcome(batch))
+    daemon.offer_used(device, name);
+    // `PairFrame::Welcome` frames, encoded by `Vault::sponsor`.
+    for frame in welcome {
+        send.write_all(&frame)
             .await
-            .map_err(|e| refusal(format!("{e:#}"), true))?;
+            .map_err(|e| refusal(format!("failed to send a frame: {e}"), true))?;
     }
     write_frame(send, &PairFrame::WelcomeDone)
         .await

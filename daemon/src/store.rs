@@ -2,7 +2,9 @@
 //!
 //! Trees: `records` (origin ‖ seq, big-endian → encoded record), `arrival`
 //! (same key → when this device first held it, Unix ms: what `revoke
-//! --lost-since` caps by), `forks` (origin → a record proving it signed two
+//! --lost-since` caps by; or, for a run of an origin's records that
+//! arrived together, the run's last key → that time ‖ the run's first seq:
+//! [`Store::arrivals`]), `forks` (origin → a record proving it signed two
 //! histories), `quarantine` (same key as `records` → a stored record that no
 //! longer passes, set aside at start), `checked` (same key → this device's
 //! tag for the record's signature, made when it first verified it: a
@@ -70,6 +72,23 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// sled's page cache: the ledger keeps every record in memory once they
+/// are loaded at open, so it serves only writes and `meta` (issue 15,
+/// memory).
+const CACHE_BYTES: u64 = 1 << 20;
+
+/// sled's page cache while a batch of at least [`BULK_RECORDS`] is written
+/// (a new vault's welcome, an import). Under [`CACHE_BYTES`] sled pages
+/// out the tree nodes the batch is still writing and reads them back: 10,005
+/// records took ~300 ms of CPU, ~130 ms with room (issue 15, BENCHMARKS.md).
+/// It holds no more than what the batch writes, and is given back after.
+const BULK_CACHE_BYTES: u64 = 64 << 20;
+const BULK_RECORDS: usize = 256;
+
+/// The longest run of records one arrival value may stand for: more than
+/// one origin's quota can hold, so a corrupt one is refused, not expanded.
+const MAX_RUN: u64 = 1 << 22;
+
 /// In `meta` while a new vault's records are staged and its identity not
 /// yet written ([`Store::stage_records`]).
 const STAGED: &str = "staged";
@@ -106,10 +125,7 @@ impl Store {
         let config = sled::Config::new()
             .path(&db_dir)
             .mode(sled::Mode::LowSpace)
-            // The ledger keeps every record in memory once they are loaded
-            // at open, so sled's page cache serves only writes and `meta`:
-            // 1 MiB, not 8 (issue 15, memory).
-            .cache_capacity(1 << 20)
+            .cache_capacity(CACHE_BYTES)
             // No background flusher: every write is flushed and fsynced by
             // `sync` before it is acknowledged, so the flusher's timer only
             // woke an idle daemon (255 times a minute, `bench/wakeups.py`).
@@ -238,34 +254,49 @@ impl Store {
     }
 
     /// Writes `records` and their arrival times, one atomic batch per tree;
-    /// durable only after the next [`Store::sync`].
+    /// durable only after the next [`Store::sync`]. The arrival times are
+    /// written per run of an origin's consecutive seqs ([`arrival_runs`]):
+    /// a welcome's 10,005 records are a handful of runs, not 10,005 keys.
     fn write_records(&self, records: &[Record], now_ms: u64) -> Result<()> {
+        let _room = (records.len() >= BULK_RECORDS).then(|| BulkCache::new(&self.db));
         let mut batch = sled::Batch::default();
-        let mut arrivals = sled::Batch::default();
         for record in records {
-            let key = record_key(&record.id);
-            batch.insert(&key[..], record.encode());
-            arrivals.insert(&key[..], &now_ms.to_be_bytes());
+            batch.insert(&record_key(&record.id)[..], record.encode());
         }
         self.records.apply_batch(batch).context("failed to write the vault")?;
         // An arrival time lost in a crash (the two batches are separate)
         // stops `--lost-since`'s cap before that record (`cap_before` ends at
         // the first gap): a record whose arrival is unknown is left out of
         // what the revoked device keeps, never kept in on a guess.
+        let mut arrivals = sled::Batch::default();
+        for (key, value) in arrival_runs(records.iter().map(|r| r.id), now_ms) {
+            arrivals.insert(&key[..], value);
+        }
         self.arrival.apply_batch(arrivals).context("failed to write the vault")
     }
 
-    /// When this device first held each of `origin`'s records, by seq.
+    /// When this device first held each of `origin`'s records, by seq, in
+    /// seq order (a run is read back as one time per record of it).
     pub fn arrivals(&self, origin: &authsync_proto::ids::DeviceId) -> Result<Vec<(u64, u64)>> {
-        self.arrival
-            .scan_prefix(origin.as_bytes())
-            .map(|item| {
-                let (key, value) = item.context("failed to read the vault")?;
-                let seq = u64::from_be_bytes(key[32..40].try_into().context("a corrupt arrival key")?);
-                let ms = u64::from_be_bytes(value.as_ref().try_into().context("a corrupt arrival time")?);
-                Ok((seq, ms))
-            })
-            .collect()
+        let mut out = Vec::new();
+        for item in self.arrival.scan_prefix(origin.as_bytes()) {
+            let (key, value) = item.context("failed to read the vault")?;
+            let last = u64::from_be_bytes(key[32..40].try_into().context("a corrupt arrival key")?);
+            let (ms, first) = match value.len() {
+                8 => (&value[..], last),
+                16 => (
+                    &value[..8],
+                    u64::from_be_bytes(value[8..].try_into().context("a corrupt arrival time")?),
+                ),
+                _ => bail!("a corrupt arrival time"),
+            };
+            let ms = u64::from_be_bytes(ms.try_into().context("a corrupt arrival time")?);
+            if first == 0 || first > last || last - first >= MAX_RUN {
+                bail!("a corrupt arrival time");
+            }
+            out.extend((first..=last).map(|seq| (seq, ms)));
+        }
+        Ok(out)
     }
 
     /// Keeps `evidence` of a fork of its origin, durably.
@@ -311,16 +342,36 @@ impl Store {
     }
 
     /// Takes back staged records ([`Store::stage_records`]) that are not
-    /// to be kept (dropped by admission), before [`Store::commit_new`].
+    /// to be kept (dropped by admission), before [`Store::commit_new`]:
+    /// their origins' arrival runs are written again without them.
     pub fn unstage(&self, ids: &[RecordId]) -> Result<()> {
         let mut batch = sled::Batch::default();
         for id in ids {
             batch.remove(&record_key(id)[..]);
         }
-        self.records
-            .apply_batch(batch.clone())
-            .context("failed to write the vault")?;
-        self.arrival.apply_batch(batch).context("failed to write the vault")
+        self.records.apply_batch(batch).context("failed to write the vault")?;
+        let dropped: std::collections::BTreeSet<&RecordId> = ids.iter().collect();
+        let origins: std::collections::BTreeSet<_> = ids.iter().map(|id| id.origin).collect();
+        let mut arrivals = sled::Batch::default();
+        for origin in origins {
+            for item in self.arrival.scan_prefix(origin.as_bytes()) {
+                let (key, _) = item.context("failed to read the vault")?;
+                arrivals.remove(key);
+            }
+            let mut kept: Vec<(u64, u64)> = self.arrivals(&origin)?;
+            kept.retain(|(seq, _)| !dropped.contains(&RecordId { origin, seq: *seq }));
+            // Each kept record with its own time, then joined into runs.
+            let mut times: std::collections::BTreeMap<u64, Vec<RecordId>> = std::collections::BTreeMap::new();
+            for (seq, ms) in kept {
+                times.entry(ms).or_default().push(RecordId { origin, seq });
+            }
+            for (ms, ids) in times {
+                for (key, value) in arrival_runs(ids, ms) {
+                    arrivals.insert(&key[..], value);
+                }
+            }
+        }
+        self.arrival.apply_batch(arrivals).context("failed to write the vault")
     }
 
     /// A new vault, second half: makes the staged records durable, then
@@ -366,6 +417,56 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A larger page cache for one bulk write ([`BULK_CACHE_BYTES`]), given
+/// back when dropped (what exceeds [`CACHE_BYTES`] is paged out then).
+struct BulkCache<'a>(&'a sled::Db);
+
+impl<'a> BulkCache<'a> {
+    fn new(db: &'a sled::Db) -> BulkCache<'a> {
+        if let Err(e) = db.set_cache_capacity(BULK_CACHE_BYTES) {
+            tracing::debug!("the page cache was not enlarged for a bulk write: {e}");
+        }
+        BulkCache(db)
+    }
+}
+
+impl Drop for BulkCache<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.set_cache_capacity(CACHE_BYTES) {
+            tracing::warn!("the page cache was not given back after a bulk write: {e}");
+        }
+    }
+}
+
+/// The `arrival` entries for `ids`, which all arrived at `ms`: one per run
+/// of an origin's consecutive seqs, keyed by the run's last record, valued
+/// `ms` alone for a run of one, else `ms` ‖ the run's first seq.
+fn arrival_runs(ids: impl IntoIterator<Item = RecordId>, ms: u64) -> Vec<([u8; 40], Vec<u8>)> {
+    let mut ids: Vec<RecordId> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let first = ids[i];
+        let mut last = first;
+        while let Some(next) = ids.get(i + 1) {
+            if next.origin != first.origin || next.seq != last.seq + 1 || next.seq - first.seq >= MAX_RUN {
+                break;
+            }
+            last = *next;
+            i += 1;
+        }
+        let mut value = ms.to_be_bytes().to_vec();
+        if last.seq != first.seq {
+            value.extend_from_slice(&first.seq.to_be_bytes());
+        }
+        out.push((record_key(&last), value));
+        i += 1;
+    }
+    out
 }
 
 fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -430,6 +531,67 @@ mod tests {
         let reopened = open_waiting_for_lock(&config, Duration::from_secs(10));
         closer.join().unwrap();
         reopened.unwrap();
+    }
+
+    fn id(origin: u8, seq: u64) -> RecordId {
+        RecordId {
+            origin: authsync_proto::ids::DeviceId([origin; 32]),
+            seq,
+        }
+    }
+
+    fn put_arrivals(store: &Store, ids: &[RecordId], ms: u64) {
+        for (key, value) in arrival_runs(ids.iter().copied(), ms) {
+            store.arrival.insert(key, value).unwrap();
+        }
+    }
+
+    #[test]
+    fn arrival_runs_read_back_one_time_per_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("data")).unwrap();
+        let (a, b) = (id(1, 0).origin, id(2, 0).origin);
+        // Out of order and repeated, as a welcome may list them.
+        let first: Vec<RecordId> = [5, 1, 7, 3, 2, 4, 2]
+            .into_iter()
+            .map(|s| id(1, s))
+            .chain([id(2, 3)])
+            .collect();
+        put_arrivals(&store, &first, 10);
+        put_arrivals(&store, &[id(1, 8), id(1, 9)], 20);
+        let mut expected: Vec<(u64, u64)> = (1..=5).map(|s| (s, 10)).collect();
+        expected.extend([(7, 10), (8, 20), (9, 20)]);
+        assert_eq!(store.arrivals(&a).unwrap(), expected);
+        assert_eq!(store.arrivals(&b).unwrap(), vec![(3, 10)]);
+        // Three runs of `a`, not eight keys.
+        assert_eq!(store.arrival.scan_prefix(a.as_bytes()).count(), 3);
+        // A time written for one record alone (`put_record_unsynced`) reads alike.
+        store
+            .arrival
+            .insert(record_key(&id(1, 10)), &30u64.to_be_bytes())
+            .unwrap();
+        assert_eq!(store.arrivals(&a).unwrap().last(), Some(&(10, 30)));
+
+        // Taking records back splits their runs; other origins are untouched.
+        store.unstage(&[id(1, 3), id(1, 8)]).unwrap();
+        assert_eq!(
+            store.arrivals(&a).unwrap(),
+            vec![(1, 10), (2, 10), (4, 10), (5, 10), (7, 10), (9, 20), (10, 30)]
+        );
+        assert_eq!(store.arrivals(&b).unwrap(), vec![(3, 10)]);
+    }
+
+    #[test]
+    fn a_corrupt_arrival_run_is_refused_not_expanded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("data")).unwrap();
+        let origin = id(1, 0).origin;
+        let run = |first: u64| [10u64.to_be_bytes(), first.to_be_bytes()].concat();
+        for (last, value) in [(5, run(6)), (5, run(0)), (u64::MAX, run(1)), (5, vec![0; 12])] {
+            store.arrival.clear().unwrap();
+            store.arrival.insert(record_key(&id(1, last)), value).unwrap();
+            assert!(store.arrivals(&origin).is_err(), "{last}");
+        }
     }
 
     #[test]

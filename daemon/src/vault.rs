@@ -1112,15 +1112,17 @@ impl Vault {
     /// rule 10 lets this device (its own person, or a new one; a new
     /// person is also added to `shared` if `shared`'s membership was set);
     /// then envelopes of every epoch key the joiner will read. Returns every
-    /// record it can pass on, in an order the joiner can admit, and whether
-    /// the joiner was placed in `person`.
+    /// record it can pass on, in an order the joiner can admit, as the
+    /// `Welcome` frames that carry them (encoded here, each record once and
+    /// none copied: `wire::welcome_frames`), and whether the joiner was
+    /// placed in `person`.
     pub fn sponsor(
         &mut self,
         joiner: MemberInfo,
         transcript: [u8; 32],
         joiner_signature: Vec<u8>,
         person: Option<&str>,
-    ) -> Result<(Vec<Record>, bool)> {
+    ) -> Result<(Vec<Vec<u8>>, bool)> {
         let me = self.device_id().ok_or_else(|| anyhow!("no household on this device"))?;
         self.unlocked.as_ref().ok_or(Locked)?;
         let household = self.household()?;
@@ -1159,13 +1161,9 @@ impl Vault {
         }
         self.append_own(bodies)?;
         self.repair_epochs()?;
-        let records = self
-            .ledger
-            .missing_for(&Default::default())
-            .into_iter()
-            .cloned()
-            .collect();
-        Ok((records, placed))
+        let frames = authsync_proto::wire::welcome_frames(self.ledger.missing_for(&Default::default()))
+            .map_err(|e| anyhow!("the welcome could not be encoded: {e}"))?;
+        Ok((frames, placed))
     }
 }
 
@@ -1618,6 +1616,14 @@ mod index_tests {
         let epochs_before = summary(&vault, &vault.unlocked.as_ref().unwrap().index).3;
         // Member, Person and Envelopes: the same basis, no rebuild.
         let (welcome, _) = vault.sponsor(info, transcript, signature, Some("bob")).unwrap();
+        let welcome: Vec<Record> = welcome
+            .iter()
+            .flat_map(|frame| match authsync_proto::wire::decode(&frame[4..]).unwrap() {
+                authsync_proto::wire::PairFrame::Welcome(batch) => batch,
+                _ => panic!("not a welcome frame"),
+            })
+            .collect();
+        assert_eq!(welcome.len(), vault.ledger().len());
         assert!(welcome.iter().any(|r| matches!(r.body, Body::Envelopes { .. })));
         let (kept, rebuilt) = kept_and_rebuilt(&vault);
         assert_eq!(kept.0.len(), 3);

@@ -185,6 +185,54 @@ pub fn record_batches<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<
     frames
 }
 
+/// The `PairFrame::Welcome` frames carrying `records` in order, batched as
+/// [`record_batches`] batches them, each with its length prefix: the bytes
+/// [`encode`] makes of each batch, made with each record encoded once and
+/// no record copied (a sponsor sends every record it holds: issue 15).
+pub fn welcome_frames<'a>(records: impl IntoIterator<Item = &'a Record>) -> Result<Vec<Vec<u8>>, FrameError> {
+    // postcard writes a newtype variant as its index, then its value; a
+    // sequence as its length, then each element: so a frame is the tag of
+    // an empty `Welcome` without its zero length, the batch's length, then
+    // each record's own encoding.
+    let mut tag = postcard::to_stdvec(&PairFrame::Welcome(Vec::new())).map_err(|_| FrameError::Malformed)?;
+    if tag.pop() != Some(0) {
+        return Err(FrameError::Malformed);
+    }
+    let budget = MAX_FRAME_BYTES / 2;
+    let mut frames = Vec::new();
+    let mut body: Vec<u8> = Vec::new();
+    let mut count = 0usize;
+    let mut finish = |body: &mut Vec<u8>, count: &mut usize| -> Result<(), FrameError> {
+        let len = postcard::to_stdvec(count).map_err(|_| FrameError::Malformed)?;
+        let size = tag.len() + len.len() + body.len();
+        if size > MAX_FRAME_BYTES {
+            return Err(FrameError::TooLarge(size));
+        }
+        let mut frame = Vec::with_capacity(4 + size);
+        frame.extend_from_slice(&(size as u32).to_be_bytes());
+        frame.extend_from_slice(&tag);
+        frame.extend_from_slice(&len);
+        frame.append(body);
+        frames.push(frame);
+        *count = 0;
+        Ok(())
+    };
+    for record in records {
+        let start = body.len();
+        body = postcard::to_extend(record, body).map_err(|_| FrameError::Malformed)?;
+        if count > 0 && body.len() > budget {
+            let rest = body.split_off(start);
+            finish(&mut body, &mut count)?;
+            body = rest;
+        }
+        count += 1;
+    }
+    if count > 0 {
+        finish(&mut body, &mut count)?;
+    }
+    Ok(frames)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -251,3 +251,30 @@ fn no_stale_golden_files() {
         "tests/golden/ holds files no test checks, or lacks some"
     );
 }
+
+#[test]
+fn welcome_frames_are_the_frames_encode_makes_of_each_batch() {
+    let records = fixture::records();
+    // Enough copies for several frames (each up to half of MAX_FRAME_BYTES).
+    let many: Vec<&Record> = records.iter().cycle().take(records.len() * 700).collect();
+    for set in [Vec::new(), records.iter().collect(), many] {
+        let expected: Vec<Vec<u8>> = wire::record_batches(set.iter().copied())
+            .into_iter()
+            .map(|batch| wire::encode(&PairFrame::Welcome(batch)).unwrap())
+            .collect();
+        let frames = wire::welcome_frames(set.iter().copied()).unwrap();
+        assert_eq!(frames.len(), expected.len());
+        assert!(frames == expected, "welcome frames of {} records differ", set.len());
+    }
+    let frames = wire::welcome_frames(records.iter().cycle().take(records.len() * 700)).unwrap();
+    assert!(frames.len() > 1);
+    // And they read back as the records, in order.
+    let read: Vec<Record> = frames
+        .iter()
+        .flat_map(|frame| match wire::decode::<PairFrame>(&frame[4..]).unwrap() {
+            PairFrame::Welcome(batch) => batch,
+            _ => panic!("not a welcome"),
+        })
+        .collect();
+    assert!(read.iter().eq(records.iter().cycle().take(records.len() * 700)));
+}

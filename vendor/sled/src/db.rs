@@ -421,6 +421,13 @@ impl Db {
         Ok(hasher.finalize())
     }
 
+    /// authsync patch: sets the page cache's capacity (`Config::cache_capacity`
+    /// at open) from now on, paging out at once what exceeds it. Only what
+    /// stays in memory changes; what is written, and when, does not.
+    pub fn set_cache_capacity(&self, cache_capacity: u64) -> Result<()> {
+        self.context.pagecache.set_cache_capacity(cache_capacity)
+    }
+
     /// Returns the on-disk size of the storage files
     /// for this database.
     pub fn size_on_disk(&self) -> Result<u64> {

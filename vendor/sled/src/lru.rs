@@ -276,6 +276,30 @@ impl Lru {
         }
         ret
     }
+
+    /// authsync patch: sets the capacity, and returns the pages to page
+    /// out now to honour it (the least recently used first, as when an
+    /// access overfills a shard). A bulk write raises it for its duration,
+    /// then lowers it back: with the capacity below the pages it touches,
+    /// it pages out and reads back the nodes it is still writing.
+    pub(crate) fn set_capacity(&self, cache_capacity: u64) -> Vec<PageId> {
+        let shard_capacity = (cache_capacity / N_SHARDS as u64).max(1);
+        let shards = self.shards.len() as u64;
+        let mut ret = vec![];
+        for (shard_idx, (_, shard_mu)) in self.shards.iter().enumerate() {
+            let mut shard = loop {
+                if let Some(shard) = shard_mu.try_lock() {
+                    break shard;
+                }
+                std::thread::yield_now();
+            };
+            shard.capacity = shard_capacity;
+            for pos in shard.evict() {
+                ret.push((pos * shards) + shard_idx as u64);
+            }
+        }
+        ret
+    }
 }
 
 #[derive(Clone)]
@@ -329,6 +353,12 @@ impl Shard {
             }
         }
 
+        self.evict()
+    }
+
+    /// Pops the least recently used entries until the shard fits its
+    /// capacity (never the last one).
+    fn evict(&mut self) -> Vec<PageId> {
         let mut to_evict = vec![];
         while self.size > self.capacity {
             if self.list.len() == 1 {

@@ -1920,6 +1920,14 @@ impl PageCache {
         }
     }
 
+    /// authsync patch: sets the page cache's capacity, paging out at once
+    /// what exceeds it ([`Lru::set_capacity`]).
+    pub(crate) fn set_cache_capacity(&self, cache_capacity: u64) -> Result<()> {
+        let guard = pin();
+        let to_evict = self.lru.set_capacity(cache_capacity);
+        self.page_out(to_evict, &guard)
+    }
+
     fn page_out(&self, to_evict: Vec<PageId>, guard: &Guard) -> Result<()> {
         let _measure = Measure::new(&M.page_out);
         for pid in to_evict {
