@@ -423,6 +423,19 @@ fn ledger_admit(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a sponsor sends a new device (`Vault::sponsor`): every record, in
+/// an order it can admit; computed before the first welcome frame.
+fn missing_for(c: &mut Criterion) {
+    let mut group = c.benchmark_group("missing_for");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(10_000));
+    group.bench_function("welcome_10000", |b| {
+        let ledger = &ENTRIES_10K.ledger;
+        b.iter(|| ledger.missing_for(black_box(&Default::default())).len())
+    });
+    group.finish();
+}
+
 fn encoding(c: &mut Criterion) {
     let fixture = &*ENTRIES_1K;
     let record = &fixture.entries[0];
@@ -453,6 +466,7 @@ criterion_group!(
     fold,
     index_build,
     ledger_admit,
+    missing_for,
     encoding
 );
 criterion_main!(benches);

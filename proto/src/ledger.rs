@@ -427,78 +427,85 @@ impl Ledger {
         // may have admitted them before the `Revoke` arrived) but never
         // passed on: other members refuse them.
         let lacked = |r: &&Record| r.id.seq > theirs.get(&r.id.origin).copied().unwrap_or(0);
-        let mut out: BTreeMap<RecordId, &Record> = self
+        let (mut out, mut held_back): (Vec<&Record>, Vec<&Record>) = self
             .records()
             .filter(lacked)
-            .filter(|r| self.household.as_ref().is_none_or(|h| h.accepts(r.id)))
-            .map(|r| (r.id, r))
-            .collect();
+            .partition(|r| self.household.as_ref().is_none_or(|h| h.accepts(r.id)));
         // Except those that a record sent names in `seen` (its writer held
         // them before it capped their origin): a peer that does not know
         // the cap yet waits for them, and one that does drops them.
-        loop {
+        while !held_back.is_empty() {
             let mut needed: BTreeMap<DeviceId, u64> = BTreeMap::new();
-            for record in out.values() {
+            for record in &out {
                 for (device, seq) in &record.seen {
                     let n = needed.entry(*device).or_default();
                     *n = (*n).max(*seq);
                 }
             }
-            let more: Vec<&Record> = self
-                .records()
-                .filter(lacked)
-                .filter(|r| !out.contains_key(&r.id) && needed.get(&r.id.origin).is_some_and(|n| r.id.seq <= *n))
-                .collect();
+            let (more, rest): (Vec<&Record>, Vec<&Record>) = held_back
+                .into_iter()
+                .partition(|r| needed.get(&r.id.origin).is_some_and(|n| r.id.seq <= *n));
             if more.is_empty() {
                 break;
             }
-            out.extend(more.into_iter().map(|r| (r.id, r)));
+            out.extend(more);
+            held_back = rest;
         }
-        let deps = |r: &Record| -> Vec<RecordId> {
-            let mut deps: Vec<RecordId> = r.seen.iter().map(|(d, s)| RecordId { origin: *d, seq: *s }).collect();
-            if r.id.seq > 1 {
-                deps.push(RecordId {
+        // Ordered by indices into `out` (id order), not maps of ids: a
+        // welcome orders every record, 10,000 of them before the first
+        // frame (issue 15, initial sync; BENCHMARKS.md).
+        out.sort_unstable_by_key(|r| r.id);
+        let at = |id: &RecordId| out.binary_search_by(|r| r.id.cmp(id)).ok();
+        let mut waiting: Vec<u32> = vec![0; out.len()];
+        let mut edges: Vec<(usize, usize)> = Vec::with_capacity(out.len() * 2);
+        for (i, r) in out.iter().enumerate() {
+            let seen = r.seen.iter().map(|(d, s)| RecordId { origin: *d, seq: *s });
+            let before = if r.id.seq > 1 {
+                Some(RecordId {
                     origin: r.id.origin,
                     seq: r.id.seq - 1,
-                });
-            } else if let Some(member) = self.household.as_ref().and_then(|h| h.members.get(&r.id.origin)) {
-                if member.sponsor.is_some() {
-                    deps.push(member.admitted_by);
-                }
-            }
-            deps.retain(|d| out.contains_key(d));
-            deps
-        };
-        let mut waiting: BTreeMap<RecordId, usize> = BTreeMap::new();
-        let mut dependents: BTreeMap<RecordId, Vec<RecordId>> = BTreeMap::new();
-        let mut ready = BinaryHeap::new();
-        for record in out.values() {
-            let deps = deps(record);
-            if deps.is_empty() {
-                ready.push(Reverse((record.hlc, record.id)));
+                })
             } else {
-                waiting.insert(record.id, deps.len());
-                for dep in deps {
-                    dependents.entry(dep).or_default().push(record.id);
-                }
+                self.household
+                    .as_ref()
+                    .and_then(|h| h.members.get(&r.id.origin))
+                    .filter(|member| member.sponsor.is_some())
+                    .map(|member| member.admitted_by)
+            };
+            for dep in seen.chain(before).filter_map(|d| at(&d)) {
+                waiting[i] += 1;
+                edges.push((dep, i));
             }
         }
+        // Each record's dependents, together (a stable sort keeps them in
+        // id order, as they were found).
+        edges.sort_by_key(|(dep, _)| *dep);
+        let mut first_edge = vec![edges.len(); out.len() + 1];
+        for (e, (dep, _)) in edges.iter().enumerate().rev() {
+            first_edge[*dep] = e;
+        }
+        for i in (0..out.len()).rev() {
+            first_edge[i] = first_edge[i].min(first_edge[i + 1]);
+        }
+        let mut ready: BinaryHeap<Reverse<(Hlc, RecordId, usize)>> = out
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| waiting[*i] == 0)
+            .map(|(i, r)| Reverse((r.hlc, r.id, i)))
+            .collect();
         let mut sorted = Vec::with_capacity(out.len());
-        while let Some(Reverse((_, id))) = ready.pop() {
-            sorted.push(out[&id]);
-            for next in dependents.remove(&id).unwrap_or_default() {
-                if let Some(count) = waiting.get_mut(&next) {
-                    *count -= 1;
-                    if *count == 0 {
-                        waiting.remove(&next);
-                        ready.push(Reverse((out[&next].hlc, next)));
-                    }
+        while let Some(Reverse((_, _, i))) = ready.pop() {
+            sorted.push(out[i]);
+            for (_, next) in &edges[first_edge[i]..first_edge[i + 1]] {
+                waiting[*next] -= 1;
+                if waiting[*next] == 0 {
+                    ready.push(Reverse((out[*next].hlc, out[*next].id, *next)));
                 }
             }
         }
         // A dependency cycle only a forged set could hold: send the rest by
         // clock; the receiver refuses what it cannot admit.
-        let mut rest: Vec<&Record> = waiting.keys().map(|id| out[id]).collect();
+        let mut rest: Vec<&Record> = (0..out.len()).filter(|i| waiting[*i] > 0).map(|i| out[i]).collect();
         rest.sort_by_key(|r| (r.hlc, r.id));
         sorted.extend(rest);
         sorted
