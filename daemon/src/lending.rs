@@ -81,7 +81,7 @@ pub fn lend(vault: &mut Vault, query: &str, to: &str, for_secs: u64) -> Result<R
         })
         .collect();
     vault
-        .append_own(records.into_iter().map(Body::Lend).collect())
+        .append_own(records.into_iter().map(|lend| Body::Lend(Box::new(lend))).collect())
         .map_err(internal)?;
     Ok(Reply::Lent(infos))
 }

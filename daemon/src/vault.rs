@@ -384,7 +384,7 @@ impl Vault {
                 seen: Vec::new(),
             },
             Body::Genesis {
-                founder: identity.member_info(),
+                founder: Box::new(identity.member_info()),
             },
         );
         let mut ledger = Ledger::new();
@@ -1130,7 +1130,7 @@ impl Vault {
             return Err(anyhow!("that device was a member of this household before"));
         }
         let mut bodies = vec![Body::Member {
-            member: joiner.clone(),
+            member: Box::new(joiner.clone()),
             transcript,
             joiner_signature,
         }];

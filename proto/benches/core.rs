@@ -147,7 +147,9 @@ impl Fixture {
                 prev: [0; 32],
                 seen: Vec::new(),
             },
-            Body::Genesis { founder },
+            Body::Genesis {
+                founder: Box::new(founder),
+            },
         );
         fixture.admit_control(genesis);
         let envelope = fixture.envelope(0);
@@ -168,7 +170,7 @@ impl Fixture {
             fixture.sign_and_admit(
                 0,
                 Body::Member {
-                    member,
+                    member: Box::new(member),
                     transcript,
                     joiner_signature,
                 },

@@ -310,7 +310,7 @@ impl Household {
             members: BTreeMap::from([(
                 founder.device,
                 Member {
-                    info: founder.clone(),
+                    info: (**founder).clone(),
                     sponsor: None,
                     admitted_by: genesis.id,
                     seniority: Vec::new(),
@@ -350,7 +350,7 @@ impl Household {
                     .is_ok()
                     && member_keys_fit_role(member) =>
                 {
-                    Some((*r, member))
+                    Some((*r, &**member))
                 }
                 _ => None,
             })
@@ -1206,7 +1206,7 @@ mod tests {
             let record = sponsor.write(
                 ledger,
                 Body::Member {
-                    member: info,
+                    member: Box::new(info),
                     transcript,
                     joiner_signature,
                 },
@@ -1224,7 +1224,7 @@ mod tests {
         let genesis = founder.write(
             &ledger,
             Body::Genesis {
-                founder: founder.info(),
+                founder: Box::new(founder.info()),
             },
         );
         ledger.admit(genesis, NOW).unwrap();
@@ -1298,7 +1298,12 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(4);
         let relay = Dev::new(&mut rng, Role::Relay);
         let mut ledger = Ledger::new();
-        let genesis = relay.write(&ledger, Body::Genesis { founder: relay.info() });
+        let genesis = relay.write(
+            &ledger,
+            Body::Genesis {
+                founder: Box::new(relay.info()),
+            },
+        );
         assert!(Household::fold([&genesis], &Forks::new()).is_none());
         assert_eq!(ledger.admit(genesis, NOW), Err(Rejected::RelaySigned));
     }
@@ -1337,13 +1342,13 @@ mod tests {
                 let joiner_signature =
                     member.sign_join(&stranger.signing, &household.id, &founder.signing.id(), &transcript);
                 Body::Member {
-                    member,
+                    member: Box::new(member),
                     transcript,
                     joiner_signature,
                 }
             }
             4 => Body::Genesis {
-                founder: founder.info(),
+                founder: Box::new(founder.info()),
             },
             _ => Body::Entry(crate::record::SealedEntry {
                 entry: crate::ids::EntryId([2; 16]),

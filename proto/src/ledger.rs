@@ -208,8 +208,8 @@ impl Ledger {
     pub fn signer_keys<'a>(&'a self, records: &'a [Record]) -> BTreeMap<DeviceId, &'a [u8; 32]> {
         let mut keys = BTreeMap::new();
         let named = records.iter().filter_map(|r| match &r.body {
-            Body::Genesis { founder } => Some(founder),
-            Body::Member { member, .. } => Some(member),
+            Body::Genesis { founder } => Some(&**founder),
+            Body::Member { member, .. } => Some(&**member),
             _ => None,
         });
         let members = self.household.iter().flat_map(|h| h.members.values().map(|m| &m.info));

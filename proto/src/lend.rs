@@ -235,7 +235,7 @@ mod tests {
         );
         let mut next = NOW - NOW % 30;
         for l in &lends {
-            let body = crate::record::Body::Lend(l.clone());
+            let body = crate::record::Body::Lend(Box::new(l.clone()));
             assert!(postcard::to_stdvec(&body).unwrap().len() < MAX_RECORD_BYTES);
             let codes = l.open(&household, &me, &box_key).unwrap();
             assert_eq!(codes.start, next);

@@ -161,12 +161,12 @@ pub enum Body {
     /// Starts a household; its founder is its first member.
     Genesis {
         /// The founding device.
-        founder: MemberInfo,
+        founder: Box<MemberInfo>,
     },
     /// Admits a device; the record's origin is its sponsor.
     Member {
         /// The new member.
-        member: MemberInfo,
+        member: Box<MemberInfo>,
         /// A hash of the pairing exchange both sides saw.
         transcript: [u8; 32],
         /// The joiner's own signature ([`MemberInfo::sign_join`]).
@@ -242,7 +242,7 @@ pub enum Body {
     },
     /// The TOTP codes of a window, sealed to one person's devices
     /// ([`crate::lend`]).
-    Lend(crate::lend::Lend),
+    Lend(Box<crate::lend::Lend>),
 }
 
 /// The longest person, device or collection name.

@@ -1013,7 +1013,7 @@ proptest! {
                 info.device = other.id();
             }
         }
-        let spoiled = a.sign_next(Body::Member { member: info, transcript: record_transcript, joiner_signature: signature });
+        let spoiled = a.sign_next(Body::Member { member: Box::new(info), transcript: record_transcript, joiner_signature: signature });
         for device in &devices {
             let mut ledger = Ledger::new();
             for record in device.ledger.missing_for(&BTreeMap::new()) {

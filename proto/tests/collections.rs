@@ -396,14 +396,14 @@ fn a_lend_with_a_window_over_a_week_or_a_bad_name_is_refused() {
     .unwrap();
     let mut long = lent[0].clone();
     long.until_secs = long.from_secs + MAX_LEND_SECS + 7200;
-    let record = devices[2].sign_next(Body::Lend(long));
+    let record = devices[2].sign_next(Body::Lend(Box::new(long)));
     assert_eq!(devices[2].receive(record), Err(Rejected::Malformed));
     let mut unnamed = lent[0].clone();
     unnamed.to = "a,b".into();
-    let record = devices[2].sign_next(Body::Lend(unnamed));
+    let record = devices[2].sign_next(Body::Lend(Box::new(unnamed)));
     assert_eq!(devices[2].receive(record), Err(Rejected::Malformed));
     // The well-formed one is admitted, and opens on carol's device only.
-    devices[2].write(Body::Lend(lent[0].clone()));
+    devices[2].write(Body::Lend(Box::new(lent[0].clone())));
     common::sync_all(&mut devices);
     let carol_device = &devices[3];
     assert!(

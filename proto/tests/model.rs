@@ -644,7 +644,7 @@ fn ledger_refuses_what_breaks_the_rules() {
     let transcript = [0x7a; 32];
     let bad_member = a.sign_next(Body::Member {
         joiner_signature: bad_member_info.sign_join(&outsider.key, &household, &a.id(), &transcript),
-        member: bad_member_info,
+        member: Box::new(bad_member_info),
         transcript,
     });
     let mut unsigned_member = a.member_body(&outsider);
@@ -661,7 +661,9 @@ fn ledger_refuses_what_breaks_the_rules() {
     // The joiner signed its admission by A: B presenting it fails.
     let wrong_sponsor = b.sign_next(a.member_body(&outsider));
     let member_again = a.sign_next(a.member_body(b));
-    let second_genesis = a.sign_next(Body::Genesis { founder: a.info() });
+    let second_genesis = a.sign_next(Body::Genesis {
+        founder: Box::new(a.info()),
+    });
     let mut changed_body = held.clone();
     changed_body.hlc.counter += 1;
 
@@ -742,13 +744,15 @@ fn an_empty_ledger_takes_only_a_genesis() {
         &outsider.key,
         outsider_header(2),
         Body::Genesis {
-            founder: outsider.info(),
+            founder: Box::new(outsider.info()),
         },
     );
     let someone_elses = Record::sign(
         &outsider.key,
         outsider_header(1),
-        Body::Genesis { founder: d[0].info() },
+        Body::Genesis {
+            founder: Box::new(d[0].info()),
+        },
     );
     let mut with_prev = outsider_header(1);
     with_prev.prev = [1; 32];
@@ -756,7 +760,7 @@ fn an_empty_ledger_takes_only_a_genesis() {
         &outsider.key,
         with_prev,
         Body::Genesis {
-            founder: outsider.info(),
+            founder: Box::new(outsider.info()),
         },
     );
     let mut with_seen = outsider_header(1);
@@ -765,7 +769,7 @@ fn an_empty_ledger_takes_only_a_genesis() {
         &outsider.key,
         with_seen,
         Body::Genesis {
-            founder: outsider.info(),
+            founder: Box::new(outsider.info()),
         },
     );
     let mut ledger = Ledger::new();

@@ -175,7 +175,7 @@ fn a_relay_stores_and_forwards_and_reads_nothing() {
                 last_seq: 0,
             },
             Body::Member {
-                member: stranger.member_info("mallory"),
+                member: Box::new(stranger.member_info("mallory")),
                 transcript: [7; 32],
                 joiner_signature: vec![0; 64],
             },

@@ -195,7 +195,7 @@ fn a_locked_stolen_device_yields_no_key_that_signs_or_reads() {
     let intruder = peer::stranger();
     let attempts: Vec<Body> = vec![
         Body::Member {
-            member: intruder.member_info("mallory"),
+            member: Box::new(intruder.member_info("mallory")),
             transcript: [7; 32],
             joiner_signature: vec![0; 64],
         },
@@ -258,7 +258,7 @@ fn after_revoke_lost_since_a_thief_with_every_key_keeps_nothing() {
     let next = session.next_seq(&bob.device);
     let member = Body::Member {
         joiner_signature: mallory_info.sign_join(mallory.signing(), &household, &bob.device, &[7; 32]),
-        member: mallory_info.clone(),
+        member: Box::new(mallory_info.clone()),
         transcript: [7; 32],
     };
     let mut records = vec![session.sign(bob.device, next, member)];
@@ -547,7 +547,7 @@ fn revoke_shows_what_the_device_did_and_asks() {
     let info = mallory.member_info("mallory");
     let member = Body::Member {
         joiner_signature: info.sign_join(mallory.signing(), &t.target.household, &t.bob.device, &[7; 32]),
-        member: info,
+        member: Box::new(info),
         transcript: [7; 32],
     };
     let seq = session.next_seq(&t.bob.device);

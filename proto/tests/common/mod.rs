@@ -337,7 +337,7 @@ impl Device {
     pub fn member_body(&self, joiner: &Device) -> Body {
         let transcript = [0x7a; 32];
         Body::Member {
-            member: joiner.info(),
+            member: Box::new(joiner.info()),
             transcript,
             joiner_signature: joiner.join_signature(&self.household_id(), &self.id(), &transcript),
         }
@@ -396,7 +396,9 @@ pub fn found(rng: &mut StdRng, name: &str, now: u64) -> Device {
             prev: [0; 32],
             seen: Vec::new(),
         },
-        Body::Genesis { founder: device.info() },
+        Body::Genesis {
+            founder: Box::new(device.info()),
+        },
     );
     device.append(genesis);
     device.new_epoch(rng);
