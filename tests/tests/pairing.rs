@@ -517,6 +517,16 @@ fn pair_wait_says_who_joined_and_both_logs_tell_it() {
     );
     let text = a.ctl_ok(&["log"]);
     assert!(text.contains("kitchen joined with the pairing offer"), "{text}");
+
+    // A later joiner is named as itself: the welcome it is sent leads with
+    // the household's earlier `Member` records, kitchen's among them.
+    let c = newcomer(&a);
+    let waiting = pair_waiting(&a, &[]);
+    join(&c, &a, &waiting.code, "porch").assert_exit(0);
+    let (code, out, err) = waiting.end();
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim(), "porch joined the household.", "{err}");
+    assert_eq!(journal(&a).first(), Some(&event("offer_joined", Some("porch"))));
 }
 
 #[test]
