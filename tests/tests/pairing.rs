@@ -497,11 +497,7 @@ fn event(name: &str, device: Option<&str>) -> (String, Option<String>) {
 fn pair_wait_says_who_joined_and_both_logs_tell_it() {
     let a = founder("a");
     let b = newcomer(&a);
-    let waiting = pair_waiting(&a, &[]);
-    join(&b, &a, &waiting.code, "kitchen").assert_exit(0);
-    let (code, out, err) = waiting.end();
-    assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(out.trim(), "kitchen joined the household.", "{err}");
+    let err = join_while_pair_waits(&a, &b, "kitchen");
     assert!(err.contains("Waiting for the new device"), "{err}");
 
     assert_eq!(
@@ -521,12 +517,20 @@ fn pair_wait_says_who_joined_and_both_logs_tell_it() {
     // A later joiner is named as itself: the welcome it is sent leads with
     // the household's earlier `Member` records, kitchen's among them.
     let c = newcomer(&a);
-    let waiting = pair_waiting(&a, &[]);
-    join(&c, &a, &waiting.code, "porch").assert_exit(0);
+    join_while_pair_waits(&a, &c, "porch");
+    assert_eq!(journal(&a).first(), Some(&event("offer_joined", Some("porch"))));
+}
+
+/// `joiner` joins as `name` while `authctl pair --wait` waits on `sponsor`;
+/// asserts the wait ends in success saying who joined. Its stderr.
+#[track_caller]
+fn join_while_pair_waits(sponsor: &Instance, joiner: &Instance, name: &str) -> String {
+    let waiting = pair_waiting(sponsor, &[]);
+    join(joiner, sponsor, &waiting.code, name).assert_exit(0);
     let (code, out, err) = waiting.end();
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(out.trim(), "porch joined the household.", "{err}");
-    assert_eq!(journal(&a).first(), Some(&event("offer_joined", Some("porch"))));
+    assert_eq!(out.trim(), format!("{name} joined the household."), "{err}");
+    err
 }
 
 #[test]
