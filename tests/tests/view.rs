@@ -392,6 +392,12 @@ fn code_copy_puts_the_code_on_the_clipboard_and_clears_it_when_it_expires() {
         "4",
     ]);
     let x = Xvfb::start();
+    // Copied late in a 4 s period, the code could expire, and be cleared,
+    // before the clipboard is read below: start in a period's first half
+    // (bounded: at most 2 s).
+    while unix_now() % 4 >= 2 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let from = unix_now();
     let out = inst.ctl_env(&["code", "short", "--copy"], &[("DISPLAY", &x.display)]);
     out.assert_exit(0);
